@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "attnscope/config.h"
+#include "attnscope/maps.h"
+#include "attnscope/safetensors.h"
+#include "attnscope/status.h"
+#include "attnscope/tokenizer.h"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attn {
+
+enum class ComputeDType { F32, BF16 };
+std::string toString(ComputeDType dtype);
+Result<ComputeDType> parseComputeDType(const std::string& text);
+
+/** @brief "auto" (CUDA:0 when available, else CPU), "cpu", "cuda" or "cuda:N". */
+struct DeviceSpec {
+    enum class Type { Auto, Cpu, Cuda };
+    Type type = Type::Auto;
+    int index = 0;
+    static Result<DeviceSpec> parse(const std::string& text);
+    std::string toString() const;
+};
+
+struct LoadOptions {
+    DeviceSpec device;
+    ComputeDType dtype = ComputeDType::F32;
+};
+
+/** @brief Progress and cancellation for a long call. Callbacks run on the calling thread. */
+struct RunControl {
+    std::function<void(int64_t layersDone, int64_t layersTotal)> onLayer;
+    /// Checked between layers; a cancelled call returns an error Status saying so.
+    const std::atomic<bool>* cancel = nullptr;
+};
+
+/** @brief Whether this build and machine can run CUDA, and how many devices. */
+bool cudaAvailable();
+int cudaDeviceCount();
+/** @brief LibTorch version string of the build. */
+std::string torchVersion();
+
+/**
+ * @brief A loaded model (config, tokenizer, weights on a device) that runs prompts and captures maps.
+ *
+ * Not thread-safe: one thread owns a Model and makes every call on it (the GUI's worker thread).
+ * LibTorch stays behind the pimpl: this header exposes only std types.
+ */
+class Model {
+public:
+    /** @brief Loads DIR/config.json, DIR/model.safetensors and the tokenizer; checks them against each other. */
+    static Result<std::unique_ptr<Model>> load(const std::string& dir, const LoadOptions& options = {});
+    ~Model();
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+
+    const ModelConfig& config() const;
+    const Tokenizer& tokenizer() const;
+    const std::string& directory() const;
+    /// Names and shapes of the stored tensors, as in the file.
+    const std::vector<TensorInfo>& tensorInfos() const;
+    int64_t parameterCount() const;
+    /// SHA-256 of model.safetensors (provenance).
+    const std::string& weightsHash() const;
+    /// "cpu" or "cuda:N".
+    std::string deviceName() const;
+    ComputeDType dtype() const;
+
+    /** @brief Runs the tokens and returns the requested maps (validated against the config). */
+    Result<CaptureResult> capture(const CaptureRequest& request, const RunControl& control = {});
+    /** @brief Greedy decoding of up to n new tokens (stops early at EOS); returns only the new tokens. */
+    Result<std::vector<int64_t>> generate(
+        const std::vector<int64_t>& prompt, int64_t n, const RunControl& control = {});
+
+private:
+    Model();
+    struct Impl;
+    std::unique_ptr<Impl> m;
+};
+
+} // namespace attn

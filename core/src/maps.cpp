@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "attnscope/maps.h"
+
+#include <array>
+#include <utility>
+
+namespace attn {
+
+namespace {
+constexpr std::array<std::pair<MapKind, const char*>, 18> kNames = {{
+    {MapKind::A, "A"},
+    {MapKind::A1, "A1"},
+    {MapKind::A2, "A2"},
+    {MapKind::LA2, "LA2"},
+    {MapKind::D, "D"},
+    {MapKind::DN, "DN"},
+    {MapKind::G, "G"},
+    {MapKind::P, "P"},
+    {MapKind::B, "B"},
+    {MapKind::G1, "G1"},
+    {MapKind::P1, "P1"},
+    {MapKind::B1, "B1"},
+    {MapKind::G2, "G2"},
+    {MapKind::P2, "P2"},
+    {MapKind::B2, "B2"},
+    {MapKind::S, "S"},
+    {MapKind::S1, "S1"},
+    {MapKind::S2, "S2"},
+}};
+} // namespace
+
+std::string toString(MapKind kind)
+{
+    for (const auto& [k, name] : kNames)
+        if (k == kind)
+            return name;
+    return "?";
+}
+
+Result<MapKind> parseMapKind(const std::string& text)
+{
+    for (const auto& [k, name] : kNames)
+        if (text == name)
+            return k;
+    std::string all;
+    for (const auto& entry : kNames)
+        all += (all.empty() ? "" : ", ") + std::string(entry.second);
+    return Status::error("unknown map kind '" + text + "' (known: " + all + ")");
+}
+
+std::vector<MapKind> availableMapKinds(const ModelConfig& config, bool includeLogits)
+{
+    std::vector<MapKind> kinds;
+    if (config.isDiff()) {
+        if (config.hasCope())
+            kinds.insert(kinds.end(), {MapKind::G1, MapKind::P1, MapKind::B1, MapKind::G2, MapKind::P2, MapKind::B2});
+        kinds.insert(kinds.end(), {MapKind::A1, MapKind::A2, MapKind::LA2, MapKind::D, MapKind::DN});
+        if (includeLogits)
+            kinds.insert(kinds.end(), {MapKind::S1, MapKind::S2});
+    } else {
+        if (config.hasCope())
+            kinds.insert(kinds.end(), {MapKind::G, MapKind::P, MapKind::B});
+        kinds.push_back(MapKind::A);
+        if (includeLogits)
+            kinds.push_back(MapKind::S);
+    }
+    return kinds;
+}
+
+bool isSignedMap(MapKind kind)
+{
+    switch (kind) {
+    case MapKind::D:
+    case MapKind::DN:
+    case MapKind::B:
+    case MapKind::B1:
+    case MapKind::B2:
+    case MapKind::S:
+    case MapKind::S1:
+    case MapKind::S2:
+        return true;
+    default:
+        return false;
+    }
+}
+
+const AttentionMap* CaptureResult::find(int64_t layer, int64_t head, MapKind kind) const
+{
+    for (const auto& map : maps)
+        if (map.layer == layer && map.head == head && map.kind == kind)
+            return &map;
+    return nullptr;
+}
+
+} // namespace attn
