@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "attnscope/model.h"
+#include "attnscope/status.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attn::cli {
+
+/// Each command registers itself on the app; its callback sets exitCode.
+void registerInit(CLI::App& app, int& exitCode);
+void registerInfo(CLI::App& app, int& exitCode);
+void registerMaps(CLI::App& app, int& exitCode);
+void registerGenerate(CLI::App& app, int& exitCode);
+
+/// Prints "attnscope-cli: error: <message>" to stderr and returns the exit code 1.
+int fail(const std::string& message);
+
+/// "all" -> 0..count-1; "0,2,5" -> those (each checked < count); the error names `what`.
+Result<std::vector<int64_t>> parseIndexList(const std::string& text, int64_t count, const std::string& what);
+
+/// Prompt from --prompt or --prompt-file (exactly one must be given).
+Result<std::string> readPrompt(const std::string& prompt, const std::string& promptFile);
+
+/// Device and dtype options shared by the commands that run a model.
+struct RunOptions {
+    std::string device = "auto";
+    std::string dtype = "fp32";
+    void addTo(CLI::App& command);
+    Result<LoadOptions> toLoadOptions() const;
+};
+
+Result<std::unique_ptr<Model>> loadModel(const std::string& dir, const RunOptions& options);
+
+} // namespace attn::cli

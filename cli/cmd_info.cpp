@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// attnscope-cli info: config, parameter count and tensor list of a model directory.
+#include "cli_common.h"
+
+#include "attnscope/model_format.h"
+
+#include <nlohmann/json.hpp>
+
+#include <iomanip>
+#include <iostream>
+
+namespace attn::cli {
+
+void registerInfo(CLI::App& app, int& exitCode)
+{
+    auto dir = std::make_shared<std::string>();
+    auto asJson = std::make_shared<bool>(false);
+    CLI::App* cmd = app.add_subcommand("info", "show a model's config, parameter count and tensors");
+    cmd->add_option("DIR", *dir, "model directory")->required();
+    cmd->add_flag("--json", *asJson, "print one JSON object");
+    cmd->callback([dir, asJson, &exitCode] {
+        RunOptions cpu;
+        cpu.device = "cpu";
+        auto model = loadModel(*dir, cpu);
+        if (!model) {
+            exitCode = fail(model.message());
+            return;
+        }
+        const Model& m = **model;
+        const nlohmann::json config = nlohmann::json::parse(configToJson(m.config()));
+        if (*asJson) {
+            nlohmann::json out;
+            out["config"] = config;
+            out["parameters"] = m.parameterCount();
+            out["sha256"] = m.weightsHash();
+            out["map_kinds"] = nlohmann::json::array();
+            for (MapKind kind : availableMapKinds(m.config(), true))
+                out["map_kinds"].push_back(toString(kind));
+            for (const TensorInfo& t : m.tensorInfos())
+                out["tensors"].push_back({{"name", t.name}, {"dtype", dtypeName(t.dtype)}, {"shape", t.shape}});
+            std::cout << out.dump(2) << "\n";
+            return;
+        }
+        std::cout << "model      " << *dir << "\n"
+                  << "parameters " << m.parameterCount() << "\n"
+                  << "sha256     " << m.weightsHash() << "\n"
+                  << "maps       ";
+        for (MapKind kind : availableMapKinds(m.config(), true))
+            std::cout << toString(kind) << ' ';
+        std::cout << "\nconfig\n" << config.dump(2) << "\ntensors (" << m.tensorInfos().size() << ")\n";
+        for (const TensorInfo& t : m.tensorInfos())
+            std::cout << "  " << std::left << std::setw(44) << t.name << std::setw(6) << dtypeName(t.dtype)
+                      << shapeToString(t.shape) << "\n";
+    });
+}
+
+} // namespace attn::cli

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "engine/device.h"
+
+#include <torch/version.h>
+
+#include <cctype>
+
+namespace attn {
+
+std::string toString(ComputeDType dtype)
+{
+    return dtype == ComputeDType::BF16 ? "bf16" : "fp32";
+}
+
+Result<ComputeDType> parseComputeDType(const std::string& text)
+{
+    if (text == "fp32" || text == "float32")
+        return ComputeDType::F32;
+    if (text == "bf16" || text == "bfloat16")
+        return ComputeDType::BF16;
+    return Status::error("unknown dtype '" + text + "' (use fp32 or bf16)");
+}
+
+Result<DeviceSpec> DeviceSpec::parse(const std::string& text)
+{
+    DeviceSpec spec;
+    if (text == "auto" || text.empty())
+        return spec;
+    if (text == "cpu") {
+        spec.type = Type::Cpu;
+        return spec;
+    }
+    if (text == "cuda") {
+        spec.type = Type::Cuda;
+        return spec;
+    }
+    const std::string prefix = "cuda:";
+    if (text.rfind(prefix, 0) == 0 && text.size() > prefix.size() && text.size() <= prefix.size() + 3) {
+        const std::string digits = text.substr(prefix.size());
+        bool allDigits = true;
+        for (char ch : digits)
+            allDigits = allDigits && std::isdigit(static_cast<unsigned char>(ch));
+        if (allDigits) {
+            spec.type = Type::Cuda;
+            spec.index = std::stoi(digits);
+            return spec;
+        }
+    }
+    return Status::error("unknown device '" + text + "' (use auto, cpu, cuda or cuda:N)");
+}
+
+std::string DeviceSpec::toString() const
+{
+    switch (type) {
+    case Type::Auto:
+        return "auto";
+    case Type::Cpu:
+        return "cpu";
+    case Type::Cuda:
+        return "cuda:" + std::to_string(index);
+    }
+    return "auto";
+}
+
+bool cudaAvailable()
+{
+    return at::hasCUDA() && at::getNumGPUs() > 0;
+}
+
+int cudaDeviceCount()
+{
+    return at::hasCUDA() ? static_cast<int>(at::getNumGPUs()) : 0;
+}
+
+std::string torchVersion()
+{
+    return TORCH_VERSION;
+}
+
+namespace engine {
+
+Result<at::Device> resolveDevice(const DeviceSpec& spec)
+{
+    switch (spec.type) {
+    case DeviceSpec::Type::Cpu:
+        return at::Device(at::kCPU);
+    case DeviceSpec::Type::Auto:
+        return cudaAvailable() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+    case DeviceSpec::Type::Cuda:
+        if (!at::hasCUDA())
+            return Status::error("CUDA was requested, but this build of LibTorch (" + torchVersion()
+                + ") has no CUDA support; build against a CUDA LibTorch (README: GPU build) or use --device cpu");
+        if (spec.index < 0 || spec.index >= cudaDeviceCount())
+            return Status::error("CUDA device " + std::to_string(spec.index) + " was requested, but "
+                + std::to_string(cudaDeviceCount()) + " device(s) are visible");
+        return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(spec.index));
+    }
+    return at::Device(at::kCPU);
+}
+
+at::ScalarType scalarType(ComputeDType dtype)
+{
+    return dtype == ComputeDType::BF16 ? at::kBFloat16 : at::kFloat;
+}
+
+std::string deviceName(const at::Device& device)
+{
+    return device.is_cuda() ? "cuda:" + std::to_string(device.index()) : "cpu";
+}
+
+} // namespace engine
+} // namespace attn

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The public Model API: loading with cross-checks, capture and generation. Every entry point catches
+// at this boundary, so no exception (c10::Error, bad_alloc, ...) reaches a caller.
+#include "attnscope/model.h"
+
+#include "attnscope/fileio.h"
+#include "attnscope/model_format.h"
+#include "engine/device.h"
+#include "engine/transformer.h"
+#include "engine/weights.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <new>
+
+namespace attn {
+
+struct Model::Impl {
+    std::string dir;
+    ModelConfig config;
+    std::unique_ptr<Tokenizer> tokenizer;
+    std::vector<TensorInfo> tensorInfos;
+    int64_t parameterCount = 0;
+    std::string weightsHash;
+    at::Device device = at::Device(at::kCPU);
+    ComputeDType dtype = ComputeDType::F32;
+    engine::ModelWeights weights;
+};
+
+namespace {
+
+bool looksLikeOutOfMemory(const std::string& message)
+{
+    return message.find("out of memory") != std::string::npos || message.find("OutOfMemory") != std::string::npos;
+}
+
+/// Runs f, turning every exception into a Status whose message starts with `what`.
+template <typename T, typename F>
+Result<T> guarded(const std::string& what, const std::string& deviceName, F&& f)
+{
+    try {
+        return f();
+    } catch (const engine::Cancelled&) {
+        return Status::error(what + ": cancelled");
+    } catch (const std::bad_alloc&) {
+        return Status::error(what + ": out of host memory");
+    } catch (const c10::Error& e) {
+        const std::string message = e.what_without_backtrace();
+        if (looksLikeOutOfMemory(message))
+            return Status::error(what + ": out of memory on " + deviceName
+                + " (try fewer tokens, bf16, or fewer heads/maps): " + message);
+        return Status::error(what + ": " + message);
+    } catch (const std::exception& e) {
+        return Status::error(what + ": " + e.what());
+    }
+}
+
+Status checkTokens(const ModelConfig& config, const std::vector<int64_t>& tokens)
+{
+    if (tokens.empty())
+        return Status::error("the prompt is empty: there is nothing to run");
+    if (static_cast<int64_t>(tokens.size()) > config.maxSeqLen)
+        return Status::error("the prompt has " + std::to_string(tokens.size()) + " tokens, more than this model's max_seq_len of "
+            + std::to_string(config.maxSeqLen) + "; shorten it");
+    for (size_t i = 0; i < tokens.size(); ++i)
+        if (tokens[i] < 0 || tokens[i] >= config.vocabSize)
+            return Status::error("token " + std::to_string(i) + " has id " + std::to_string(tokens[i])
+                + ", outside the vocabulary [0, " + std::to_string(config.vocabSize) + ")");
+    return Status::ok();
+}
+
+Status checkRequest(const ModelConfig& config, const CaptureRequest& request)
+{
+    if (Status s = checkTokens(config, request.tokens); !s)
+        return s;
+    for (const HeadRef& ref : request.heads) {
+        if (ref.layer < 0 || ref.layer >= config.nLayers)
+            return Status::error("layer " + std::to_string(ref.layer) + " does not exist (the model has "
+                + std::to_string(config.nLayers) + " layers, 0.." + std::to_string(config.nLayers - 1) + ")");
+        if (ref.head < 0 || ref.head >= config.nHeads)
+            return Status::error("head " + std::to_string(ref.head) + " does not exist (the model has "
+                + std::to_string(config.nHeads) + " heads per layer, 0.." + std::to_string(config.nHeads - 1) + ")");
+    }
+    const std::vector<MapKind> available = availableMapKinds(config, /*includeLogits=*/true);
+    for (MapKind kind : request.kinds) {
+        if (std::find(available.begin(), available.end(), kind) == available.end()) {
+            std::string names;
+            for (MapKind k : available)
+                names += (names.empty() ? "" : ", ") + toString(k);
+            return Status::error("map kind " + toString(kind) + " does not exist for a " + toString(config.attention)
+                + " / " + toString(config.position) + " model (it has " + names + ")");
+        }
+    }
+    return Status::ok();
+}
+
+AttentionMap toHostMap(const at::Tensor& perHead, const at::Tensor& future, const HeadRef& ref, MapKind kind)
+{
+    const at::Tensor values = perHead.to(at::kFloat)
+                                  .masked_fill(future, std::numeric_limits<double>::quiet_NaN())
+                                  .to(at::kCPU)
+                                  .contiguous();
+    AttentionMap map;
+    map.layer = ref.layer;
+    map.head = ref.head;
+    map.kind = kind;
+    map.rows = values.size(0);
+    map.cols = values.size(1);
+    map.values.resize(static_cast<size_t>(values.numel()));
+    std::memcpy(map.values.data(), values.data_ptr<float>(), map.values.size() * sizeof(float));
+    return map;
+}
+
+} // namespace
+
+Model::Model()
+    : m(std::make_unique<Impl>())
+{
+}
+
+Model::~Model() = default;
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& dir, const LoadOptions& options)
+{
+    const std::string what = "cannot load the model in " + dir;
+    if (!std::filesystem::is_directory(dir))
+        return Status::error(what + ": not a directory");
+    auto config = loadConfig((std::filesystem::path(dir) / kConfigFileName).string());
+    if (!config)
+        return Status::error(what + ": " + config.message());
+    auto tokenizer = makeTokenizer(config->tokenizer, dir);
+    if (!tokenizer)
+        return Status::error(what + ": " + tokenizer.message());
+    if ((*tokenizer)->vocabSize() != config->vocabSize)
+        return Status::error(what + ": the tokenizer has " + std::to_string((*tokenizer)->vocabSize())
+            + " tokens but config.json says vocab_size " + std::to_string(config->vocabSize));
+    const std::string weightsPath = (std::filesystem::path(dir) / kWeightsFileName).string();
+    auto file = SafetensorsFile::open(weightsPath);
+    if (!file)
+        return Status::error(what + ": " + file.message());
+    if (Status s = checkTensorsMatchConfig(*config, (*file)->tensors()); !s)
+        return Status::error(what + ": " + s.message());
+    auto device = engine::resolveDevice(options.device);
+    if (!device)
+        return Status::error(what + ": " + device.message());
+    auto hash = sha256File(weightsPath);
+    if (!hash)
+        return Status::error(what + ": " + hash.message());
+
+    std::unique_ptr<Model> model(new Model());
+    Impl& impl = *model->m;
+    impl.dir = dir;
+    impl.config = std::move(config.value());
+    impl.tokenizer = std::move(tokenizer.value());
+    impl.tensorInfos = (*file)->tensors();
+    for (const TensorInfo& info : impl.tensorInfos)
+        impl.parameterCount += info.numel();
+    impl.weightsHash = std::move(hash.value());
+    impl.device = *device;
+    impl.dtype = options.dtype;
+    if (impl.device.is_cuda()) {
+        // Exactness checks compare against fp32 references: TF32 would add ~1e-3 relative error.
+        at::globalContext().setAllowTF32CuBLAS(false);
+        at::globalContext().setAllowTF32CuDNN(false);
+    }
+    auto loaded = guarded<bool>(what, engine::deviceName(impl.device), [&] {
+        c10::InferenceMode guard;
+        impl.weights = engine::loadWeights(**file, impl.config, impl.device, engine::scalarType(impl.dtype));
+        return true;
+    });
+    if (!loaded)
+        return loaded.status();
+    return model;
+}
+
+const ModelConfig& Model::config() const { return m->config; }
+const Tokenizer& Model::tokenizer() const { return *m->tokenizer; }
+const std::string& Model::directory() const { return m->dir; }
+const std::vector<TensorInfo>& Model::tensorInfos() const { return m->tensorInfos; }
+int64_t Model::parameterCount() const { return m->parameterCount; }
+const std::string& Model::weightsHash() const { return m->weightsHash; }
+std::string Model::deviceName() const { return engine::deviceName(m->device); }
+ComputeDType Model::dtype() const { return m->dtype; }
+
+Result<CaptureResult> Model::capture(const CaptureRequest& request, const RunControl& control)
+{
+    if (Status s = checkRequest(m->config, request); !s)
+        return s;
+    const std::string what = "running " + std::to_string(request.tokens.size()) + " tokens failed";
+    return guarded<CaptureResult>(what, deviceName(), [&] {
+        c10::InferenceMode guard; // thread-local: created on the calling (worker) thread, per call
+        engine::ForwardCapture capture;
+        for (const HeadRef& ref : request.heads)
+            capture.requests[ref.layer].kinds = request.kinds;
+        const at::Tensor tokens = at::tensor(request.tokens, at::TensorOptions().dtype(at::kLong))
+                                      .to(m->device)
+                                      .unsqueeze(0);
+        const at::Tensor logits = engine::forward(m->weights, m->config, tokens, &capture, control);
+
+        CaptureResult result;
+        result.tokens = request.tokens;
+        if (m->config.isDiff())
+            for (int64_t layer = 0; layer < m->config.nLayers; ++layer)
+                result.lambda.push_back(engine::diffLambda(m->weights.layers[static_cast<size_t>(layer)], layer)
+                                            .to(engine::scalarType(m->dtype))
+                                            .item<double>());
+        const at::Tensor future = engine::futureMask(tokens.size(1), m->device);
+        std::vector<HeadRef> seen;
+        for (const HeadRef& ref : request.heads) {
+            if (std::find(seen.begin(), seen.end(), ref) != seen.end())
+                continue;
+            seen.push_back(ref);
+            const engine::LayerMaps& layerMaps = capture.maps.at(ref.layer);
+            for (MapKind kind : request.kinds) {
+                auto it = layerMaps.maps.find(kind);
+                if (it != layerMaps.maps.end() && !result.find(ref.layer, ref.head, kind))
+                    result.maps.push_back(toHostMap(it->second.select(0, ref.head), future, ref, kind));
+            }
+        }
+        const at::Tensor last = logits.select(0, 0).to(at::kCPU).contiguous();
+        result.lastLogits.assign(last.data_ptr<float>(), last.data_ptr<float>() + last.numel());
+        return result;
+    });
+}
+
+Result<std::vector<int64_t>> Model::generate(const std::vector<int64_t>& prompt, int64_t n, const RunControl& control)
+{
+    if (Status s = checkTokens(m->config, prompt); !s)
+        return s;
+    if (n < 0)
+        return Status::error("the number of tokens to generate must not be negative");
+    if (static_cast<int64_t>(prompt.size()) + n > m->config.maxSeqLen)
+        return Status::error("the prompt (" + std::to_string(prompt.size()) + " tokens) plus " + std::to_string(n)
+            + " new tokens exceeds this model's max_seq_len of " + std::to_string(m->config.maxSeqLen));
+    return guarded<std::vector<int64_t>>("generation failed", deviceName(), [&] {
+        c10::InferenceMode guard;
+        std::vector<int64_t> tokens = prompt;
+        std::vector<int64_t> generated;
+        const auto eos = m->tokenizer->eosId();
+        RunControl perStep; // cancellation is checked per layer; progress is reported per token
+        perStep.cancel = control.cancel;
+        for (int64_t step = 0; step < n; ++step) {
+            const at::Tensor input
+                = at::tensor(tokens, at::TensorOptions().dtype(at::kLong)).to(m->device).unsqueeze(0);
+            const at::Tensor logits = engine::forward(m->weights, m->config, input, nullptr, perStep);
+            const int64_t next = logits.select(0, 0).argmax().item<int64_t>();
+            tokens.push_back(next);
+            generated.push_back(next);
+            if (control.onLayer)
+                control.onLayer(step + 1, n);
+            if (eos && next == *eos)
+                break;
+        }
+        return generated;
+    });
+}
+
+} // namespace attn

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "engine/transformer.h"
+
+#include <optional>
+
+namespace attn::engine {
+
+namespace {
+
+at::Tensor feedForward(const at::Tensor& h, const LayerWeights& w)
+{
+    return at::linear(at::silu(at::linear(h, w.w1)) * at::linear(h, w.w3), w.w2); // SwiGLU
+}
+
+} // namespace
+
+at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& tokens,
+    ForwardCapture* capture, const RunControl& control, bool allPositions)
+{
+    const int64_t seqLen = tokens.size(1);
+    const at::Device device = weights.tokEmbeddings.device();
+
+    at::Tensor x = at::embedding(weights.tokEmbeddings, tokens);
+    if (config.position == PositionKind::Learned)
+        x = x + weights.posEmbeddings.slice(0, 0, seqLen);
+
+    std::optional<RopeTables> rope;
+    if (config.hasRope())
+        rope = ropeTables(seqLen, config.headDim, config.rope, device);
+    AttentionContext ctx {config, 0, rope ? &*rope : nullptr, futureMask(seqLen, device)};
+
+    for (int64_t layer = 0; layer < config.nLayers; ++layer) {
+        if (control.cancel && control.cancel->load())
+            throw Cancelled();
+        const LayerWeights& w = weights.layers[static_cast<size_t>(layer)];
+        ctx.layer = layer;
+        const LayerMapRequest* request = nullptr;
+        LayerMaps* out = nullptr;
+        if (capture) {
+            auto it = capture->requests.find(layer);
+            if (it != capture->requests.end()) {
+                request = &it->second;
+                out = &capture->maps[layer];
+            }
+        }
+        const at::Tensor h = rmsNorm(x, w.attentionNorm, config.normEps);
+        x = x + (config.isDiff() ? diffAttention(h, w, ctx, request, out) : softmaxAttention(h, w, ctx, request, out));
+        x = x + feedForward(rmsNorm(x, w.ffnNorm, config.normEps), w);
+        if (control.onLayer)
+            control.onLayer(layer + 1, config.nLayers);
+    }
+
+    at::Tensor last = allPositions ? x : x.select(1, seqLen - 1);
+    return at::linear(rmsNorm(last, weights.norm, config.normEps), weights.output).to(at::kFloat);
+}
+
+} // namespace attn::engine
