@@ -18,7 +18,9 @@ void registerGenerate(CLI::App& app, int& exitCode)
     cmd->add_option("DIR", args->dir, "model directory")->required();
     cmd->add_option("--prompt", args->prompt, "prompt text");
     cmd->add_option("--prompt-file", args->promptFile, "file holding the prompt");
-    cmd->add_option("--tokens", args->tokens, "tokens to generate")->check(CLI::Range(0, 1 << 20))->capture_default_str();
+    cmd->add_option("--tokens", args->tokens, "tokens to generate")
+        ->check(CLI::Range(0, 1 << 20))
+        ->capture_default_str();
     args->run.addTo(*cmd);
     cmd->callback([args, &exitCode] {
         auto prompt = readPrompt(args->prompt, args->promptFile);

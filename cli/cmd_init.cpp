@@ -60,8 +60,8 @@ Result<ModelConfig> buildConfig(const InitArgs& a)
     // parameter count for the same --d-model and "twice the heads" for softmax.
     const int64_t divisor = c.isDiff() ? 2 * a.heads : a.heads;
     if (a.headDim == 0 && (a.heads <= 0 || a.dModel % divisor != 0))
-        return Status::error("--d-model " + std::to_string(a.dModel) + " is not divisible by "
-            + std::to_string(divisor) + (c.isDiff() ? " (2 x heads for diff)" : " (heads)") + "; pass --head-dim");
+        return Status::error("--d-model " + std::to_string(a.dModel) + " is not divisible by " + std::to_string(divisor)
+            + (c.isDiff() ? " (2 x heads for diff)" : " (heads)") + "; pass --head-dim");
     c.headDim = a.headDim > 0 ? a.headDim : a.dModel / divisor;
     // SwiGLU at 8/3 D, rounded up to a multiple of 8.
     c.ffnHidden = a.ffnHidden > 0 ? a.ffnHidden : ((8 * a.dModel / 3 + 7) / 8) * 8;
@@ -105,10 +105,15 @@ void registerInit(CLI::App& app, int& exitCode)
         ->check(CLI::Range(1, 4096));
     cmd->add_option("--ffn-hidden", args->ffnHidden, "SwiGLU hidden width; default 8/3 d_model rounded up to 8")
         ->check(CLI::Range(1, 1 << 20));
-    cmd->add_option("--max-seq-len", args->maxSeqLen, "longest prompt")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+    cmd->add_option("--max-seq-len", args->maxSeqLen, "longest prompt")
+        ->check(CLI::Range(1, 1 << 20))
+        ->capture_default_str();
     cmd->add_option("--seed", args->seed, "random seed")->capture_default_str();
-    cmd->add_option("--tokenizer", args->tokenizer, "tokenizer (bytes)")->check(CLI::IsMember({"bytes"}))->capture_default_str();
-    cmd->add_option("--npos", args->npos, "CoPE positions with an embedding; default max_seq_len + 1")->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--tokenizer", args->tokenizer, "tokenizer (bytes)")
+        ->check(CLI::IsMember({"bytes"}))
+        ->capture_default_str();
+    cmd->add_option("--npos", args->npos, "CoPE positions with an embedding; default max_seq_len + 1")
+        ->check(CLI::Range(2, 1 << 20));
     cmd->add_option("--cope-scaling", args->copeScaling, "code or appendix")
         ->check(CLI::IsMember({"code", "appendix"}))
         ->capture_default_str();

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -15,6 +16,8 @@
 namespace attn::cli {
 
 namespace {
+
+constexpr double kMapBudgetBytes = 1024.0 * 1024.0 * 1024.0;
 
 struct MapsArgs {
     std::string dir, prompt, promptFile, out;
@@ -76,11 +79,17 @@ int runMaps(const MapsArgs& a)
     const auto start = std::chrono::steady_clock::now();
     nlohmann::json files = nlohmann::json::array();
     std::vector<double> lambda;
-    // One capture per layer keeps host memory at one layer's maps (heads x kinds x T^2 floats).
-    for (int64_t layer : *layers) {
+    // Layers are captured in groups whose maps fit a host-memory budget: one forward pass when they
+    // all fit, one per layer at worst (each capture reruns the forward pass).
+    const double bytesPerLayer = 4.0 * static_cast<double>(heads->size() * kinds->size())
+        * static_cast<double>(tokens.size()) * static_cast<double>(tokens.size());
+    const size_t layersPerCapture
+        = std::max<size_t>(1, static_cast<size_t>(kMapBudgetBytes / std::max(1.0, bytesPerLayer)));
+    for (size_t first = 0; first < layers->size(); first += layersPerCapture) {
         CaptureRequest request {tokens, {}, *kinds};
-        for (int64_t head : *heads)
-            request.heads.push_back({layer, head});
+        for (size_t i = first; i < std::min(layers->size(), first + layersPerCapture); ++i)
+            for (int64_t head : *heads)
+                request.heads.push_back({(*layers)[i], head});
         auto result = m.capture(request);
         if (!result)
             return fail(result.message());

@@ -8,7 +8,8 @@ int main(int argc, char** argv)
 {
     CLI::App app {"attnscope-cli " ATTNSCOPE_VERSION ": look inside differential and CoPE attention"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string("attnscope-cli " ATTNSCOPE_VERSION ", LibTorch ") + attn::torchVersion());
+    app.set_version_flag(
+        "--version", std::string("attnscope-cli " ATTNSCOPE_VERSION ", LibTorch ") + attn::torchVersion());
     int exitCode = 0;
     attn::cli::registerInit(app, exitCode);
     attn::cli::registerInfo(app, exitCode);

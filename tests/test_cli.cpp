@@ -40,7 +40,8 @@ TEST(Cli, InitInfoMapsGenerate)
 {
     TempDir dir;
     const std::string model = dir.file("model");
-    CliRun init = cli("init " + model + " --attention diff --position rope+cope --layers 2 --d-model 32 --heads 2 --seed 5", dir);
+    CliRun init = cli(
+        "init " + model + " --attention diff --position rope+cope --layers 2 --d-model 32 --heads 2 --seed 5", dir);
     ASSERT_EQ(init.code, 0) << init.output;
 
     CliRun info = cli("info " + model + " --json", dir);
@@ -51,7 +52,8 @@ TEST(Cli, InitInfoMapsGenerate)
     EXPECT_GT(infoJson["parameters"].get<int64_t>(), 0);
 
     const std::string out = dir.file("maps");
-    CliRun maps = cli("maps " + model + " --prompt 'a = 0 ; a ++;' --layers 1 --heads all --maps D,G1,P2 --out " + out, dir);
+    CliRun maps
+        = cli("maps " + model + " --prompt 'a = 0 ; a ++;' --layers 1 --heads all --maps D,G1,P2 --out " + out, dir);
     ASSERT_EQ(maps.code, 0) << maps.output;
     const auto manifest = nlohmann::json::parse(readFile(out + "/maps.json").value());
     const auto tokens = manifest["tokens"].get<std::vector<int64_t>>();

@@ -23,7 +23,7 @@ namespace {
     return ::testing::AssertionFailure() << "message \"" << text << "\" does not contain \"" << part << "\"";
 }
 
-// The contract's own example (docs/.config-spec-draft.md): diff + rope+cope, every section present.
+// The contract's own example (docs/model-format.md): diff + rope+cope, every section present.
 json exampleJson()
 {
     return json::parse(R"({
@@ -377,8 +377,8 @@ TEST(ConfigErrors, BytesTokenizerNeedsVocab259)
 
 TEST(ConfigErrors, NonPositiveSizesAndValues)
 {
-    for (const char* field : {"vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim", "ffn_hidden",
-             "max_seq_len"}) {
+    for (const char* field :
+        {"vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim", "ffn_hidden", "max_seq_len"}) {
         json j = exampleJson();
         j[field] = 0;
         expectError(j, "\"" + std::string(field) + "\"");

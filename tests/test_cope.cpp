@@ -40,14 +40,14 @@ TEST(Cope, GoldenGatesPositionsAndPositionLogits)
 {
     Golden g;
     const CopeTerms t = copeTerms(g.scaled(), g.q, g.e, g.future);
-    const at::Tensor gates = matrix({{0.535297, 0, 0, 0, 0}, {0.545833, 0.464703, 0, 0, 0},
-        {0.568509, 0.758690, 0.415952, 0, 0}, {0.434963, 0.433226, 0.680616, 0.514138, 0},
-        {0.478800, 0.650731, 0.650731, 0.711996, 0.288004}});
+    const at::Tensor gates
+        = matrix({{0.535297, 0, 0, 0, 0}, {0.545833, 0.464703, 0, 0, 0}, {0.568509, 0.758690, 0.415952, 0, 0},
+            {0.434963, 0.433226, 0.680616, 0.514138, 0}, {0.478800, 0.650731, 0.650731, 0.711996, 0.288004}});
     EXPECT_LE(maxAbsDiff(t.gates, gates), 1e-6);
     // Positions after the clamp to npos - 1 = 2 (P[3,0], P[4,0], P[4,1] clamp); P[4,3] is exactly 1.
-    const at::Tensor positions = matrix({{0.535297, 0, 0, 0, 0}, {1.010536, 0.464703, 0, 0, 0},
-        {1.743152, 1.174643, 0.415952, 0, 0}, {2.0, 1.627981, 1.194754, 0.514138, 0},
-        {2.0, 2.0, 1.650731, 1.000000, 0.288004}});
+    const at::Tensor positions
+        = matrix({{0.535297, 0, 0, 0, 0}, {1.010536, 0.464703, 0, 0, 0}, {1.743152, 1.174643, 0.415952, 0, 0},
+            {2.0, 1.627981, 1.194754, 0.514138, 0}, {2.0, 2.0, 1.650731, 1.000000, 0.288004}});
     EXPECT_LE(maxAbsDiff(t.positions, positions), 1e-6);
     const at::Tensor bias = matrix({{0.305587, 0.6, 0.6, 0.6, 0.6}, {-0.745671, -0.406704, -0.1, -0.1, -0.1},
         {0.963907, 0.042921, 0.373250, 0.81, 0.81}, {-1.020000, -0.354085, 0.421390, 0.303573, -0.19},
@@ -61,9 +61,9 @@ TEST(Cope, GoldenPositionsBeforeTheClamp)
     // A table with more integer positions than any count: nothing clamps.
     const at::Tensor wide = at::cat({g.e, at::zeros({1, 2, 5})}, 2);
     const CopeTerms t = copeTerms(g.scaled(), g.q, wide, g.future);
-    const at::Tensor positions = matrix({{0.535297, 0, 0, 0, 0}, {1.010536, 0.464703, 0, 0, 0},
-        {1.743152, 1.174643, 0.415952, 0, 0}, {2.062944, 1.627981, 1.194754, 0.514138, 0},
-        {2.780262, 2.301462, 1.650731, 1.000000, 0.288004}});
+    const at::Tensor positions
+        = matrix({{0.535297, 0, 0, 0, 0}, {1.010536, 0.464703, 0, 0, 0}, {1.743152, 1.174643, 0.415952, 0, 0},
+            {2.062944, 1.627981, 1.194754, 0.514138, 0}, {2.780262, 2.301462, 1.650731, 1.000000, 0.288004}});
     EXPECT_LE(maxAbsDiff(t.positions, positions), 1e-6);
 }
 
@@ -72,12 +72,12 @@ TEST(Cope, GoldenAppendixScalingAttentionAndOutput)
     Golden g;
     const CopeTerms t = copeTerms(g.scaled(), g.q, g.e, g.future);
     const auto [a, out] = attend(addCopeBias(g.scaled(), t.bias, CopeScaling::Appendix, 2), g.future, g.v);
-    const at::Tensor expected = matrix({{1, 0, 0, 0, 0}, {0.496576, 0.503424, 0, 0, 0},
-        {0.444546, 0.422339, 0.133115, 0, 0}, {0.050512, 0.097617, 0.591011, 0.260860, 0},
-        {0.079987, 0.162223, 0.214517, 0.479056, 0.064217}});
+    const at::Tensor expected
+        = matrix({{1, 0, 0, 0, 0}, {0.496576, 0.503424, 0, 0, 0}, {0.444546, 0.422339, 0.133115, 0, 0},
+            {0.050512, 0.097617, 0.591011, 0.260860, 0}, {0.079987, 0.162223, 0.214517, 0.479056, 0.064217}});
     EXPECT_LE(maxAbsDiff(a, expected), 1e-6);
-    const at::Tensor expectedOut = matrix(
-        {{1, 0}, {0.496576, 0.503424}, {0.577661, 0.555454}, {1.163242, 0.427769}, {1.188399, 0.026118}});
+    const at::Tensor expectedOut
+        = matrix({{1, 0}, {0.496576, 0.503424}, {0.577661, 0.555454}, {1.163242, 0.427769}, {1.188399, 0.026118}});
     EXPECT_LE(maxAbsDiff(out, expectedOut), 1e-6);
 }
 
@@ -89,12 +89,12 @@ TEST(Cope, GoldenCodeScalingLogitsAttentionAndOutput)
     const at::Tensor row4 = matrix({{-0.141421, 0.565685, 0.763262, 1.414214, -0.536948}});
     EXPECT_LE(maxAbsDiff(logits.slice(0, 4, 5), row4), 1e-6);
     const auto [a, out] = attend(logits, g.future, g.v);
-    const at::Tensor expected = matrix({{1, 0, 0, 0, 0}, {0.521383, 0.478617, 0, 0, 0},
-        {0.384584, 0.478506, 0.136910, 0, 0}, {0.072644, 0.115511, 0.557251, 0.254594, 0},
-        {0.091653, 0.185883, 0.226489, 0.434262, 0.061712}});
+    const at::Tensor expected
+        = matrix({{1, 0, 0, 0, 0}, {0.521383, 0.478617, 0, 0, 0}, {0.384584, 0.478506, 0.136910, 0, 0},
+            {0.072644, 0.115511, 0.557251, 0.254594, 0}, {0.091653, 0.185883, 0.226489, 0.434262, 0.061712}});
     EXPECT_LE(maxAbsDiff(a, expected), 1e-6);
-    const at::Tensor expectedOut = matrix(
-        {{1, 0}, {0.521383, 0.478617}, {0.521494, 0.615416}, {1.139083, 0.418168}, {1.124953, 0.101535}});
+    const at::Tensor expectedOut
+        = matrix({{1, 0}, {0.521383, 0.478617}, {0.521494, 0.615416}, {1.139083, 0.418168}, {1.124953, 0.101535}});
     EXPECT_LE(maxAbsDiff(out, expectedOut), 1e-6);
 }
 

@@ -11,7 +11,7 @@
 using namespace attn;
 using namespace attn::test;
 
-class CudaMatchesCpu : public ::testing::TestWithParam<std::tuple<AttentionKind, PositionKind, ComputeDType>> {};
+class CudaMatchesCpu : public ::testing::TestWithParam<std::tuple<AttentionKind, PositionKind, ComputeDType>> { };
 
 TEST_P(CudaMatchesCpu, EveryMapOfEveryHead)
 {
@@ -51,8 +51,8 @@ TEST_P(CudaMatchesCpu, EveryMapOfEveryHead)
                 scale = std::max(scale, static_cast<double>(std::fabs(ma.values[i])));
             }
         // Probabilities are compared absolutely; counts and logits relative to their magnitude.
-        EXPECT_LE(worst / scale, bf16 ? 1e-2 : 1e-5) << toString(ma.kind) << " L" << ma.layer << " H" << ma.head
-                                                      << " worst abs " << worst;
+        EXPECT_LE(worst / scale, bf16 ? 1e-2 : 1e-5)
+            << toString(ma.kind) << " L" << ma.layer << " H" << ma.head << " worst abs " << worst;
         RecordProperty(toString(ma.kind) + "_L" + std::to_string(ma.layer) + "_H" + std::to_string(ma.head),
             std::to_string(worst));
     }
@@ -61,4 +61,12 @@ TEST_P(CudaMatchesCpu, EveryMapOfEveryHead)
 INSTANTIATE_TEST_SUITE_P(AllKinds, CudaMatchesCpu,
     ::testing::Combine(::testing::Values(AttentionKind::Softmax, AttentionKind::Diff),
         ::testing::Values(PositionKind::Rope, PositionKind::Cope, PositionKind::RopeCope),
-        ::testing::Values(ComputeDType::F32, ComputeDType::BF16)));
+        ::testing::Values(ComputeDType::F32, ComputeDType::BF16)),
+    [](const auto& info) {
+        std::string name = toString(std::get<0>(info.param)) + "_" + toString(std::get<1>(info.param)) + "_"
+            + toString(std::get<2>(info.param));
+        for (char& ch : name)
+            if (ch == '+')
+                ch = '_';
+        return name;
+    });

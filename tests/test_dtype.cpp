@@ -25,8 +25,14 @@ uint32_t toBits(float value)
     return bits;
 }
 
-bool isHalfNan(uint16_t bits) { return (bits & 0x7C00u) == 0x7C00u && (bits & 0x03FFu) != 0; }
-bool isBf16Nan(uint16_t bits) { return (bits & 0x7F80u) == 0x7F80u && (bits & 0x007Fu) != 0; }
+bool isHalfNan(uint16_t bits)
+{
+    return (bits & 0x7C00u) == 0x7C00u && (bits & 0x03FFu) != 0;
+}
+bool isBf16Nan(uint16_t bits)
+{
+    return (bits & 0x7F80u) == 0x7F80u && (bits & 0x007Fu) != 0;
+}
 
 } // namespace
 
@@ -44,7 +50,7 @@ TEST(DtypeNames, SizesAndNames)
 
 TEST(DtypeNames, ParseRoundTrips)
 {
-    for (DType dtype : { DType::F32, DType::F16, DType::BF16, DType::I64 }) {
+    for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::I64}) {
         Result<DType> parsed = parseDTypeName(dtypeName(dtype));
         ASSERT_TRUE(parsed) << parsed.message();
         EXPECT_EQ(*parsed, dtype);
@@ -56,7 +62,7 @@ TEST(DtypeNames, ParseRejectsUnsupportedAndNamesIt)
     Result<DType> parsed = parseDTypeName("F64");
     ASSERT_FALSE(parsed);
     EXPECT_NE(parsed.message().find("unsupported dtype \"F64\""), std::string::npos) << parsed.message();
-    for (const char* supported : { "F32", "F16", "BF16", "I64" })
+    for (const char* supported : {"F32", "F16", "BF16", "I64"})
         EXPECT_NE(parsed.message().find(supported), std::string::npos) << parsed.message();
 
     // The spec spells names in upper case; other readers reject lower case, so we do too.

@@ -33,7 +33,7 @@ TEST(FileIoAtomic, WritesAndLeavesNoTempFile)
     Result<std::string> read = readFile(path);
     ASSERT_TRUE(read) << read.message();
     EXPECT_EQ(*read, bytes);
-    EXPECT_EQ(listDirectory(dir.path()), std::vector<std::string> { "out.bin" });
+    EXPECT_EQ(listDirectory(dir.path()), std::vector<std::string> {"out.bin"});
 }
 
 TEST(FileIoAtomic, OverwritesExistingFile)
@@ -45,7 +45,7 @@ TEST(FileIoAtomic, OverwritesExistingFile)
     Result<std::string> read = readFile(path);
     ASSERT_TRUE(read) << read.message();
     EXPECT_EQ(*read, "new");
-    EXPECT_EQ(listDirectory(dir.path()), std::vector<std::string> { "out.txt" });
+    EXPECT_EQ(listDirectory(dir.path()), std::vector<std::string> {"out.txt"});
 }
 
 TEST(FileIoAtomic, EmptyContent)
@@ -80,7 +80,7 @@ TEST(FileIoAtomic, RenameOverDirectoryFailsAndCleansUpTemp)
     Status status = writeFileAtomic(path, "data");
     ASSERT_FALSE(status);
     EXPECT_NE(status.message().find(path), std::string::npos) << status.message();
-    EXPECT_EQ(listDirectory(dir.path()), std::vector<std::string> { "target" });
+    EXPECT_EQ(listDirectory(dir.path()), std::vector<std::string> {"target"});
 }
 
 TEST(FileIoRead, MissingFileReportsPath)

@@ -121,7 +121,7 @@ TEST(ModelFormatTensors, DiffCopeSepKeyNamesAndShapes)
     const auto tensors = attn::expectedTensors(smallDiffCopeSepKey());
     ASSERT_EQ(tensors.size(), 1 + 2 * expectedLayer0.size() + 2);
     EXPECT_EQ(tensors.front().name, "tok_embeddings.weight");
-    EXPECT_EQ(tensors.front().shape, (std::vector<int64_t>{259, 40}));
+    EXPECT_EQ(tensors.front().shape, (std::vector<int64_t> {259, 40}));
     for (size_t i = 0; i < expectedLayer0.size(); ++i) {
         EXPECT_EQ(tensors[1 + i].name, expectedLayer0[i].first);
         EXPECT_EQ(tensors[1 + i].shape, expectedLayer0[i].second) << expectedLayer0[i].first;
@@ -133,7 +133,7 @@ TEST(ModelFormatTensors, DiffCopeSepKeyNamesAndShapes)
     }
     EXPECT_EQ(tensors[tensors.size() - 2].name, "norm.weight");
     EXPECT_EQ(tensors.back().name, "output.weight");
-    EXPECT_EQ(tensors.back().shape, (std::vector<int64_t>{259, 40}));
+    EXPECT_EQ(tensors.back().shape, (std::vector<int64_t> {259, 40}));
 }
 
 TEST(ModelFormatTensors, LearnedPositionsAndTiedEmbeddings)
@@ -147,14 +147,14 @@ TEST(ModelFormatTensors, LearnedPositionsAndTiedEmbeddings)
         return std::find_if(tensors.begin(), tensors.end(), [&](const TensorSpec& t) { return t.name == name; });
     };
     ASSERT_NE(find("pos_embeddings.weight"), tensors.end());
-    EXPECT_EQ(find("pos_embeddings.weight")->shape, (std::vector<int64_t>{16, 40}));
+    EXPECT_EQ(find("pos_embeddings.weight")->shape, (std::vector<int64_t> {16, 40}));
     EXPECT_EQ(find("output.weight"), tensors.end());
     EXPECT_EQ(find("layers.0.attn.pos_emb"), tensors.end());
     EXPECT_EQ(find("layers.0.attn.subln.weight"), tensors.end());
     // Softmax: H heads of d for q, Hkv heads of d for k and v.
-    EXPECT_EQ(find("layers.0.attn.q_proj.weight")->shape, (std::vector<int64_t>{16, 40}));
-    EXPECT_EQ(find("layers.0.attn.v_proj.weight")->shape, (std::vector<int64_t>{8, 40}));
-    EXPECT_EQ(find("layers.0.attn.out_proj.weight")->shape, (std::vector<int64_t>{40, 16}));
+    EXPECT_EQ(find("layers.0.attn.q_proj.weight")->shape, (std::vector<int64_t> {16, 40}));
+    EXPECT_EQ(find("layers.0.attn.v_proj.weight")->shape, (std::vector<int64_t> {8, 40}));
+    EXPECT_EQ(find("layers.0.attn.out_proj.weight")->shape, (std::vector<int64_t> {40, 16}));
 }
 
 TEST(ModelFormatCheck, ExactMatchPasses)

@@ -13,7 +13,10 @@ using attn::test::TempDir;
 
 namespace {
 
-std::string rawBytes(const void* data, std::size_t size) { return std::string(static_cast<const char*>(data), size); }
+std::string rawBytes(const void* data, std::size_t size)
+{
+    return std::string(static_cast<const char*>(data), size);
+}
 
 // A .npy file from a hand-written header dict, the way another writer might produce it.
 std::string makeNpy(const std::string& dict, const std::string& data, int major = 1)
@@ -43,8 +46,8 @@ void expectReadFails(const std::string& bytes, const std::string& expectedFragme
 
 TEST(NpyEncode, ExactHeaderFor2x3)
 {
-    const float values[6] = { 1.0f, -2.0f, 0.5f, 3.25f, 0.0f, 1e-3f };
-    const std::string bytes = encodeNpyFloat32(values, { 2, 3 });
+    const float values[6] = {1.0f, -2.0f, 0.5f, 3.25f, 0.0f, 1e-3f};
+    const std::string bytes = encodeNpyFloat32(values, {2, 3});
 
     const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     // 10 bytes of magic/version/length + 59 dict + 58 spaces + '\n' = 128.
@@ -58,8 +61,8 @@ TEST(NpyEncode, ExactHeaderFor2x3)
 
 TEST(NpyEncode, OneDimensionalAndScalarShapes)
 {
-    const float values[5] = { 1, 2, 3, 4, 5 };
-    const std::string vector = encodeNpyFloat32(values, { 5 });
+    const float values[5] = {1, 2, 3, 4, 5};
+    const std::string vector = encodeNpyFloat32(values, {5});
     EXPECT_NE(vector.find("'shape': (5,), }"), std::string::npos);
     const std::string scalar = encodeNpyFloat32(values, {});
     EXPECT_NE(scalar.find("'shape': (), }"), std::string::npos);
@@ -70,7 +73,7 @@ TEST(NpyEncode, PreambleIsAlwaysMultipleOf64)
 {
     std::vector<float> values(1000, 1.0f);
     const std::vector<std::vector<int64_t>> shapes
-        = { {}, { 1 }, { 10 }, { 2, 3 }, { 1, 1, 1, 1, 1, 1, 1, 1 }, { 10, 10, 10 }, { 0 }, { 1000 } };
+        = {{}, {1}, {10}, {2, 3}, {1, 1, 1, 1, 1, 1, 1, 1}, {10, 10, 10}, {0}, {1000}};
     for (const auto& shape : shapes) {
         const std::string bytes = encodeNpyFloat32(values.data(), shape);
         int64_t count = 1;
@@ -78,8 +81,8 @@ TEST(NpyEncode, PreambleIsAlwaysMultipleOf64)
             count *= dim;
         const std::size_t preamble = bytes.size() - static_cast<std::size_t>(count) * 4;
         EXPECT_EQ(preamble % 64, 0u) << preamble;
-        const std::size_t headerLength
-            = static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+        const std::size_t headerLength = static_cast<unsigned char>(bytes[8])
+            | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
         EXPECT_EQ(10 + headerLength, preamble);
         EXPECT_EQ(bytes[preamble - 1], '\n');
     }
@@ -88,7 +91,7 @@ TEST(NpyEncode, PreambleIsAlwaysMultipleOf64)
 TEST(NpyRoundTrip, WriteThenRead)
 {
     TempDir dir;
-    const std::vector<std::vector<int64_t>> shapes = { { 2, 3 }, { 7 }, {}, { 0, 4 }, { 2, 1, 3 } };
+    const std::vector<std::vector<int64_t>> shapes = {{2, 3}, {7}, {}, {0, 4}, {2, 1, 3}};
     for (const auto& shape : shapes) {
         int64_t count = 1;
         for (int64_t dim : shape)
@@ -109,21 +112,21 @@ TEST(NpyRoundTrip, WriteRejectsNegativeDimensionAndNullData)
 {
     TempDir dir;
     const float value = 1.0f;
-    EXPECT_FALSE(writeNpyFloat32(dir.file("neg.npy"), &value, { -1 }));
-    EXPECT_FALSE(writeNpyFloat32(dir.file("null.npy"), nullptr, { 2 }));
-    EXPECT_TRUE(writeNpyFloat32(dir.file("empty.npy"), nullptr, { 0 }));
+    EXPECT_FALSE(writeNpyFloat32(dir.file("neg.npy"), &value, {-1}));
+    EXPECT_FALSE(writeNpyFloat32(dir.file("null.npy"), nullptr, {2}));
+    EXPECT_TRUE(writeNpyFloat32(dir.file("empty.npy"), nullptr, {0}));
 }
 
 TEST(NpyRead, ConvertsFloat64)
 {
-    const double values[3] = { 1.5, -0.25, 1e300 };
+    const double values[3] = {1.5, -0.25, 1e300};
     TempDir dir;
     const std::string path = dir.file("f8.npy");
     attn::test::writeBytes(
         path, makeNpy("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", rawBytes(values, sizeof values)));
     Result<NpyArray> array = readNpyFloat32(path);
     ASSERT_TRUE(array) << array.message();
-    EXPECT_EQ(array->shape, (std::vector<int64_t> { 3 }));
+    EXPECT_EQ(array->shape, (std::vector<int64_t> {3}));
     ASSERT_EQ(array->values.size(), 3u);
     EXPECT_EQ(array->values[0], 1.5f);
     EXPECT_EQ(array->values[1], -0.25f);
@@ -132,17 +135,17 @@ TEST(NpyRead, ConvertsFloat64)
 
 TEST(NpyRead, AcceptsOtherKeyOrderQuotesAndVersion2)
 {
-    const float values[4] = { 1, 2, 3, 4 };
+    const float values[4] = {1, 2, 3, 4};
     TempDir dir;
     const std::string path = dir.file("v2.npy");
     // Keys in another order, double quotes, no trailing comma, Python 2 longs, format 2.0.
     attn::test::writeBytes(path,
-        makeNpy("{\"shape\": (2L, 2L), \"fortran_order\": False, \"descr\": \"<f4\"}", rawBytes(values, sizeof values),
-            2));
+        makeNpy(
+            "{\"shape\": (2L, 2L), \"fortran_order\": False, \"descr\": \"<f4\"}", rawBytes(values, sizeof values), 2));
     Result<NpyArray> array = readNpyFloat32(path);
     ASSERT_TRUE(array) << array.message();
-    EXPECT_EQ(array->shape, (std::vector<int64_t> { 2, 2 }));
-    EXPECT_EQ(array->values, (std::vector<float> { 1, 2, 3, 4 }));
+    EXPECT_EQ(array->shape, (std::vector<int64_t> {2, 2}));
+    EXPECT_EQ(array->values, (std::vector<float> {1, 2, 3, 4}));
 }
 
 TEST(NpyRead, RejectsFortranOrder)

@@ -11,7 +11,7 @@
 using namespace attn;
 using namespace attn::test;
 
-class PrefixConsistency : public ::testing::TestWithParam<std::tuple<AttentionKind, PositionKind>> {};
+class PrefixConsistency : public ::testing::TestWithParam<std::tuple<AttentionKind, PositionKind>> { };
 
 TEST_P(PrefixConsistency, PrefixMapsEqualTheTopLeftBlockOfTheFullMaps)
 {
@@ -56,8 +56,8 @@ TEST_P(PrefixConsistency, PrefixMapsEqualTheTopLeftBlockOfTheFullMaps)
 
 INSTANTIATE_TEST_SUITE_P(EveryAttentionAndPosition, PrefixConsistency,
     ::testing::Combine(::testing::Values(AttentionKind::Softmax, AttentionKind::Diff),
-        ::testing::Values(PositionKind::None, PositionKind::Learned, PositionKind::Rope, PositionKind::Cope,
-            PositionKind::RopeCope)),
+        ::testing::Values(
+            PositionKind::None, PositionKind::Learned, PositionKind::Rope, PositionKind::Cope, PositionKind::RopeCope)),
     [](const auto& info) {
         std::string name = toString(std::get<0>(info.param)) + "_" + toString(std::get<1>(info.param));
         for (char& ch : name)

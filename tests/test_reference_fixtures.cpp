@@ -88,13 +88,13 @@ std::string npyName(int64_t layer, int64_t head, attn::MapKind kind)
 std::string compareMap(const attn::AttentionMap& got, const attn::NpyArray& want, int64_t T)
 {
     std::ostringstream msg;
-    if (want.shape != std::vector<int64_t>{T, T}) {
+    if (want.shape != std::vector<int64_t> {T, T}) {
         msg << "expected .npy is not [" << T << ", " << T << "]";
         return msg.str();
     }
     if (got.rows != T || got.cols != T || static_cast<int64_t>(got.values.size()) != T * T) {
-        msg << "captured map is " << got.rows << "x" << got.cols << " (" << got.values.size()
-            << " values), expected " << T << "x" << T;
+        msg << "captured map is " << got.rows << "x" << got.cols << " (" << got.values.size() << " values), expected "
+            << T << "x" << T;
         return msg.str();
     }
     double worst = -1.0;
@@ -120,8 +120,8 @@ std::string compareMap(const attn::AttentionMap& got, const attn::NpyArray& want
     }
     if (worst > kMapTolerance) {
         msg.precision(9);
-        msg << "max abs error " << worst << " > " << kMapTolerance << " at row " << worstRow << ", col "
-            << worstCol << ": got " << got.at(worstRow, worstCol) << ", expected "
+        msg << "max abs error " << worst << " > " << kMapTolerance << " at row " << worstRow << ", col " << worstCol
+            << ": got " << got.at(worstRow, worstCol) << ", expected "
             << want.values[static_cast<size_t>(worstRow * T + worstCol)];
         return msg.str();
     }
@@ -149,7 +149,7 @@ void checkFixture(const std::string& name, const std::string& device)
     request.tokens = expected.tokens;
     for (int64_t layer = 0; layer < config.nLayers; ++layer)
         for (int64_t head = 0; head < config.nHeads; ++head)
-            request.heads.push_back(attn::HeadRef{layer, head});
+            request.heads.push_back(attn::HeadRef {layer, head});
     request.kinds = attn::availableMapKinds(config, /*includeLogits=*/true);
     ASSERT_FALSE(request.kinds.empty()) << name;
 
@@ -201,7 +201,7 @@ void checkFixture(const std::string& name, const std::string& device)
     // Next-token logits at the last position.
     auto logits = attn::readNpyFloat32(dir + "/expected/logits_last.npy");
     ASSERT_TRUE(logits.isOk()) << name << ": " << logits.message();
-    ASSERT_EQ(logits.value().shape, std::vector<int64_t>{config.vocabSize}) << name;
+    ASSERT_EQ(logits.value().shape, std::vector<int64_t> {config.vocabSize}) << name;
     ASSERT_EQ(static_cast<int64_t>(result.lastLogits.size()), config.vocabSize) << name;
     double worst = 0.0;
     size_t worstAt = 0;
@@ -213,8 +213,7 @@ void checkFixture(const std::string& name, const std::string& device)
         }
     }
     EXPECT_LE(worst, kLogitsTolerance) << name << ": last logits, worst at token " << worstAt << ": got "
-                                       << result.lastLogits[worstAt] << ", expected "
-                                       << logits.value().values[worstAt];
+                                       << result.lastLogits[worstAt] << ", expected " << logits.value().values[worstAt];
 }
 
 /// Max |a - b| over the non-NaN cells of two same-shaped expected arrays (NaN patterns must agree).
@@ -232,7 +231,7 @@ double maxAbsDiff(const attn::NpyArray& a, const attn::NpyArray& b)
 
 } // namespace
 
-class ReferenceFixtures : public ::testing::TestWithParam<std::string> {};
+class ReferenceFixtures : public ::testing::TestWithParam<std::string> { };
 
 TEST_P(ReferenceFixtures, MatchesReferenceOnCpu)
 {
@@ -292,7 +291,7 @@ TEST_F(ReferenceFixtures, GqaFlashAndNaiveDiffer)
     const int64_t nHeads = flash.value()->config().nHeads;
     for (int64_t layer = 0; layer < nLayers; ++layer)
         for (int64_t head = 0; head < nHeads; ++head)
-            request.heads.push_back(attn::HeadRef{layer, head});
+            request.heads.push_back(attn::HeadRef {layer, head});
     auto flashMaps = flash.value()->capture(request);
     auto naiveMaps = naive.value()->capture(request);
     ASSERT_TRUE(flashMaps.isOk()) << flashMaps.message();

@@ -39,7 +39,7 @@ void expectOpenFails(const std::string& bytes, const std::vector<std::string>& f
     EXPECT_NE(opened.message().find(path), std::string::npos) << opened.message();
     for (const auto& fragment : fragments)
         EXPECT_NE(opened.message().find(fragment), std::string::npos) << "missing '" << fragment << "' in\n"
-                                                                        << opened.message();
+                                                                      << opened.message();
 }
 
 std::string entry(const std::string& dtype, const std::string& shape, uint64_t begin, uint64_t end)
@@ -52,19 +52,19 @@ std::string entry(const std::string& dtype, const std::string& shape, uint64_t b
 
 TEST(SafetensorsRoundTrip, EveryDtypeBitExactWithMetadata)
 {
-    const float f32[6] = { 1.0f, -2.5f, 3.0e-38f, 0.0f, -0.0f, 65504.0f };
-    const uint16_t f16[4] = { 0x3C00, 0x7E01, 0x0001, 0xFC00 }; // includes a NaN payload and -Inf
-    const uint16_t bf16[3] = { 0x3F80, 0x7FC1, 0x8000 };
-    const int64_t i64[2] = { -1, 0x7FFFFFFFFFFFFFFF };
+    const float f32[6] = {1.0f, -2.5f, 3.0e-38f, 0.0f, -0.0f, 65504.0f};
+    const uint16_t f16[4] = {0x3C00, 0x7E01, 0x0001, 0xFC00}; // includes a NaN payload and -Inf
+    const uint16_t bf16[3] = {0x3F80, 0x7FC1, 0x8000};
+    const int64_t i64[2] = {-1, 0x7FFFFFFFFFFFFFFF};
     const std::vector<TensorToWrite> tensors = {
-        { "layers.0.weight", DType::F32, { 2, 3 }, f32, sizeof f32 },
-        { "half", DType::F16, { 4 }, f16, sizeof f16 },
-        { "brain", DType::BF16, { 3, 1 }, bf16, sizeof bf16 },
-        { "ids", DType::I64, { 2 }, i64, sizeof i64 },
-        { "scalar", DType::F32, {}, f32, 4 },
-        { "empty", DType::F16, { 0, 5 }, nullptr, 0 },
+        {"layers.0.weight", DType::F32, {2, 3}, f32, sizeof f32},
+        {"half", DType::F16, {4}, f16, sizeof f16},
+        {"brain", DType::BF16, {3, 1}, bf16, sizeof bf16},
+        {"ids", DType::I64, {2}, i64, sizeof i64},
+        {"scalar", DType::F32, {}, f32, 4},
+        {"empty", DType::F16, {0, 5}, nullptr, 0},
     };
-    const std::map<std::string, std::string> metadata = { { "format", "pt" }, { "note", "ünïcode \"quoted\"" } };
+    const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"note", "ünïcode \"quoted\""}};
 
     TempDir dir;
     const std::string path = dir.file("model.safetensors");
@@ -83,8 +83,9 @@ TEST(SafetensorsRoundTrip, EveryDtypeBitExactWithMetadata)
         EXPECT_EQ(info->dtype, expected.dtype) << expected.name;
         EXPECT_EQ(info->shape, expected.shape) << expected.name;
         EXPECT_EQ(info->nbytes(), expected.nbytes) << expected.name;
-        if (expected.nbytes > 0)
+        if (expected.nbytes > 0) {
             EXPECT_EQ(std::memcmp(file.data(*info), expected.data, expected.nbytes), 0) << expected.name;
+        }
     }
     EXPECT_EQ(file.find("layers.0.weight")->numel(), 6);
     EXPECT_EQ(file.find("scalar")->numel(), 1);
@@ -109,11 +110,10 @@ TEST(SafetensorsRoundTrip, EveryDtypeBitExactWithMetadata)
 
 TEST(SafetensorsRoundTrip, HeaderLayout)
 {
-    const float values[2] = { 1.0f, 2.0f };
+    const float values[2] = {1.0f, 2.0f};
     TempDir dir;
     const std::string path = dir.file("a.safetensors");
-    ASSERT_TRUE(writeSafetensors(path,
-        { { "b", DType::F32, { 1 }, values, 4 }, { "a", DType::F32, { 1 }, values + 1, 4 } }));
+    ASSERT_TRUE(writeSafetensors(path, {{"b", DType::F32, {1}, values, 4}, {"a", DType::F32, {1}, values + 1, 4}}));
     Result<std::string> bytes = readFile(path);
     ASSERT_TRUE(bytes);
     const uint64_t headerLength = static_cast<unsigned char>((*bytes)[0]);
@@ -121,8 +121,8 @@ TEST(SafetensorsRoundTrip, HeaderLayout)
     // No metadata given: no "__metadata__" key. Tensors keep the caller's order and tile the data.
     EXPECT_EQ(header.find("__metadata__"), std::string::npos);
     const auto json = nlohmann::json::parse(header);
-    EXPECT_EQ(json["b"]["data_offsets"], nlohmann::json({ 0, 4 }));
-    EXPECT_EQ(json["a"]["data_offsets"], nlohmann::json({ 4, 8 }));
+    EXPECT_EQ(json["b"]["data_offsets"], nlohmann::json({0, 4}));
+    EXPECT_EQ(json["a"]["data_offsets"], nlohmann::json({4, 8}));
     EXPECT_EQ(json["a"]["dtype"], "F32");
     EXPECT_LT(header.find("\"b\""), header.find("\"a\""));
     // Padding is JSON whitespace after the closing brace.
@@ -162,8 +162,7 @@ TEST(SafetensorsWrite, RejectsDuplicateNames)
     const float value = 1.0f;
     TempDir dir;
     const std::string path = dir.file("dup.safetensors");
-    Status status
-        = writeSafetensors(path, { { "w", DType::F32, { 1 }, &value, 4 }, { "w", DType::F32, { 1 }, &value, 4 } });
+    Status status = writeSafetensors(path, {{"w", DType::F32, {1}, &value, 4}, {"w", DType::F32, {1}, &value, 4}});
     ASSERT_FALSE(status);
     EXPECT_NE(status.message().find("duplicate"), std::string::npos) << status.message();
     EXPECT_NE(status.message().find("\"w\""), std::string::npos) << status.message();
@@ -174,7 +173,7 @@ TEST(SafetensorsWrite, RejectsSizeMismatch)
 {
     const float values[3] = {};
     TempDir dir;
-    Status status = writeSafetensors(dir.file("a.safetensors"), { { "w", DType::F16, { 3 }, values, 12 } });
+    Status status = writeSafetensors(dir.file("a.safetensors"), {{"w", DType::F16, {3}, values, 12}});
     ASSERT_FALSE(status);
     EXPECT_NE(status.message().find("needs 6"), std::string::npos) << status.message();
     EXPECT_NE(status.message().find("\"w\""), std::string::npos) << status.message();
@@ -184,11 +183,11 @@ TEST(SafetensorsWrite, RejectsNullDataAndReservedName)
 {
     const float value = 1.0f;
     TempDir dir;
-    Status status = writeSafetensors(dir.file("a.safetensors"), { { "w", DType::F32, { 1 }, nullptr, 4 } });
+    Status status = writeSafetensors(dir.file("a.safetensors"), {{"w", DType::F32, {1}, nullptr, 4}});
     ASSERT_FALSE(status);
     EXPECT_NE(status.message().find("null"), std::string::npos) << status.message();
-    EXPECT_FALSE(writeSafetensors(dir.file("b.safetensors"), { { "__metadata__", DType::F32, { 1 }, &value, 4 } }));
-    EXPECT_FALSE(writeSafetensors(dir.file("c.safetensors"), { { "w", DType::F32, { -1 }, &value, 4 } }));
+    EXPECT_FALSE(writeSafetensors(dir.file("b.safetensors"), {{"__metadata__", DType::F32, {1}, &value, 4}}));
+    EXPECT_FALSE(writeSafetensors(dir.file("c.safetensors"), {{"w", DType::F32, {-1}, &value, 4}}));
 }
 
 TEST(SafetensorsOpen, MissingFile)
@@ -201,121 +200,121 @@ TEST(SafetensorsOpen, MissingFile)
 
 TEST(SafetensorsOpen, FileShorterThan8Bytes)
 {
-    expectOpenFails("abc", { "shorter than the 8-byte" });
-    expectOpenFails("", { "shorter than the 8-byte" });
+    expectOpenFails("abc", {"shorter than the 8-byte"});
+    expectOpenFails("", {"shorter than the 8-byte"});
 }
 
 TEST(SafetensorsOpen, HeaderLengthLargerThanFile)
 {
-    expectOpenFails(lengthPrefix(1000) + "{}", { "header length 1000", "larger than the file" });
+    expectOpenFails(lengthPrefix(1000) + "{}", {"header length 1000", "larger than the file"});
 }
 
 TEST(SafetensorsOpen, HeaderLengthAbsurd)
 {
-    expectOpenFails(lengthPrefix(uint64_t(1) << 40) + "{}", { "exceeds", "limit" });
+    expectOpenFails(lengthPrefix(uint64_t(1) << 40) + "{}", {"exceeds", "limit"});
 }
 
 TEST(SafetensorsOpen, HeaderNotValidJson)
 {
     // The parser's own text ("parse error ... syntax error") pinpoints the place for the user.
-    expectOpenFails(makeFile("{\"w\": ", ""), { "not valid JSON", "parse error" });
+    expectOpenFails(makeFile("{\"w\": ", ""), {"not valid JSON", "parse error"});
 }
 
 TEST(SafetensorsOpen, HeaderNotAnObject)
 {
-    expectOpenFails(makeFile("[1, 2]", ""), { "not a JSON object", "array" });
+    expectOpenFails(makeFile("[1, 2]", ""), {"not a JSON object", "array"});
 }
 
 TEST(SafetensorsOpen, EntryNotAnObject)
 {
-    expectOpenFails(makeFile("{\"w\": 5}", ""), { "\"w\"", "not a JSON object" });
+    expectOpenFails(makeFile("{\"w\": 5}", ""), {"\"w\"", "not a JSON object"});
 }
 
 TEST(SafetensorsOpen, EntryMissingKey)
 {
     expectOpenFails(makeFile("{\"w\": {\"dtype\":\"F32\",\"shape\":[1]}}", std::string(4, '\0')),
-        { "\"w\"", "missing key \"data_offsets\"" });
+        {"\"w\"", "missing key \"data_offsets\""});
 }
 
 TEST(SafetensorsOpen, EntryExtraKey)
 {
-    expectOpenFails(makeFile("{\"w\": {\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"foo\":1}}",
-                        std::string(4, '\0')),
-        { "\"w\"", "unexpected key \"foo\"" });
+    expectOpenFails(
+        makeFile("{\"w\": {\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"foo\":1}}", std::string(4, '\0')),
+        {"\"w\"", "unexpected key \"foo\""});
 }
 
 TEST(SafetensorsOpen, UnknownDtype)
 {
     expectOpenFails(makeFile("{\"w\":" + entry("F64", "[1]", 0, 8) + "}", std::string(8, '\0')),
-        { "\"w\"", "unsupported dtype \"F64\"" });
+        {"\"w\"", "unsupported dtype \"F64\""});
     expectOpenFails(makeFile("{\"w\":{\"dtype\":7,\"shape\":[1],\"data_offsets\":[0,4]}}", std::string(4, '\0')),
-        { "\"w\"", "dtype is not a string" });
+        {"\"w\"", "dtype is not a string"});
 }
 
 TEST(SafetensorsOpen, ShapeNotNonNegativeIntegers)
 {
-    for (const std::string shape : { "[2,-1]", "[1.5]", "\"abc\"", "[[1]]" }) {
+    for (const std::string shape : {"[2,-1]", "[1.5]", "\"abc\"", "[[1]]"}) {
         expectOpenFails(makeFile("{\"w\":" + entry("F32", shape, 0, 4) + "}", std::string(4, '\0')),
-            { "\"w\"", "shape is not a list of non-negative integers" });
+            {"\"w\"", "shape is not a list of non-negative integers"});
     }
 }
 
 TEST(SafetensorsOpen, DataOffsetsMalformed)
 {
     const std::string data(8, '\0');
-    for (const std::string offsets : { "[4]", "[0,4,8]", "[-1,3]", "[0,\"4\"]", "4" }) {
+    for (const std::string offsets : {"[4]", "[0,4,8]", "[-1,3]", "[0,\"4\"]", "4"}) {
         expectOpenFails(makeFile("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":" + offsets + "}}", data),
-            { "\"w\"", "data_offsets is not a list of two non-negative integers" });
+            {"\"w\"", "data_offsets is not a list of two non-negative integers"});
     }
-    expectOpenFails(makeFile("{\"w\":" + entry("F32", "[0]", 8, 4) + "}", data), { "\"w\"", "begin 8 is after end 4" });
+    expectOpenFails(makeFile("{\"w\":" + entry("F32", "[0]", 8, 4) + "}", data), {"\"w\"", "begin 8 is after end 4"});
 }
 
 TEST(SafetensorsOpen, ByteLengthDoesNotMatchShape)
 {
     expectOpenFails(makeFile("{\"w\":" + entry("F32", "[2]", 0, 4) + "}", std::string(4, '\0')),
-        { "\"w\"", "span 4 bytes", "needs 8 bytes" });
+        {"\"w\"", "span 4 bytes", "needs 8 bytes"});
 }
 
 TEST(SafetensorsOpen, RangePastEndOfFile)
 {
     expectOpenFails(makeFile("{\"w\":" + entry("F32", "[2]", 0, 8) + "}", std::string(4, '\0')),
-        { "\"w\"", "past the end of the file" });
+        {"\"w\"", "past the end of the file"});
 }
 
 TEST(SafetensorsOpen, OverlappingRanges)
 {
     const std::string header = "{\"a\":" + entry("F32", "[2]", 0, 8) + ",\"b\":" + entry("F32", "[2]", 4, 12) + "}";
-    expectOpenFails(makeFile(header, std::string(12, '\0')), { "\"a\"", "\"b\"", "overlap" });
+    expectOpenFails(makeFile(header, std::string(12, '\0')), {"\"a\"", "\"b\"", "overlap"});
 }
 
 TEST(SafetensorsOpen, HoleBetweenRanges)
 {
     const std::string header = "{\"a\":" + entry("F32", "[1]", 0, 4) + ",\"b\":" + entry("F32", "[1]", 8, 12) + "}";
-    expectOpenFails(makeFile(header, std::string(12, '\0')), { "\"a\"", "\"b\"", "hole", "does not allow holes" });
+    expectOpenFails(makeFile(header, std::string(12, '\0')), {"\"a\"", "\"b\"", "hole", "does not allow holes"});
     // A hole before the first tensor too.
-    expectOpenFails(makeFile("{\"a\":" + entry("F32", "[1]", 4, 8) + "}", std::string(8, '\0')),
-        { "before tensor \"a\"", "hole" });
+    expectOpenFails(
+        makeFile("{\"a\":" + entry("F32", "[1]", 4, 8) + "}", std::string(8, '\0')), {"before tensor \"a\"", "hole"});
 }
 
 TEST(SafetensorsOpen, UnusedTrailingBytes)
 {
     expectOpenFails(makeFile("{\"a\":" + entry("F32", "[1]", 0, 4) + "}", std::string(8, '\0')),
-        { "4 unused trailing bytes", "does not allow holes" });
+        {"4 unused trailing bytes", "does not allow holes"});
 }
 
 TEST(SafetensorsOpen, MetadataNotStringMap)
 {
     const std::string tensor = "\"w\":" + entry("F32", "[1]", 0, 4);
     expectOpenFails(makeFile("{\"__metadata__\":{\"epoch\":3}," + tensor + "}", std::string(4, '\0')),
-        { "__metadata__", "map of strings to strings", "\"epoch\"" });
+        {"__metadata__", "map of strings to strings", "\"epoch\""});
     expectOpenFails(
-        makeFile("{\"__metadata__\":[\"x\"]," + tensor + "}", std::string(4, '\0')), { "__metadata__", "strings" });
+        makeFile("{\"__metadata__\":[\"x\"]," + tensor + "}", std::string(4, '\0')), {"__metadata__", "strings"});
 }
 
 TEST(SafetensorsOpen, DuplicateTensorName)
 {
     const std::string header = "{\"w\":" + entry("F32", "[1]", 0, 4) + ",\"w\":" + entry("F32", "[1]", 4, 8) + "}";
-    expectOpenFails(makeFile(header, std::string(8, '\0')), { "\"w\"", "more than once" });
+    expectOpenFails(makeFile(header, std::string(8, '\0')), {"\"w\"", "more than once"});
 }
 
 TEST(SafetensorsOpen, ZeroSizeTensorsAndNestedKeysAreFine)

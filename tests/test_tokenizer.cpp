@@ -21,9 +21,8 @@ namespace {
 }
 
 // The CoPE counting vocabulary (cope.md 4.1) plus the special tokens.
-const std::vector<std::string> kCountingVocab
-    = {"<pad>", "<unk>", "<bos>", "<eos>", "pass;", "a", "=", "0", ";", "++;", "print", "hello", ",", "world", ".",
-        "why", "?"};
+const std::vector<std::string> kCountingVocab = {"<pad>", "<unk>", "<bos>", "<eos>", "pass;", "a", "=", "0", ";", "++;",
+    "print", "hello", ",", "world", ".", "why", "?"};
 
 std::unique_ptr<WordTokenizer> countingTokenizer(bool lowercase = true, bool addBos = false)
 {
@@ -50,9 +49,9 @@ TEST(TokenizerBytes, Utf8RoundTripWithBos)
 TEST(TokenizerBytes, NoBosWhenDisabled)
 {
     const ByteTokenizer tok(false);
-    EXPECT_EQ(tok.encode("ab"), (std::vector<int64_t>{'a', 'b'}));
+    EXPECT_EQ(tok.encode("ab"), (std::vector<int64_t> {'a', 'b'}));
     EXPECT_TRUE(tok.encode("").empty());
-    EXPECT_EQ(ByteTokenizer().encode(""), (std::vector<int64_t>{ByteTokenizer::kBos}));
+    EXPECT_EQ(ByteTokenizer().encode(""), (std::vector<int64_t> {ByteTokenizer::kBos}));
 }
 
 TEST(TokenizerBytes, DecodeDropsSpecialTokens)
@@ -101,8 +100,8 @@ TEST(TokenizerWord, CopeCountingText)
     auto tok = countingTokenizer();
     ASSERT_TRUE(tok);
     const std::string text = "pass; a = 0 ; a ++; print a";
-    EXPECT_EQ(tok->split(text), (std::vector<std::string>{"pass;", "a", "=", "0", ";", "a", "++;", "print", "a"}));
-    EXPECT_EQ(tok->encode(text), (std::vector<int64_t>{4, 5, 6, 7, 8, 5, 9, 10, 5}));
+    EXPECT_EQ(tok->split(text), (std::vector<std::string> {"pass;", "a", "=", "0", ";", "a", "++;", "print", "a"}));
+    EXPECT_EQ(tok->encode(text), (std::vector<int64_t> {4, 5, 6, 7, 8, 5, 9, 10, 5}));
     EXPECT_EQ(tok->decode(tok->encode(text)), text);
 }
 
@@ -110,21 +109,21 @@ TEST(TokenizerWord, PunctuationSplitAndLowercase)
 {
     auto tok = countingTokenizer();
     ASSERT_TRUE(tok);
-    EXPECT_EQ(tok->split("Hello, world. Why?"), (std::vector<std::string>{"hello", ",", "world", ".", "why", "?"}));
-    EXPECT_EQ(tok->encode("Hello, world. Why?"), (std::vector<int64_t>{11, 12, 13, 14, 15, 16}));
-    EXPECT_EQ(tok->split("  a\t\tb\r\n\nc  "), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(tok->split("Hello, world. Why?"), (std::vector<std::string> {"hello", ",", "world", ".", "why", "?"}));
+    EXPECT_EQ(tok->encode("Hello, world. Why?"), (std::vector<int64_t> {11, 12, 13, 14, 15, 16}));
+    EXPECT_EQ(tok->split("  a\t\tb\r\n\nc  "), (std::vector<std::string> {"a", "b", "c"}));
 
     auto cased = countingTokenizer(/*lowercase=*/false);
     ASSERT_TRUE(cased);
-    EXPECT_EQ(cased->split("Hello, world."), (std::vector<std::string>{"Hello", ",", "world", "."}));
-    EXPECT_EQ(cased->encode("Hello"), (std::vector<int64_t>{1})); // "Hello" is not in the vocab
+    EXPECT_EQ(cased->split("Hello, world."), (std::vector<std::string> {"Hello", ",", "world", "."}));
+    EXPECT_EQ(cased->encode("Hello"), (std::vector<int64_t> {1})); // "Hello" is not in the vocab
 }
 
 TEST(TokenizerWord, UnknownWordsMapToUnk)
 {
     auto tok = countingTokenizer();
     ASSERT_TRUE(tok);
-    EXPECT_EQ(tok->encode("b = 0 ;"), (std::vector<int64_t>{1, 6, 7, 8}));
+    EXPECT_EQ(tok->encode("b = 0 ;"), (std::vector<int64_t> {1, 6, 7, 8}));
     EXPECT_EQ(tok->display(1), "<unk>");
 }
 
@@ -135,7 +134,7 @@ TEST(TokenizerWord, BosDecodeAndDisplay)
     EXPECT_EQ(tok->bosId(), 2);
     EXPECT_EQ(tok->eosId(), 3);
     EXPECT_EQ(tok->vocabSize(), static_cast<int64_t>(kCountingVocab.size()));
-    EXPECT_EQ(tok->encode("print a"), (std::vector<int64_t>{2, 10, 5}));
+    EXPECT_EQ(tok->encode("print a"), (std::vector<int64_t> {2, 10, 5}));
     EXPECT_EQ(tok->decode({2, 10, 0, 5, 3}), "print a");
     EXPECT_EQ(tok->display(4), "pass;");
     EXPECT_EQ(tok->display(99), "<id 99?>");
@@ -170,8 +169,8 @@ TEST(TokenizerWord, VocabFile)
     attn::test::writeBytes(dir.file("vocab.txt"), "<pad>\r\n<unk>\r\npass;\r\na\r\n=\r\n0\r\n;");
     auto tok = WordTokenizer::fromVocabFile(dir.file("vocab.txt"), true, false);
     ASSERT_TRUE(tok.isOk()) << tok.message();
-    EXPECT_EQ(tok.value()->vocab(), (std::vector<std::string>{"<pad>", "<unk>", "pass;", "a", "=", "0", ";"}));
-    EXPECT_EQ(tok.value()->encode("pass; a = 0 ; b"), (std::vector<int64_t>{2, 3, 4, 5, 6, 1}));
+    EXPECT_EQ(tok.value()->vocab(), (std::vector<std::string> {"<pad>", "<unk>", "pass;", "a", "=", "0", ";"}));
+    EXPECT_EQ(tok.value()->encode("pass; a = 0 ; b"), (std::vector<int64_t> {2, 3, 4, 5, 6, 1}));
 }
 
 TEST(TokenizerWord, VocabFileErrorsNameTheLine)
@@ -209,7 +208,7 @@ TEST(TokenizerMake, BytesAndWord)
     auto b = attn::makeTokenizer(bytes, dir.path());
     ASSERT_TRUE(b.isOk()) << b.message();
     EXPECT_EQ(b.value()->vocabSize(), 259);
-    EXPECT_EQ(b.value()->encode("x"), (std::vector<int64_t>{'x'}));
+    EXPECT_EQ(b.value()->encode("x"), (std::vector<int64_t> {'x'}));
 
     attn::TokenizerConfig word;
     word.type = attn::TokenizerType::Word;
@@ -222,5 +221,5 @@ TEST(TokenizerMake, BytesAndWord)
     attn::test::writeBytes(dir.file("vocab.txt"), "<unk>\nhello\n");
     auto w = attn::makeTokenizer(word, dir.path());
     ASSERT_TRUE(w.isOk()) << w.message();
-    EXPECT_EQ(w.value()->encode("Hello there"), (std::vector<int64_t>{1, 0}));
+    EXPECT_EQ(w.value()->encode("Hello there"), (std::vector<int64_t> {1, 0}));
 }

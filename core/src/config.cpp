@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
+#include <functional>
 #include <initializer_list>
 #include <limits>
 #include <set>
@@ -45,26 +47,27 @@ std::string shortDump(const json& value)
     return text;
 }
 
-template <typename E>
-struct EnumName {
+template <typename E> struct EnumName {
     E value;
     const char* name;
 };
 
-constexpr EnumName<AttentionKind> kAttentionNames[] = {{AttentionKind::Softmax, "softmax"}, {AttentionKind::Diff, "diff"}};
+constexpr EnumName<AttentionKind> kAttentionNames[]
+    = {{AttentionKind::Softmax, "softmax"}, {AttentionKind::Diff, "diff"}};
 constexpr EnumName<PositionKind> kPositionNames[] = {{PositionKind::None, "none"}, {PositionKind::Learned, "learned"},
     {PositionKind::Rope, "rope"}, {PositionKind::Cope, "cope"}, {PositionKind::RopeCope, "rope+cope"}};
-constexpr EnumName<RopeStyle> kRopeStyleNames[] = {{RopeStyle::Interleaved, "interleaved"},
-    {RopeStyle::RotateHalf, "rotate_half"}};
-constexpr EnumName<RopeFreqs> kRopeFreqsNames[] = {{RopeFreqs::Linspace, "linspace"}, {RopeFreqs::Standard, "standard"}};
-constexpr EnumName<CopeScaling> kCopeScalingNames[] = {{CopeScaling::Code, "code"}, {CopeScaling::Appendix, "appendix"}};
-constexpr EnumName<CopeRopeQuery> kCopeRopeQueryNames[] = {{CopeRopeQuery::Rotated, "rotated"},
-    {CopeRopeQuery::Unrotated, "unrotated"}};
+constexpr EnumName<RopeStyle> kRopeStyleNames[]
+    = {{RopeStyle::Interleaved, "interleaved"}, {RopeStyle::RotateHalf, "rotate_half"}};
+constexpr EnumName<RopeFreqs> kRopeFreqsNames[]
+    = {{RopeFreqs::Linspace, "linspace"}, {RopeFreqs::Standard, "standard"}};
+constexpr EnumName<CopeScaling> kCopeScalingNames[]
+    = {{CopeScaling::Code, "code"}, {CopeScaling::Appendix, "appendix"}};
+constexpr EnumName<CopeRopeQuery> kCopeRopeQueryNames[]
+    = {{CopeRopeQuery::Rotated, "rotated"}, {CopeRopeQuery::Unrotated, "unrotated"}};
 constexpr EnumName<GqaSemantics> kGqaNames[] = {{GqaSemantics::Flash, "flash"}, {GqaSemantics::Naive, "naive"}};
 constexpr EnumName<TokenizerType> kTokenizerNames[] = {{TokenizerType::Bytes, "bytes"}, {TokenizerType::Word, "word"}};
 
-template <typename E, std::size_t N>
-std::string enumName(const EnumName<E> (&table)[N], E value)
+template <typename E, std::size_t N> std::string enumName(const EnumName<E> (&table)[N], E value)
 {
     for (const auto& entry : table)
         if (entry.value == value)
@@ -72,8 +75,7 @@ std::string enumName(const EnumName<E> (&table)[N], E value)
     return "?";
 }
 
-template <typename E, std::size_t N>
-std::string allowedNames(const EnumName<E> (&table)[N])
+template <typename E, std::size_t N> std::string allowedNames(const EnumName<E> (&table)[N])
 {
     std::string all;
     for (const auto& entry : table)
@@ -81,8 +83,7 @@ std::string allowedNames(const EnumName<E> (&table)[N])
     return all;
 }
 
-template <typename E, std::size_t N>
-bool lookupEnum(const EnumName<E> (&table)[N], const std::string& text, E& out)
+template <typename E, std::size_t N> bool lookupEnum(const EnumName<E> (&table)[N], const std::string& text, E& out)
 {
     for (const auto& entry : table) {
         if (text == entry.name) {
@@ -91,6 +92,14 @@ bool lookupEnum(const EnumName<E> (&table)[N], const std::string& text, E& out)
         }
     }
     return false;
+}
+
+// std::to_string prints 1e-9 as "0.000000"; %g keeps small and large values readable.
+std::string formatNumber(double value)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", value);
+    return buf;
 }
 
 // --- typed field readers; `field` is the dotted path used in messages ("rope.theta") ---
@@ -145,7 +154,7 @@ std::string asString(const json& value, const std::string& field)
 template <typename E, std::size_t N>
 E asEnum(const json& value, const std::string& field, const EnumName<E> (&table)[N])
 {
-    E out{};
+    E out {};
     if (!value.is_string() || !lookupEnum(table, value.get<std::string>(), out))
         fail(quoted(field) + " must be one of " + allowedNames(table) + " (got " + shortDump(value) + ")");
     return out;
@@ -243,7 +252,8 @@ void parseTokenizer(const json& section, TokenizerConfig& tok)
     if (tok.type == TokenizerType::Bytes) {
         for (const char* name : {"vocab", "lowercase"})
             if (findField(section, name))
-                fail(quoted(std::string("tokenizer.") + name) + " given but tokenizer.type is \"bytes\" (only \"word\" uses it)");
+                fail(quoted(std::string("tokenizer.") + name)
+                    + " given but tokenizer.type is \"bytes\" (only \"word\" uses it)");
         tok.addBos = true;
     } else {
         tok.vocabFile = asString(requireField(section, "tokenizer.", "vocab"), "tokenizer.vocab");
@@ -369,15 +379,16 @@ std::string toString(TokenizerType type)
 
 Result<AttentionKind> parseAttentionKind(const std::string& text)
 {
-    AttentionKind kind{};
+    AttentionKind kind {};
     if (lookupEnum(kAttentionNames, text, kind))
         return kind;
-    return Status::error("unknown attention kind " + quoted(text) + " (allowed: " + allowedNames(kAttentionNames) + ")");
+    return Status::error(
+        "unknown attention kind " + quoted(text) + " (allowed: " + allowedNames(kAttentionNames) + ")");
 }
 
 Result<PositionKind> parsePositionKind(const std::string& text)
 {
-    PositionKind kind{};
+    PositionKind kind {};
     if (lookupEnum(kPositionNames, text, kind))
         return kind;
     return Status::error("unknown position kind " + quoted(text) + " (allowed: " + allowedNames(kPositionNames) + ")");
@@ -408,14 +419,14 @@ Status validateConfig(const ModelConfig& c)
         problems.push_back("\"n_heads\" (" + std::to_string(c.nHeads) + ") must be a multiple of \"n_kv_heads\" ("
             + std::to_string(c.nKvHeads) + ")");
     if (!(c.normEps > 0.0) || !std::isfinite(c.normEps))
-        problems.push_back("\"norm_eps\" must be a finite number > 0 (got " + std::to_string(c.normEps) + ")");
+        problems.push_back("\"norm_eps\" must be a finite number > 0 (got " + formatNumber(c.normEps) + ")");
     if (c.hasRope()) {
         // RoPE rotates feature pairs, so an odd width leaves one feature without a partner.
         if (c.headDim > 0 && c.headDim % 2 != 0)
-            problems.push_back("\"head_dim\" must be even when position uses RoPE (got " + std::to_string(c.headDim)
-                + ")");
+            problems.push_back(
+                "\"head_dim\" must be even when position uses RoPE (got " + std::to_string(c.headDim) + ")");
         if (!(c.rope.theta > 0.0) || !std::isfinite(c.rope.theta))
-            problems.push_back("\"rope.theta\" must be a finite number > 0 (got " + std::to_string(c.rope.theta) + ")");
+            problems.push_back("\"rope.theta\" must be a finite number > 0 (got " + formatNumber(c.rope.theta) + ")");
     }
     if (c.hasCope() && c.cope.npos < 2)
         problems.push_back("\"cope.npos\" must be >= 2 (got " + std::to_string(c.cope.npos) + ")");

@@ -8,32 +8,32 @@ namespace attn {
 
 namespace {
 
-    // memcpy is the portable way to reinterpret bits before C++20's std::bit_cast; compilers reduce
-    // it to a register move.
-    uint32_t floatBits(float value)
-    {
-        uint32_t bits;
-        std::memcpy(&bits, &value, sizeof bits);
-        return bits;
-    }
+// memcpy is the portable way to reinterpret bits before C++20's std::bit_cast; compilers reduce
+// it to a register move.
+uint32_t floatBits(float value)
+{
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    return bits;
+}
 
-    float bitsToFloat(uint32_t bits)
-    {
-        float value;
-        std::memcpy(&value, &bits, sizeof value);
-        return value;
-    }
+float bitsToFloat(uint32_t bits)
+{
+    float value;
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
+}
 
-    // Rounds `value >> shift` to nearest, ties to even. shift is in [1, 31].
-    uint32_t shiftRoundNearestEven(uint32_t value, unsigned shift)
-    {
-        const uint32_t quotient = value >> shift;
-        const uint32_t remainder = value & ((1u << shift) - 1u);
-        const uint32_t halfway = 1u << (shift - 1u);
-        if (remainder > halfway || (remainder == halfway && (quotient & 1u)))
-            return quotient + 1u;
-        return quotient;
-    }
+// Rounds `value >> shift` to nearest, ties to even. shift is in [1, 31].
+uint32_t shiftRoundNearestEven(uint32_t value, unsigned shift)
+{
+    const uint32_t quotient = value >> shift;
+    const uint32_t remainder = value & ((1u << shift) - 1u);
+    const uint32_t halfway = 1u << (shift - 1u);
+    if (remainder > halfway || (remainder == halfway && (quotient & 1u)))
+        return quotient + 1u;
+    return quotient;
+}
 
 } // namespace
 
@@ -70,7 +70,7 @@ Result<DType> parseDTypeName(const std::string& name)
 {
     // Names are case-sensitive: the safetensors spec spells them in upper case, and accepting "f32"
     // would let files through that other readers reject.
-    for (DType dtype : { DType::F32, DType::F16, DType::BF16, DType::I64 }) {
+    for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::I64}) {
         if (name == dtypeName(dtype))
             return dtype;
     }
@@ -131,7 +131,10 @@ uint16_t floatToHalf(float value)
     return static_cast<uint16_t>(sign | shiftRoundNearestEven(full, static_cast<unsigned>(-(exponent + 1))));
 }
 
-float bf16ToFloat(uint16_t bits) { return bitsToFloat(static_cast<uint32_t>(bits) << 16); }
+float bf16ToFloat(uint16_t bits)
+{
+    return bitsToFloat(static_cast<uint32_t>(bits) << 16);
+}
 
 uint16_t floatToBf16(float value)
 {

@@ -18,199 +18,202 @@ namespace attn {
 
 namespace {
 
-    std::string errnoText(int err) { return std::strerror(err); }
+std::string errnoText(int err)
+{
+    return std::strerror(err);
+}
 
-    // Closes a descriptor on every exit path; close errors matter only on the write path, which
-    // closes explicitly.
-    class FdGuard {
-    public:
-        explicit FdGuard(int fd)
-            : m_fd(fd)
-        {
-        }
-        ~FdGuard()
-        {
-            if (m_fd >= 0)
-                ::close(m_fd);
-        }
-        FdGuard(const FdGuard&) = delete;
-        FdGuard& operator=(const FdGuard&) = delete;
-        int get() const { return m_fd; }
-        int release()
-        {
-            int fd = m_fd;
-            m_fd = -1;
-            return fd;
-        }
+// Closes a descriptor on every exit path; close errors matter only on the write path, which
+// closes explicitly.
+class FdGuard {
+public:
+    explicit FdGuard(int fd)
+        : m_fd(fd)
+    {
+    }
+    ~FdGuard()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    FdGuard(const FdGuard&) = delete;
+    FdGuard& operator=(const FdGuard&) = delete;
+    int get() const { return m_fd; }
+    int release()
+    {
+        int fd = m_fd;
+        m_fd = -1;
+        return fd;
+    }
 
-    private:
-        int m_fd;
+private:
+    int m_fd;
+};
+
+std::string directoryOf(const std::string& path)
+{
+    const auto slash = path.find_last_of('/');
+    if (slash == std::string::npos)
+        return ".";
+    if (slash == 0)
+        return "/";
+    return path.substr(0, slash);
+}
+
+// A name unlikely to collide with a concurrent writer in the same directory; O_EXCL settles the
+// rare collision.
+std::string tempNameFor(const std::string& path)
+{
+    static std::atomic<unsigned> counter {0};
+    thread_local std::mt19937 rng {std::random_device {}()};
+    const auto slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    return dir + "." + base + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-"
+        + std::to_string(rng());
+}
+
+// Returns 0 or the errno of the failed write; write() may accept only part of the buffer.
+int writeAll(int fd, const char* data, std::size_t size)
+{
+    while (size > 0) {
+        const ssize_t written = ::write(fd, data, size);
+        if (written < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        data += written;
+        size -= static_cast<std::size_t>(written);
+    }
+    return 0;
+}
+
+Status writeFileAtomicImpl(const std::string& path, const std::string& bytes)
+{
+    if (path.empty())
+        return Status::error("cannot write a file with an empty path");
+
+    std::string tempPath;
+    int rawFd = -1;
+    for (int attempt = 0; attempt < 16 && rawFd < 0; ++attempt) {
+        tempPath = tempNameFor(path);
+        // 0666 lets the process umask decide the final permissions, as for any ordinary new file.
+        rawFd = ::open(tempPath.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (rawFd < 0 && errno != EEXIST)
+            break;
+    }
+    if (rawFd < 0) {
+        return Status::error(
+            "cannot write \"" + path + "\": cannot create a temporary file next to it: " + errnoText(errno));
+    }
+    FdGuard fd(rawFd);
+
+    auto fail = [&](const std::string& what, int err) {
+        // The temp file is ours alone; leaving it would litter the user's directory.
+        ::close(fd.release());
+        ::unlink(tempPath.c_str());
+        return Status::error("cannot write \"" + path + "\": " + what + ": " + errnoText(err));
     };
 
-    std::string directoryOf(const std::string& path)
-    {
-        const auto slash = path.find_last_of('/');
-        if (slash == std::string::npos)
-            return ".";
-        if (slash == 0)
-            return "/";
-        return path.substr(0, slash);
+    if (const int err = writeAll(fd.get(), bytes.data(), bytes.size()); err != 0)
+        return fail("write failed", err);
+    // fsync before rename: otherwise a crash can leave the new name pointing at an empty file.
+    if (::fsync(fd.get()) != 0)
+        return fail("fsync failed", errno);
+    if (::close(fd.release()) != 0) {
+        const int err = errno;
+        ::unlink(tempPath.c_str());
+        return Status::error("cannot write \"" + path + "\": close failed: " + errnoText(err));
+    }
+    if (::rename(tempPath.c_str(), path.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(tempPath.c_str());
+        return Status::error("cannot write \"" + path + "\": rename failed: " + errnoText(err));
+    }
+    // Persist the rename itself. Best effort: some file systems refuse fsync on directories, and
+    // the data is already safely in place under its final name as far as this process can tell.
+    const int dirFd = ::open(directoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirFd >= 0) {
+        ::fsync(dirFd);
+        ::close(dirFd);
+    }
+    return Status::ok();
+}
+
+Result<std::string> readFileImpl(const std::string& path)
+{
+    FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return Status::error("cannot open \"" + path + "\": " + errnoText(errno));
+    struct stat info { };
+    if (::fstat(fd.get(), &info) != 0)
+        return Status::error("cannot stat \"" + path + "\": " + errnoText(errno));
+    if (S_ISDIR(info.st_mode))
+        return Status::error("cannot read \"" + path + "\": " + errnoText(EISDIR));
+
+    std::string bytes;
+    // st_size is only a hint (pipes and /proc report 0), so read until EOF regardless.
+    if (S_ISREG(info.st_mode) && info.st_size > 0)
+        bytes.reserve(static_cast<std::size_t>(info.st_size));
+    std::vector<char> chunk(1 << 16);
+    for (;;) {
+        const ssize_t got = ::read(fd.get(), chunk.data(), chunk.size());
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return Status::error("cannot read \"" + path + "\": " + errnoText(errno));
+        }
+        if (got == 0)
+            break;
+        bytes.append(chunk.data(), static_cast<std::size_t>(got));
+    }
+    return bytes;
+}
+
+struct EvpCtxDeleter {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+Result<std::string> sha256FileImpl(const std::string& path)
+{
+    FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return Status::error("cannot open \"" + path + "\": " + errnoText(errno));
+
+    std::unique_ptr<EVP_MD_CTX, EvpCtxDeleter> ctx(EVP_MD_CTX_new());
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+        return Status::error("cannot hash \"" + path + "\": OpenSSL could not initialise SHA-256");
+
+    // Model files run to gigabytes; a fixed 1 MiB buffer keeps memory constant.
+    std::vector<unsigned char> chunk(1 << 20);
+    for (;;) {
+        const ssize_t got = ::read(fd.get(), chunk.data(), chunk.size());
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return Status::error("cannot read \"" + path + "\": " + errnoText(errno));
+        }
+        if (got == 0)
+            break;
+        if (EVP_DigestUpdate(ctx.get(), chunk.data(), static_cast<std::size_t>(got)) != 1)
+            return Status::error("cannot hash \"" + path + "\": SHA-256 update failed");
     }
 
-    // A name unlikely to collide with a concurrent writer in the same directory; O_EXCL settles the
-    // rare collision.
-    std::string tempNameFor(const std::string& path)
-    {
-        static std::atomic<unsigned> counter { 0 };
-        thread_local std::mt19937 rng { std::random_device {}() };
-        const auto slash = path.find_last_of('/');
-        const std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
-        const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-        return dir + "." + base + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-"
-            + std::to_string(rng());
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digestLength = 0;
+    if (EVP_DigestFinal_ex(ctx.get(), digest, &digestLength) != 1)
+        return Status::error("cannot hash \"" + path + "\": SHA-256 finalisation failed");
+
+    static const char hexDigits[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(digestLength * 2);
+    for (unsigned int i = 0; i < digestLength; ++i) {
+        hex.push_back(hexDigits[digest[i] >> 4]);
+        hex.push_back(hexDigits[digest[i] & 0x0F]);
     }
-
-    // Returns 0 or the errno of the failed write; write() may accept only part of the buffer.
-    int writeAll(int fd, const char* data, std::size_t size)
-    {
-        while (size > 0) {
-            const ssize_t written = ::write(fd, data, size);
-            if (written < 0) {
-                if (errno == EINTR)
-                    continue;
-                return errno;
-            }
-            data += written;
-            size -= static_cast<std::size_t>(written);
-        }
-        return 0;
-    }
-
-    Status writeFileAtomicImpl(const std::string& path, const std::string& bytes)
-    {
-        if (path.empty())
-            return Status::error("cannot write a file with an empty path");
-
-        std::string tempPath;
-        int rawFd = -1;
-        for (int attempt = 0; attempt < 16 && rawFd < 0; ++attempt) {
-            tempPath = tempNameFor(path);
-            // 0666 lets the process umask decide the final permissions, as for any ordinary new file.
-            rawFd = ::open(tempPath.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-            if (rawFd < 0 && errno != EEXIST)
-                break;
-        }
-        if (rawFd < 0) {
-            return Status::error(
-                "cannot write \"" + path + "\": cannot create a temporary file next to it: " + errnoText(errno));
-        }
-        FdGuard fd(rawFd);
-
-        auto fail = [&](const std::string& what, int err) {
-            // The temp file is ours alone; leaving it would litter the user's directory.
-            ::close(fd.release());
-            ::unlink(tempPath.c_str());
-            return Status::error("cannot write \"" + path + "\": " + what + ": " + errnoText(err));
-        };
-
-        if (const int err = writeAll(fd.get(), bytes.data(), bytes.size()); err != 0)
-            return fail("write failed", err);
-        // fsync before rename: otherwise a crash can leave the new name pointing at an empty file.
-        if (::fsync(fd.get()) != 0)
-            return fail("fsync failed", errno);
-        if (::close(fd.release()) != 0) {
-            const int err = errno;
-            ::unlink(tempPath.c_str());
-            return Status::error("cannot write \"" + path + "\": close failed: " + errnoText(err));
-        }
-        if (::rename(tempPath.c_str(), path.c_str()) != 0) {
-            const int err = errno;
-            ::unlink(tempPath.c_str());
-            return Status::error("cannot write \"" + path + "\": rename failed: " + errnoText(err));
-        }
-        // Persist the rename itself. Best effort: some file systems refuse fsync on directories, and
-        // the data is already safely in place under its final name as far as this process can tell.
-        const int dirFd = ::open(directoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dirFd >= 0) {
-            ::fsync(dirFd);
-            ::close(dirFd);
-        }
-        return Status::ok();
-    }
-
-    Result<std::string> readFileImpl(const std::string& path)
-    {
-        FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd.get() < 0)
-            return Status::error("cannot open \"" + path + "\": " + errnoText(errno));
-        struct stat info {};
-        if (::fstat(fd.get(), &info) != 0)
-            return Status::error("cannot stat \"" + path + "\": " + errnoText(errno));
-        if (S_ISDIR(info.st_mode))
-            return Status::error("cannot read \"" + path + "\": " + errnoText(EISDIR));
-
-        std::string bytes;
-        // st_size is only a hint (pipes and /proc report 0), so read until EOF regardless.
-        if (S_ISREG(info.st_mode) && info.st_size > 0)
-            bytes.reserve(static_cast<std::size_t>(info.st_size));
-        std::vector<char> chunk(1 << 16);
-        for (;;) {
-            const ssize_t got = ::read(fd.get(), chunk.data(), chunk.size());
-            if (got < 0) {
-                if (errno == EINTR)
-                    continue;
-                return Status::error("cannot read \"" + path + "\": " + errnoText(errno));
-            }
-            if (got == 0)
-                break;
-            bytes.append(chunk.data(), static_cast<std::size_t>(got));
-        }
-        return bytes;
-    }
-
-    struct EvpCtxDeleter {
-        void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-    };
-
-    Result<std::string> sha256FileImpl(const std::string& path)
-    {
-        FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd.get() < 0)
-            return Status::error("cannot open \"" + path + "\": " + errnoText(errno));
-
-        std::unique_ptr<EVP_MD_CTX, EvpCtxDeleter> ctx(EVP_MD_CTX_new());
-        if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-            return Status::error("cannot hash \"" + path + "\": OpenSSL could not initialise SHA-256");
-
-        // Model files run to gigabytes; a fixed 1 MiB buffer keeps memory constant.
-        std::vector<unsigned char> chunk(1 << 20);
-        for (;;) {
-            const ssize_t got = ::read(fd.get(), chunk.data(), chunk.size());
-            if (got < 0) {
-                if (errno == EINTR)
-                    continue;
-                return Status::error("cannot read \"" + path + "\": " + errnoText(errno));
-            }
-            if (got == 0)
-                break;
-            if (EVP_DigestUpdate(ctx.get(), chunk.data(), static_cast<std::size_t>(got)) != 1)
-                return Status::error("cannot hash \"" + path + "\": SHA-256 update failed");
-        }
-
-        unsigned char digest[EVP_MAX_MD_SIZE];
-        unsigned int digestLength = 0;
-        if (EVP_DigestFinal_ex(ctx.get(), digest, &digestLength) != 1)
-            return Status::error("cannot hash \"" + path + "\": SHA-256 finalisation failed");
-
-        static const char hexDigits[] = "0123456789abcdef";
-        std::string hex;
-        hex.reserve(digestLength * 2);
-        for (unsigned int i = 0; i < digestLength; ++i) {
-            hex.push_back(hexDigits[digest[i] >> 4]);
-            hex.push_back(hexDigits[digest[i] & 0x0F]);
-        }
-        return hex;
-    }
+    return hex;
+}
 
 } // namespace
 
@@ -236,7 +239,7 @@ Result<std::string> readFile(const std::string& path)
 
 bool fileExists(const std::string& path)
 {
-    struct stat info {};
+    struct stat info { };
     return ::stat(path.c_str(), &info) == 0;
 }
 

@@ -105,8 +105,8 @@ Status checkTensorsMatchConfig(const ModelConfig& config, const std::vector<Tens
         }
         const TensorInfo& info = *it->second;
         if (info.shape != spec.shape)
-            misShaped.push_back(spec.name + ": file has " + shapeToString(info.shape) + ", config needs "
-                + shapeToString(spec.shape));
+            misShaped.push_back(
+                spec.name + ": file has " + shapeToString(info.shape) + ", config needs " + shapeToString(spec.shape));
         if (info.dtype == DType::I64)
             badType.push_back(spec.name + " is I64 (weights must be F32, F16 or BF16)");
         stored.erase(it);

@@ -20,152 +20,153 @@ namespace attn {
 
 namespace {
 
-    // A header this large is not a model file (real headers are kilobytes); refusing it early avoids
-    // handing a corrupt length to the JSON parser.
-    constexpr uint64_t kMaxHeaderBytes = 100ull * 1000 * 1000;
-    const char* const kMetadataKey = "__metadata__";
+// A header this large is not a model file (real headers are kilobytes); refusing it early avoids
+// handing a corrupt length to the JSON parser.
+constexpr uint64_t kMaxHeaderBytes = 100ull * 1000 * 1000;
+const char* const kMetadataKey = "__metadata__";
 
-    std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+std::string quoted(const std::string& text)
+{
+    return "\"" + text + "\"";
+}
 
-    Status fileError(const std::string& path, const std::string& what)
-    {
-        return Status::error("safetensors file " + quoted(path) + ": " + what);
-    }
+Status fileError(const std::string& path, const std::string& what)
+{
+    return Status::error("safetensors file " + quoted(path) + ": " + what);
+}
 
-    Status tensorError(const std::string& path, const std::string& tensor, const std::string& what)
-    {
-        return fileError(path, "tensor " + quoted(tensor) + ": " + what);
-    }
+Status tensorError(const std::string& path, const std::string& tensor, const std::string& what)
+{
+    return fileError(path, "tensor " + quoted(tensor) + ": " + what);
+}
 
-    // Non-negative JSON integer as uint64. nlohmann stores non-negative literals as number_unsigned
-    // and negative ones as number_integer; floats (including 2.0) are rejected as not integers.
-    bool asUnsigned(const nlohmann::json& value, uint64_t& out)
-    {
-        if (value.is_number_unsigned()) {
-            out = value.get<uint64_t>();
-            return true;
-        }
-        if (value.is_number_integer() && value.get<int64_t>() >= 0) {
-            out = static_cast<uint64_t>(value.get<int64_t>());
-            return true;
-        }
-        return false;
-    }
-
-    // numel * elemsize, or false on overflow (a hostile shape must not wrap around to a small size).
-    bool byteSize(const std::vector<int64_t>& shape, std::size_t elemSize, uint64_t& out)
-    {
-        uint64_t total = elemSize;
-        for (int64_t dim : shape) {
-            if (dim != 0 && total > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(dim))
-                return false;
-            total *= static_cast<uint64_t>(dim);
-        }
-        out = total;
+// Non-negative JSON integer as uint64. nlohmann stores non-negative literals as number_unsigned
+// and negative ones as number_integer; floats (including 2.0) are rejected as not integers.
+bool asUnsigned(const nlohmann::json& value, uint64_t& out)
+{
+    if (value.is_number_unsigned()) {
+        out = value.get<uint64_t>();
         return true;
     }
-
-    std::string shapeText(const std::vector<int64_t>& shape)
-    {
-        std::string text = "[";
-        for (std::size_t i = 0; i < shape.size(); ++i)
-            text += (i ? ", " : "") + std::to_string(shape[i]);
-        return text + "]";
+    if (value.is_number_integer() && value.get<int64_t>() >= 0) {
+        out = static_cast<uint64_t>(value.get<int64_t>());
+        return true;
     }
+    return false;
+}
 
-    class FdGuard {
-    public:
-        explicit FdGuard(int fd)
-            : m_fd(fd)
-        {
-        }
-        ~FdGuard()
-        {
-            if (m_fd >= 0)
-                ::close(m_fd);
-        }
-        FdGuard(const FdGuard&) = delete;
-        FdGuard& operator=(const FdGuard&) = delete;
-        int get() const { return m_fd; }
+// numel * elemsize, or false on overflow (a hostile shape must not wrap around to a small size).
+bool byteSize(const std::vector<int64_t>& shape, std::size_t elemSize, uint64_t& out)
+{
+    uint64_t total = elemSize;
+    for (int64_t dim : shape) {
+        if (dim != 0 && total > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(dim))
+            return false;
+        total *= static_cast<uint64_t>(dim);
+    }
+    out = total;
+    return true;
+}
 
-    private:
-        int m_fd;
-    };
+std::string shapeText(const std::vector<int64_t>& shape)
+{
+    std::string text = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        text += (i ? ", " : "") + std::to_string(shape[i]);
+    return text + "]";
+}
 
-    // Parses one tensor entry; `entry` is the JSON value stored under `name`.
-    Result<TensorInfo> parseEntry(const std::string& path, const std::string& name, const nlohmann::json& entry)
+class FdGuard {
+public:
+    explicit FdGuard(int fd)
+        : m_fd(fd)
     {
-        if (!entry.is_object())
-            return tensorError(path, name, "entry is not a JSON object (got " + std::string(entry.type_name()) + ")");
-        for (const char* key : { "dtype", "shape", "data_offsets" }) {
-            if (!entry.contains(key))
-                return tensorError(path, name, "missing key " + quoted(key));
-        }
-        for (const auto& item : entry.items()) {
-            if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets") {
-                return tensorError(path, name,
-                    "unexpected key " + quoted(item.key()) + " (allowed: dtype, shape, data_offsets)");
-            }
-        }
+    }
+    ~FdGuard()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    FdGuard(const FdGuard&) = delete;
+    FdGuard& operator=(const FdGuard&) = delete;
+    int get() const { return m_fd; }
 
-        TensorInfo info;
-        info.name = name;
+private:
+    int m_fd;
+};
 
-        const auto& dtype = entry["dtype"];
-        if (!dtype.is_string())
-            return tensorError(path, name, "dtype is not a string");
-        Result<DType> parsed = parseDTypeName(dtype.get<std::string>());
-        if (!parsed)
-            return tensorError(path, name, parsed.message());
-        info.dtype = *parsed;
-
-        const auto& shape = entry["shape"];
-        if (!shape.is_array())
-            return tensorError(path, name, "shape is not a list of non-negative integers");
-        for (const auto& dim : shape) {
-            uint64_t value = 0;
-            if (!asUnsigned(dim, value) || value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-                return tensorError(path, name, "shape is not a list of non-negative integers: " + shape.dump());
-            info.shape.push_back(static_cast<int64_t>(value));
-        }
-
-        const auto& offsets = entry["data_offsets"];
-        if (!offsets.is_array() || offsets.size() != 2 || !asUnsigned(offsets[0], info.begin)
-            || !asUnsigned(offsets[1], info.end)) {
+// Parses one tensor entry; `entry` is the JSON value stored under `name`.
+Result<TensorInfo> parseEntry(const std::string& path, const std::string& name, const nlohmann::json& entry)
+{
+    if (!entry.is_object())
+        return tensorError(path, name, "entry is not a JSON object (got " + std::string(entry.type_name()) + ")");
+    for (const char* key : {"dtype", "shape", "data_offsets"}) {
+        if (!entry.contains(key))
+            return tensorError(path, name, "missing key " + quoted(key));
+    }
+    for (const auto& item : entry.items()) {
+        if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets") {
             return tensorError(
-                path, name, "data_offsets is not a list of two non-negative integers: " + offsets.dump());
+                path, name, "unexpected key " + quoted(item.key()) + " (allowed: dtype, shape, data_offsets)");
         }
-        if (info.begin > info.end) {
-            return tensorError(path, name,
-                "data_offsets begin " + std::to_string(info.begin) + " is after end " + std::to_string(info.end));
-        }
-
-        uint64_t expected = 0;
-        if (!byteSize(info.shape, dtypeSize(info.dtype), expected))
-            return tensorError(path, name, "shape " + shapeText(info.shape) + " is too large (byte size overflows)");
-        if (info.nbytes() != expected) {
-            return tensorError(path, name,
-                "data_offsets span " + std::to_string(info.nbytes()) + " bytes but shape " + shapeText(info.shape)
-                    + " of " + dtypeName(info.dtype) + " needs " + std::to_string(expected) + " bytes");
-        }
-        return info;
     }
 
-    Status parseMetadata(
-        const std::string& path, const nlohmann::json& value, std::map<std::string, std::string>& metadata)
-    {
-        if (!value.is_object())
-            return fileError(path, "__metadata__ is not a map of strings to strings");
-        for (const auto& item : value.items()) {
-            if (!item.value().is_string()) {
-                return fileError(path,
-                    "__metadata__ is not a map of strings to strings: value of " + quoted(item.key()) + " is "
-                        + item.value().type_name());
-            }
-            metadata[item.key()] = item.value().get<std::string>();
-        }
-        return Status::ok();
+    TensorInfo info;
+    info.name = name;
+
+    const auto& dtype = entry["dtype"];
+    if (!dtype.is_string())
+        return tensorError(path, name, "dtype is not a string");
+    Result<DType> parsed = parseDTypeName(dtype.get<std::string>());
+    if (!parsed)
+        return tensorError(path, name, parsed.message());
+    info.dtype = *parsed;
+
+    const auto& shape = entry["shape"];
+    if (!shape.is_array())
+        return tensorError(path, name, "shape is not a list of non-negative integers");
+    for (const auto& dim : shape) {
+        uint64_t value = 0;
+        if (!asUnsigned(dim, value) || value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+            return tensorError(path, name, "shape is not a list of non-negative integers: " + shape.dump());
+        info.shape.push_back(static_cast<int64_t>(value));
     }
+
+    const auto& offsets = entry["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 || !asUnsigned(offsets[0], info.begin)
+        || !asUnsigned(offsets[1], info.end)) {
+        return tensorError(path, name, "data_offsets is not a list of two non-negative integers: " + offsets.dump());
+    }
+    if (info.begin > info.end) {
+        return tensorError(path, name,
+            "data_offsets begin " + std::to_string(info.begin) + " is after end " + std::to_string(info.end));
+    }
+
+    uint64_t expected = 0;
+    if (!byteSize(info.shape, dtypeSize(info.dtype), expected))
+        return tensorError(path, name, "shape " + shapeText(info.shape) + " is too large (byte size overflows)");
+    if (info.nbytes() != expected) {
+        return tensorError(path, name,
+            "data_offsets span " + std::to_string(info.nbytes()) + " bytes but shape " + shapeText(info.shape) + " of "
+                + dtypeName(info.dtype) + " needs " + std::to_string(expected) + " bytes");
+    }
+    return info;
+}
+
+Status parseMetadata(const std::string& path, const nlohmann::json& value, std::map<std::string, std::string>& metadata)
+{
+    if (!value.is_object())
+        return fileError(path, "__metadata__ is not a map of strings to strings");
+    for (const auto& item : value.items()) {
+        if (!item.value().is_string()) {
+            return fileError(path,
+                "__metadata__ is not a map of strings to strings: value of " + quoted(item.key()) + " is "
+                    + item.value().type_name());
+        }
+        metadata[item.key()] = item.value().get<std::string>();
+    }
+    return Status::ok();
+}
 
 } // namespace
 
@@ -193,7 +194,10 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const
     return nullptr;
 }
 
-const uint8_t* SafetensorsFile::data(const TensorInfo& info) const { return m_base + m_dataStart + info.begin; }
+const uint8_t* SafetensorsFile::data(const TensorInfo& info) const
+{
+    return m_base + m_dataStart + info.begin;
+}
 
 Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string& path)
 {
@@ -201,7 +205,7 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
         FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         if (fd.get() < 0)
             return fileError(path, std::string("cannot open: ") + std::strerror(errno));
-        struct stat st {};
+        struct stat st { };
         if (::fstat(fd.get(), &st) != 0)
             return fileError(path, std::string("cannot stat: ") + std::strerror(errno));
         if (!S_ISREG(st.st_mode))
@@ -269,8 +273,8 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
             if (info->end > size - file->m_dataStart) {
                 return tensorError(path, item.key(),
                     "data range [" + std::to_string(info->begin) + ", " + std::to_string(info->end)
-                        + ") runs past the end of the file (data section is "
-                        + std::to_string(size - file->m_dataStart) + " bytes)");
+                        + ") runs past the end of the file (data section is " + std::to_string(size - file->m_dataStart)
+                        + " bytes)");
             }
             file->m_tensors.push_back(std::move(*info));
         }
@@ -308,7 +312,7 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
         const uint64_t dataBytes = size - file->m_dataStart;
         if (cursor != dataBytes) {
             return fileError(path,
-                std::to_string(dataBytes - cursor) + " unused trailing bytes after the last tensor"
+                std::to_string(dataBytes - cursor) + " unused trailing bytes at the end of the data section"
                     + " (the safetensors format does not allow holes in the data section)");
         }
         return file;
@@ -347,7 +351,8 @@ Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite
                 return Status::error(prefix + "shape " + shapeText(tensor.shape) + " is too large");
             if (tensor.nbytes != expected) {
                 return Status::error(prefix + "has " + std::to_string(tensor.nbytes) + " bytes but shape "
-                    + shapeText(tensor.shape) + " of " + dtypeName(tensor.dtype) + " needs " + std::to_string(expected));
+                    + shapeText(tensor.shape) + " of " + dtypeName(tensor.dtype) + " needs "
+                    + std::to_string(expected));
             }
             if (tensor.data == nullptr && tensor.nbytes > 0)
                 return Status::error(prefix + "data pointer is null");
@@ -355,7 +360,7 @@ Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite
             nlohmann::ordered_json entry = nlohmann::ordered_json::object();
             entry["dtype"] = dtypeName(tensor.dtype);
             entry["shape"] = tensor.shape;
-            entry["data_offsets"] = { offset, offset + tensor.nbytes };
+            entry["data_offsets"] = {offset, offset + tensor.nbytes};
             header[tensor.name] = std::move(entry);
             offset += tensor.nbytes;
         }

@@ -7,7 +7,7 @@ attnscope's C++/LibTorch engine captures per-head attention maps of softmax, Dif
 and CoPE transformers. To test it we need numbers that were NOT produced by the engine itself. This
 module is a second, deliberately independent implementation written only from the specs:
 
-* docs/.config-spec-draft.md (the model directory / config.json / tensor-name contract),
+* docs/model-format.md (the model directory / config.json / tensor-name contract),
 * shared/docs/diff-attention.md section 1 (DIFF V1, shaped like the official naive module
   ``multihead_diffattn.py``: [T, 2H, d] views, repeat_kv, q * scaling, nan_to_num before the mask,
   softmax, A.view(H, 2, T, T), D = A[:, 0] - lambda * A[:, 1], subln RMSNorm(eps 1e-5), x (1 - lambda_init)),
@@ -261,16 +261,21 @@ def _linear(x, w, b=None):
 # attention layers
 # ---------------------------------------------------------------------------------------------
 
-def _cope_setup(cfg, w, p, h, T, Hkv_sub, d, kv_index):
-    """Shared CoPE inputs: E [d, npos] and the separate gate keys kc (or None), GQA-mapped like k.
+def _cope_setup(cfg, w, p, h, T, Hkv_sub, d, kv_index, rope):
+    """Shared CoPE inputs: E [d, npos] and the separate gate keys kc (or None), treated like k.
 
-    kc gets no RoPE (the contract applies RoPE to q and k only); the gate logits q.kc use the same
-    query as attention (rotated for rope+cope)."""
+    kc is split like k, gets the same RoPE as k for rope+cope, and uses k's GQA mapping; the gate
+    logits q.kc/sqrt(d) use the same (rotated) query as attention. The contract says "gate logits ...
+    (after RoPE for rope+cope)"; rotating kc keeps the gates relative-position-consistent, exactly as
+    the shared-logits gates are (rotated q . rotated k)."""
     E = w[p + "attn.pos_emb"][0]
     kc = None
     if cfg["cope"]["sep_key"]:
         kc = _linear(h, w[p + "attn.cope_key_proj.weight"], w[p + "attn.cope_key_proj.bias"])
-        kc = kc.view(T, Hkv_sub, d).transpose(0, 1)[kv_index]  # same mapping as k, [Hq_sub, T, d]
+        kc = kc.view(T, Hkv_sub, d)
+        if rope is not None:
+            kc = apply_rope(kc, rope[0], rope[1], cfg["rope"]["style"])
+        kc = kc.transpose(0, 1)[kv_index]  # same mapping as k, [Hq_sub, T, d]
     return E, kc
 
 
@@ -293,7 +298,7 @@ def softmax_attention(h, cfg, w, layer, rope=None):
     logits = qk / math.sqrt(d)
     maps = {}
     if cfg["position"] in ("cope", "rope+cope"):
-        E, kc = _cope_setup(cfg, w, p, h, T, Hkv, d, kv_index)
+        E, kc = _cope_setup(cfg, w, p, h, T, Hkv, d, kv_index, rope)
         gate_logits = logits if kc is None else (q @ kc.transpose(-1, -2)) / math.sqrt(d)
         q_z = q_unrot if (cfg["position"] == "rope+cope" and cfg["cope"]["rope_query"] == "unrotated") else q
         G, P, B = cope_terms(gate_logits, q_z, E, cfg["cope"]["npos"])
@@ -355,7 +360,7 @@ def diff_attention(h, cfg, w, layer, rope=None, return_internals=False):
     logits = q @ k.transpose(-1, -2)  # [2H, T, T] = q.k / sqrt(d)
     sub_maps = {}
     if cfg["position"] in ("cope", "rope+cope"):
-        E, kc = _cope_setup(cfg, w, p, h, T, 2 * Hkv, d, kv_index)
+        E, kc = _cope_setup(cfg, w, p, h, T, 2 * Hkv, d, kv_index, rope)
         gate_logits = logits if kc is None else q @ kc.transpose(-1, -2)
         q_z = q_unrot if (cfg["position"] == "rope+cope" and cfg["cope"]["rope_query"] == "unrotated") else q_unscaled
         G, P, B = cope_terms(gate_logits, q_z, E, cfg["cope"]["npos"])

@@ -7,7 +7,7 @@ tests/test_reference_fixtures.cpp loads every fixture directory with the C++ eng
 map of every (layer, head) and compares it with what the independent Python reference
 (attnscope_reference.py, float64) computed. This script writes those directories:
 
-    tests/data/reference/<name>/config.json          our model format (docs/.config-spec-draft.md)
+    tests/data/reference/<name>/config.json          our model format (docs/model-format.md)
     tests/data/reference/<name>/model.safetensors    F32 weights (one fixture F16, one BF16)
     tests/data/reference/<name>/expected/tokens.json {"tokens": [...], "lambda": [...] or []}
     tests/data/reference/<name>/expected/L{l}_H{h}_{KIND}.npy   float32 [T, T], NaN where j > i

@@ -34,8 +34,7 @@ private:
 };
 
 /** @brief A value or an error Status. */
-template <typename T>
-class Result {
+template <typename T> class Result {
 public:
     Result(T value)
         : m_value(std::move(value))

@@ -62,8 +62,7 @@ public:
     static Result<std::unique_ptr<WordTokenizer>> fromVocab(
         std::vector<std::string> vocab, bool lowercase, bool addBos);
     /// One token per line; line number (0-based) = id. Empty lines and duplicates are errors.
-    static Result<std::unique_ptr<WordTokenizer>> fromVocabFile(
-        const std::string& path, bool lowercase, bool addBos);
+    static Result<std::unique_ptr<WordTokenizer>> fromVocabFile(const std::string& path, bool lowercase, bool addBos);
 
     std::vector<int64_t> encode(const std::string& text) const override;
     std::string decode(const std::vector<int64_t>& ids) const override;

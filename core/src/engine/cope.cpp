@@ -17,8 +17,8 @@ at::Tensor copeBiasFromPositions(const at::Tensor& positions, const at::Tensor& 
     return zCeil * weight + zFloor * (1.0 - weight);
 }
 
-CopeTerms copeTerms(const at::Tensor& gateLogits, const at::Tensor& query, const at::Tensor& posEmb,
-    const at::Tensor& future)
+CopeTerms copeTerms(
+    const at::Tensor& gateLogits, const at::Tensor& query, const at::Tensor& posEmb, const at::Tensor& future)
 {
     const int64_t npos = posEmb.size(2);
     // Gates and the cumsum stay in fp32: in bf16 positions near 256 would be quantised to steps of 2.

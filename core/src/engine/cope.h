@@ -19,8 +19,8 @@ struct CopeTerms {
  * @param posEmb     the layer's table [1, d, npos]
  * @param future     bool [T, T], true where key j > query i
  */
-CopeTerms copeTerms(const at::Tensor& gateLogits, const at::Tensor& query, const at::Tensor& posEmb,
-    const at::Tensor& future);
+CopeTerms copeTerms(
+    const at::Tensor& gateLogits, const at::Tensor& query, const at::Tensor& posEmb, const at::Tensor& future);
 
 /// Position term from precomputed positions (shared by copeTerms and tests that force the gates).
 at::Tensor copeBiasFromPositions(const at::Tensor& positions, const at::Tensor& query, const at::Tensor& posEmb);

@@ -54,7 +54,8 @@ Status initRandomModel(const std::string& dir, const ModelConfig& config, uint64
     const fs::path configPath = root / kConfigFileName;
     const fs::path weightsPath = root / kWeightsFileName;
     if (!overwrite && (fs::exists(configPath) || fs::exists(weightsPath)))
-        return Status::error(dir + " already holds a model (" + (fs::exists(configPath) ? configPath : weightsPath).string()
+        return Status::error(dir + " already holds a model ("
+            + (fs::exists(configPath) ? configPath : weightsPath).string()
             + " exists); choose another directory or allow overwriting (--force)");
     if (config.tokenizer.type == TokenizerType::Word && static_cast<int64_t>(wordVocab.size()) != config.vocabSize)
         return Status::error("a word tokenizer needs a vocabulary of vocab_size (" + std::to_string(config.vocabSize)
@@ -75,7 +76,8 @@ Status initRandomModel(const std::string& dir, const ModelConfig& config, uint64
             const at::Tensor& t = tensors.back();
             toWrite.push_back({spec.name, DType::F32, spec.shape, t.data_ptr(), static_cast<size_t>(t.nbytes())});
         }
-        const std::map<std::string, std::string> metadata = {{"creator", "attnscope-cli init"}, {"seed", std::to_string(seed)}};
+        const std::map<std::string, std::string> metadata
+            = {{"creator", "attnscope-cli init"}, {"seed", std::to_string(seed)}};
         if (Status s = writeSafetensors(weightsPath.string(), toWrite, metadata); !s)
             return s;
         if (config.tokenizer.type == TokenizerType::Word) {

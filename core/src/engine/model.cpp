@@ -37,8 +37,7 @@ bool looksLikeOutOfMemory(const std::string& message)
 }
 
 /// Runs f, turning every exception into a Status whose message starts with `what`.
-template <typename T, typename F>
-Result<T> guarded(const std::string& what, const std::string& deviceName, F&& f)
+template <typename T, typename F> Result<T> guarded(const std::string& what, const std::string& deviceName, F&& f)
 {
     try {
         return f();
@@ -62,8 +61,8 @@ Status checkTokens(const ModelConfig& config, const std::vector<int64_t>& tokens
     if (tokens.empty())
         return Status::error("the prompt is empty: there is nothing to run");
     if (static_cast<int64_t>(tokens.size()) > config.maxSeqLen)
-        return Status::error("the prompt has " + std::to_string(tokens.size()) + " tokens, more than this model's max_seq_len of "
-            + std::to_string(config.maxSeqLen) + "; shorten it");
+        return Status::error("the prompt has " + std::to_string(tokens.size())
+            + " tokens, more than this model's max_seq_len of " + std::to_string(config.maxSeqLen) + "; shorten it");
     for (size_t i = 0; i < tokens.size(); ++i)
         if (tokens[i] < 0 || tokens[i] >= config.vocabSize)
             return Status::error("token " + std::to_string(i) + " has id " + std::to_string(tokens[i])
@@ -175,14 +174,38 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& dir, const LoadOpt
     return model;
 }
 
-const ModelConfig& Model::config() const { return m->config; }
-const Tokenizer& Model::tokenizer() const { return *m->tokenizer; }
-const std::string& Model::directory() const { return m->dir; }
-const std::vector<TensorInfo>& Model::tensorInfos() const { return m->tensorInfos; }
-int64_t Model::parameterCount() const { return m->parameterCount; }
-const std::string& Model::weightsHash() const { return m->weightsHash; }
-std::string Model::deviceName() const { return engine::deviceName(m->device); }
-ComputeDType Model::dtype() const { return m->dtype; }
+const ModelConfig& Model::config() const
+{
+    return m->config;
+}
+const Tokenizer& Model::tokenizer() const
+{
+    return *m->tokenizer;
+}
+const std::string& Model::directory() const
+{
+    return m->dir;
+}
+const std::vector<TensorInfo>& Model::tensorInfos() const
+{
+    return m->tensorInfos;
+}
+int64_t Model::parameterCount() const
+{
+    return m->parameterCount;
+}
+const std::string& Model::weightsHash() const
+{
+    return m->weightsHash;
+}
+std::string Model::deviceName() const
+{
+    return engine::deviceName(m->device);
+}
+ComputeDType Model::dtype() const
+{
+    return m->dtype;
+}
 
 Result<CaptureResult> Model::capture(const CaptureRequest& request, const RunControl& control)
 {
@@ -194,9 +217,8 @@ Result<CaptureResult> Model::capture(const CaptureRequest& request, const RunCon
         engine::ForwardCapture capture;
         for (const HeadRef& ref : request.heads)
             capture.requests[ref.layer].kinds = request.kinds;
-        const at::Tensor tokens = at::tensor(request.tokens, at::TensorOptions().dtype(at::kLong))
-                                      .to(m->device)
-                                      .unsqueeze(0);
+        const at::Tensor tokens
+            = at::tensor(request.tokens, at::TensorOptions().dtype(at::kLong)).to(m->device).unsqueeze(0);
         const at::Tensor logits = engine::forward(m->weights, m->config, tokens, &capture, control);
 
         CaptureResult result;
