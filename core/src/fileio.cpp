@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "attnscope/fileio.h"
 
+#include "fd_guard.h"
+
 #include <openssl/evp.h>
 
 #include <atomic>
@@ -23,32 +25,7 @@ std::string errnoText(int err)
     return std::strerror(err);
 }
 
-// Closes a descriptor on every exit path; close errors matter only on the write path, which
-// closes explicitly.
-class FdGuard {
-public:
-    explicit FdGuard(int fd)
-        : m_fd(fd)
-    {
-    }
-    ~FdGuard()
-    {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-    FdGuard(const FdGuard&) = delete;
-    FdGuard& operator=(const FdGuard&) = delete;
-    int get() const { return m_fd; }
-    int release()
-    {
-        int fd = m_fd;
-        m_fd = -1;
-        return fd;
-    }
-
-private:
-    int m_fd;
-};
+using detail::FdGuard;
 
 std::string directoryOf(const std::string& path)
 {
@@ -156,18 +133,12 @@ Result<std::string> readFileImpl(const std::string& path)
     // st_size is only a hint (pipes and /proc report 0), so read until EOF regardless.
     if (S_ISREG(info.st_mode) && info.st_size > 0)
         bytes.reserve(static_cast<std::size_t>(info.st_size));
-    std::vector<char> chunk(1 << 16);
-    for (;;) {
-        const ssize_t got = ::read(fd.get(), chunk.data(), chunk.size());
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return Status::error("cannot read \"" + path + "\": " + errnoText(errno));
-        }
-        if (got == 0)
-            break;
-        bytes.append(chunk.data(), static_cast<std::size_t>(got));
-    }
+    const int err = detail::readChunks(fd.get(), 1 << 16, [&bytes](const char* data, std::size_t n) {
+        bytes.append(data, n);
+        return true;
+    });
+    if (err != 0)
+        return Status::error("cannot read \"" + path + "\": " + errnoText(err));
     return bytes;
 }
 
@@ -186,19 +157,12 @@ Result<std::string> sha256FileImpl(const std::string& path)
         return Status::error("cannot hash \"" + path + "\": OpenSSL could not initialise SHA-256");
 
     // Model files run to gigabytes; a fixed 1 MiB buffer keeps memory constant.
-    std::vector<unsigned char> chunk(1 << 20);
-    for (;;) {
-        const ssize_t got = ::read(fd.get(), chunk.data(), chunk.size());
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return Status::error("cannot read \"" + path + "\": " + errnoText(errno));
-        }
-        if (got == 0)
-            break;
-        if (EVP_DigestUpdate(ctx.get(), chunk.data(), static_cast<std::size_t>(got)) != 1)
-            return Status::error("cannot hash \"" + path + "\": SHA-256 update failed");
-    }
+    const int err = detail::readChunks(fd.get(), 1 << 20,
+        [&ctx](const char* data, std::size_t n) { return EVP_DigestUpdate(ctx.get(), data, n) == 1; });
+    if (err > 0)
+        return Status::error("cannot read \"" + path + "\": " + errnoText(err));
+    if (err < 0)
+        return Status::error("cannot hash \"" + path + "\": SHA-256 update failed");
 
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digestLength = 0;

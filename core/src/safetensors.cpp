@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "attnscope/safetensors.h"
 
+#include "fd_guard.h"
+
 #include "attnscope/fileio.h"
 
 #include <nlohmann/json.hpp>
@@ -76,24 +78,7 @@ std::string shapeText(const std::vector<int64_t>& shape)
     return text + "]";
 }
 
-class FdGuard {
-public:
-    explicit FdGuard(int fd)
-        : m_fd(fd)
-    {
-    }
-    ~FdGuard()
-    {
-        if (m_fd >= 0)
-            ::close(m_fd);
-    }
-    FdGuard(const FdGuard&) = delete;
-    FdGuard& operator=(const FdGuard&) = delete;
-    int get() const { return m_fd; }
-
-private:
-    int m_fd;
-};
+using detail::FdGuard;
 
 // Parses one tensor entry; `entry` is the JSON value stored under `name`.
 Result<TensorInfo> parseEntry(const std::string& path, const std::string& name, const nlohmann::json& entry)
