@@ -14,7 +14,8 @@ mkdir -p "$DEMO"
 if [ ! -f "$DEMO/model/config.json" ]; then
   "$CLI" init "$DEMO/model" --attention diff --position rope+cope --layers 4 --d-model 256 --heads 4 --seed 1
 fi
-"$CLI" info "$DEMO/model" | head -4
+"$CLI" info "$DEMO/model" > "$DEMO/info.txt"   # (no pipe into head: pipefail would see SIGPIPE)
+head -4 "$DEMO/info.txt"
 "$CLI" maps "$DEMO/model" --prompt "Alice was tired. She tried reading. A rabbit came." \
   --layers all --heads all --maps all --out "$DEMO/maps" --force
 echo "maps: $DEMO/maps/maps.json and $(ls "$DEMO/maps" | grep -c '\.npy$') .npy files (float32, row = query, column = key, NaN = masked)"
