@@ -18,6 +18,7 @@ void registerInit(CLI::App& app, int& exitCode);
 void registerInfo(CLI::App& app, int& exitCode);
 void registerMaps(CLI::App& app, int& exitCode);
 void registerGenerate(CLI::App& app, int& exitCode);
+void registerTask(CLI::App& app, int& exitCode);
 
 /// Prints "attnscope-cli: error: <message>" to stderr and returns the exit code 1.
 int fail(const std::string& message);

@@ -15,6 +15,7 @@ int main(int argc, char** argv)
     attn::cli::registerInfo(app, exitCode);
     attn::cli::registerMaps(app, exitCode);
     attn::cli::registerGenerate(app, exitCode);
+    attn::cli::registerTask(app, exitCode);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

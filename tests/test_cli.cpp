@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 #include <sys/wait.h>
 
 using namespace attn;
@@ -97,4 +98,31 @@ TEST(Cli, ErrorsAreClearAndNonZero)
     EXPECT_NE(empty.output.find("empty"), std::string::npos) << empty.output;
     CliRun twice = cli("init " + model + " --layers 1 --d-model 16 --heads 2", dir);
     EXPECT_NE(twice.output.find("already holds a model"), std::string::npos) << twice.output;
+}
+
+TEST(Cli, TaskSamplesAreSeededJsonLinesAndVocabIsNotOverwritten)
+{
+    TempDir dir;
+    CliRun first = cli("task counting --count 3 --seed 4 --max-steps 40", dir);
+    CliRun second = cli("task counting --count 3 --seed 4 --max-steps 40", dir);
+    ASSERT_EQ(first.code, 0) << first.output;
+    EXPECT_EQ(first.output, second.output);
+    std::istringstream lines(first.output);
+    std::string line;
+    int count = 0;
+    while (std::getline(lines, line)) {
+        const auto sample = nlohmann::json::parse(line);
+        const int answer = std::stoi(sample["answer"].get<std::string>());
+        EXPECT_GE(answer, 0);
+        EXPECT_LE(answer, 10);
+        EXPECT_EQ(sample["prompt"].get<std::string>().rfind("print ", std::string::npos) != std::string::npos, true);
+        ++count;
+    }
+    EXPECT_EQ(count, 3);
+    const std::string vocab = dir.file("vocab.txt");
+    ASSERT_EQ(cli("task flipflop --count 0 --vocab-out " + vocab, dir).code, 0);
+    EXPECT_NE(readFile(vocab).value().find("<unk>"), std::string::npos);
+    CliRun again = cli("task flipflop --count 0 --vocab-out " + vocab, dir);
+    EXPECT_NE(again.code, 0);
+    EXPECT_NE(again.output.find("already exists"), std::string::npos) << again.output;
 }
