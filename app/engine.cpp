@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "engine.h"
+
+#include "attnscope/model.h"
+
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QThread>
+
+#include <map>
+
+namespace attn::app {
+
+/// Lives on the engine thread. Every method is called there (RT_ = runs on the engine thread).
+class EngineWorker : public QObject {
+    Q_OBJECT
+public:
+    EngineWorker(std::shared_ptr<std::atomic<quint64>> latestRun, std::shared_ptr<std::atomic<bool>> cancel)
+        : m_latestRun(std::move(latestRun))
+        , m_cancel(std::move(cancel))
+    {
+    }
+
+    void RT_load(quint64 requestId, const QString& path, const QString& device, const QString& dtype)
+    {
+        LoadOptions options;
+        auto spec = DeviceSpec::parse(device.toStdString());
+        auto type = parseComputeDType(dtype.toStdString());
+        if (!spec || !type) {
+            Q_EMIT loadFailed(requestId, path, QString::fromStdString(!spec ? spec.message() : type.message()));
+            return;
+        }
+        options.device = *spec;
+        options.dtype = *type;
+        QString dir = path;
+        if (QFileInfo(path).isFile()) // config.json (or any file in the model directory) was picked
+            dir = QFileInfo(path).absolutePath();
+        auto model = Model::load(dir.toStdString(), options);
+        if (!model) {
+            Q_EMIT loadFailed(requestId, path, QString::fromStdString(model.message()));
+            return;
+        }
+        auto tokenizer = makeTokenizer((*model)->config().tokenizer, dir.toStdString());
+        if (!tokenizer) {
+            Q_EMIT loadFailed(requestId, path, QString::fromStdString(tokenizer.message()));
+            return;
+        }
+        ModelInfo info;
+        info.id = m_nextModelId++;
+        info.path = QFileInfo(dir).absoluteFilePath();
+        info.name = QFileInfo(dir).fileName();
+        info.config = (*model)->config();
+        info.parameters = (*model)->parameterCount();
+        info.device = QString::fromStdString((*model)->deviceName());
+        info.dtype = QString::fromStdString(toString((*model)->dtype()));
+        info.sha256 = QString::fromStdString((*model)->weightsHash());
+        info.tokenizer = std::shared_ptr<const Tokenizer>(std::move(tokenizer.value()));
+        m_models[info.id] = std::move(model.value());
+        Q_EMIT modelLoaded(requestId, info);
+    }
+
+    void RT_unload(int modelId) { m_models.erase(modelId); }
+
+    void RT_run(quint64 requestId, int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
+        const std::vector<MapKind>& kinds)
+    {
+        if (requestId != m_latestRun->load())
+            return; // superseded while queued: skip without running
+        auto it = m_models.find(modelId);
+        if (it == m_models.end()) {
+            Q_EMIT runFailed(requestId, QStringLiteral("the model is no longer loaded"));
+            return;
+        }
+        Model& model = *it->second;
+        m_cancel->store(false);
+        Q_EMIT runStarted(requestId);
+        QElapsedTimer timer;
+        timer.start();
+        RunControl control;
+        control.cancel = m_cancel.get();
+        control.onLayer = [this, requestId](int64_t done, int64_t total) {
+            Q_EMIT runProgress(requestId, static_cast<int>(done), static_cast<int>(total));
+        };
+        CaptureRequest request {model.tokenizer().encode(prompt.toStdString()), heads, kinds};
+        auto result = model.capture(request, control);
+        if (!result) {
+            Q_EMIT runFailed(requestId, QString::fromStdString(result.message()));
+            return;
+        }
+        RunOutput output;
+        output.requestId = requestId;
+        output.modelId = modelId;
+        output.seconds = timer.nsecsElapsed() / 1e9;
+        for (int64_t id : result->tokens)
+            output.tokenDisplay << QString::fromStdString(model.tokenizer().display(id));
+        output.capture = std::move(result.value());
+        Q_EMIT runFinished(output);
+    }
+
+Q_SIGNALS:
+    void modelLoaded(quint64 requestId, const attn::app::ModelInfo& info);
+    void loadFailed(quint64 requestId, const QString& path, const QString& message);
+    void runStarted(quint64 requestId);
+    void runProgress(quint64 requestId, int layersDone, int layersTotal);
+    void runFinished(const attn::app::RunOutput& output);
+    void runFailed(quint64 requestId, const QString& message);
+
+private:
+    std::map<int, std::unique_ptr<Model>> m_models;
+    int m_nextModelId = 1;
+    std::shared_ptr<std::atomic<quint64>> m_latestRun;
+    std::shared_ptr<std::atomic<bool>> m_cancel;
+};
+
+Engine::Engine(QObject* parent)
+    : QObject(parent)
+    , m_latestRunShared(std::make_shared<std::atomic<quint64>>(0))
+    , m_cancel(std::make_shared<std::atomic<bool>>(false))
+{
+    qRegisterMetaType<attn::app::ModelInfo>();
+    qRegisterMetaType<attn::app::RunOutput>();
+    m_thread = new QThread(this);
+    m_thread->setObjectName(QStringLiteral("attnscope-engine"));
+    m_worker = new EngineWorker(m_latestRunShared, m_cancel);
+    m_worker->moveToThread(m_thread);
+    connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+
+    // Worker signals arrive queued on the UI thread; superseded runs are dropped here.
+    connect(m_worker, &EngineWorker::modelLoaded, this, &Engine::modelLoaded);
+    connect(m_worker, &EngineWorker::loadFailed, this, &Engine::loadFailed);
+    connect(m_worker, &EngineWorker::runStarted, this, [this](quint64 id) {
+        if (id == m_latestRun)
+            Q_EMIT runStarted(id);
+    });
+    connect(m_worker, &EngineWorker::runProgress, this, [this](quint64 id, int done, int total) {
+        if (id == m_latestRun)
+            Q_EMIT runProgress(id, done, total);
+    });
+    connect(m_worker, &EngineWorker::runFinished, this, [this](const RunOutput& output) {
+        if (output.requestId == m_latestRun)
+            Q_EMIT runFinished(output);
+    });
+    connect(m_worker, &EngineWorker::runFailed, this, [this](quint64 id, const QString& message) {
+        if (id == m_latestRun)
+            Q_EMIT runFailed(id, message);
+    });
+    m_thread->start();
+}
+
+Engine::~Engine()
+{
+    m_cancel->store(true);
+    m_latestRunShared->store(0); // queued runs are skipped
+    m_thread->quit();
+    m_thread->wait();
+}
+
+quint64 Engine::loadModel(const QString& path, const QString& device, const QString& dtype)
+{
+    const quint64 id = m_nextRequest++;
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker, id, path, device, dtype] { w->RT_load(id, path, device, dtype); },
+        Qt::QueuedConnection);
+    return id;
+}
+
+void Engine::unloadModel(int modelId)
+{
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker, modelId] { w->RT_unload(modelId); }, Qt::QueuedConnection);
+}
+
+quint64 Engine::run(
+    int modelId, const QString& prompt, const std::vector<HeadRef>& heads, const std::vector<MapKind>& kinds)
+{
+    const quint64 id = m_nextRequest++;
+    m_latestRun = id;
+    m_latestRunShared->store(id);
+    m_cancel->store(true); // the run in flight (if any) stops at its next layer boundary
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker, id, modelId, prompt, heads, kinds] { w->RT_run(id, modelId, prompt, heads, kinds); },
+        Qt::QueuedConnection);
+    return id;
+}
+
+void Engine::cancel()
+{
+    m_cancel->store(true);
+}
+
+} // namespace attn::app
+
+#include "engine.moc"

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "attnscope/config.h"
+#include "attnscope/maps.h"
+#include "attnscope/tokenizer.h"
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+class QThread;
+
+namespace attn::app {
+
+/** @brief What the UI knows about a loaded model (value type; the Model itself stays on the engine thread). */
+struct ModelInfo {
+    int id = -1;
+    QString path;
+    QString name;
+    ModelConfig config;
+    qint64 parameters = 0;
+    QString device;
+    QString dtype;
+    QString sha256;
+    /// A copy of the tokenizer for the UI thread (live token counts); tokenizers are plain C++, no torch.
+    std::shared_ptr<const Tokenizer> tokenizer;
+};
+
+/** @brief One run's result, delivered to the UI thread. */
+struct RunOutput {
+    quint64 requestId = 0;
+    int modelId = -1;
+    CaptureResult capture;
+    QStringList tokenDisplay;
+    double seconds = 0.0;
+};
+
+class EngineWorker;
+
+/**
+ * @brief The UI's handle on the engine. Owns one worker thread that owns every loaded attn::Model; all model
+ * work runs there, so the UI never calls LibTorch and never blocks (RenderDoc's replay-thread pattern).
+ * Runs follow "latest request wins": a new run cancels the one in flight (effective within one layer), queued
+ * stale runs are skipped, and results of superseded requests are dropped before they reach the UI.
+ */
+class Engine : public QObject {
+    Q_OBJECT
+public:
+    explicit Engine(QObject* parent = nullptr);
+    ~Engine() override;
+
+    /// device: "auto", "cpu", "cuda", "cuda:N"; dtype: "fp32" or "bf16".
+    quint64 loadModel(const QString& path, const QString& device, const QString& dtype);
+    void unloadModel(int modelId);
+    quint64 run(
+        int modelId, const QString& prompt, const std::vector<HeadRef>& heads, const std::vector<MapKind>& kinds);
+    /// Cancels the run in flight (if any); its failure arrives as runFailed with "cancelled".
+    void cancel();
+    quint64 latestRunId() const { return m_latestRun; }
+
+Q_SIGNALS:
+    void modelLoaded(quint64 requestId, const attn::app::ModelInfo& info);
+    void loadFailed(quint64 requestId, const QString& path, const QString& message);
+    void runStarted(quint64 requestId);
+    void runProgress(quint64 requestId, int layersDone, int layersTotal);
+    void runFinished(const attn::app::RunOutput& output);
+    void runFailed(quint64 requestId, const QString& message);
+
+private:
+    QThread* m_thread = nullptr;
+    EngineWorker* m_worker = nullptr;
+    quint64 m_nextRequest = 1;
+    quint64 m_latestRun = 0;
+    std::shared_ptr<std::atomic<quint64>> m_latestRunShared; ///< read by the worker to skip stale runs
+    std::shared_ptr<std::atomic<bool>> m_cancel;
+};
+
+} // namespace attn::app
+
+Q_DECLARE_METATYPE(attn::app::ModelInfo)
+Q_DECLARE_METATYPE(attn::app::RunOutput)

@@ -1,0 +1,542 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "heatmappanel.h"
+
+// qcustomplot.h declares its signals with the `signals:` keyword and uses `foreach`; it cannot be compiled in a
+// translation unit that hides Qt's keywords. Fail here with a clear message instead of deep inside the header.
+#if defined(QT_NO_KEYWORDS)
+#error "heatmappanel.cpp includes qcustomplot.h, which needs Qt keywords: do not define QT_NO_KEYWORDS for this target"
+#endif
+#include <qcustomplot.h>
+
+#include <QEvent>
+#include <QFontMetrics>
+#include <QMouseEvent>
+#include <QPointer>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <vector>
+
+namespace attn::app {
+
+namespace {
+
+constexpr std::size_t kMaxLabelChars = 12;
+constexpr int kRotateKeyLabelsAbove = 16; // more key tokens than this: labels rotate so more fit
+constexpr double kKeyLabelRotation = -60.0;
+
+/// Labels integer ticks with token strings; thins them out on zoom by returning an integer step that keeps
+/// roughly one label per `spacing` pixels of the axis (QCPAxisTickerText would draw every label).
+class TokenTicker : public QCPAxisTicker {
+public:
+    void setLabels(const QStringList& labels, int count, bool flipped)
+    {
+        m_labels = labels;
+        m_count = count;
+        m_flipped = flipped;
+    }
+    void setAxis(QCPAxis* axis) { m_axis = axis; }
+    void setSpacing(double pixels) { m_spacing = pixels; }
+
+protected:
+    double getTickStep(const QCPRange& range) override
+    {
+        int target = tickCount();
+        if (m_axis && m_spacing > 0.0) {
+            const QRect rect = m_axis->axisRect()->rect();
+            const int length = m_axis->orientation() == Qt::Horizontal ? rect.width() : rect.height();
+            if (length > 0)
+                target = std::max(1, static_cast<int>(length / m_spacing));
+        }
+        return tokenTickStep(range.size(), target);
+    }
+    int getSubTickCount(double) override { return 0; }
+    QString getTickLabel(double tick, const QLocale&, QChar, int) override
+    {
+        const double rounded = std::round(tick);
+        if (std::abs(tick - rounded) > 1e-6 || rounded < 0.0 || rounded >= m_count)
+            return {};
+        int index = static_cast<int>(rounded);
+        if (m_flipped)
+            index = rowForCellY(index, m_count);
+        return index < m_labels.size() ? m_labels.at(index) : QString::number(index);
+    }
+
+private:
+    QStringList m_labels;
+    int m_count = 0;
+    bool m_flipped = false;
+    double m_spacing = 0.0;
+    QPointer<QCPAxis> m_axis; // the axis owns the ticker through a shared pointer, so it may outlive the axis
+};
+
+QCPColorGradient makeGradient(GradientChoice choice)
+{
+    // Indexed by GradientChoice (Viridis, Magma, Grays, BlueWhiteRed). Viridis and magma are sampled from the
+    // published matplotlib colormap tables at 1/8 steps; the diverging one is ColorBrewer's RdBu ends.
+    static const std::array<std::vector<const char*>, 4> table = {{
+        {"#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"},
+        {"#000004", "#1d1147", "#51127c", "#822681", "#b73779", "#e75263", "#fc8961", "#fec488", "#fcfdbf"},
+        {"#ffffff", "#000000"},
+        {"#2166ac", "#ffffff", "#b2182b"},
+    }};
+    const auto& stops = table.at(static_cast<std::size_t>(choice));
+    QCPColorGradient gradient;
+    gradient.clearColorStops();
+    gradient.setColorInterpolation(QCPColorGradient::ciRGB);
+    for (std::size_t i = 0; i < stops.size(); ++i)
+        gradient.setColorStopAt(static_cast<double>(i) / static_cast<double>(stops.size() - 1), QColor(stops[i]));
+    gradient.setNanHandling(QCPColorGradient::nhNanColor);
+    return gradient;
+}
+
+/// Masked cells must not be mistaken for zero attention, so the masked grey has to differ from the colour
+/// the gradient gives to 0 (or to the low end on a log scale, where 0 cannot be drawn).
+QColor maskedColor(QCPColorGradient& gradient, const QCPRange& range, bool logarithmic, const QPalette& palette)
+{
+    const bool dark = palette.color(QPalette::Window).lightness() < 128;
+    const QColor preferred(dark ? "#4a4a4a" : "#d9d9d9");
+    const double zero = logarithmic ? range.lower : std::clamp(0.0, range.lower, range.upper);
+    const QColor z = QColor::fromRgba(gradient.color(zero, range, logarithmic));
+    const int distance = std::abs(preferred.red() - z.red()) + std::abs(preferred.green() - z.green())
+        + std::abs(preferred.blue() - z.blue());
+    return distance >= 60 ? preferred : QColor(dark ? "#7a7a7a" : "#a6a6a6");
+}
+
+QString displayToken(const QString& token)
+{
+    // Control characters would break the axis layout; show visible stand-ins instead.
+    QString shown = token;
+    shown.replace(QLatin1Char('\n'), QStringLiteral("\u21b5"));
+    shown.replace(QLatin1Char('\r'), QStringLiteral("\u240d"));
+    shown.replace(QLatin1Char('\t'), QStringLiteral("\u2192"));
+    return QString::fromStdString(elideLabel(shown.toStdString(), kMaxLabelChars));
+}
+
+} // namespace
+
+struct HeatmapPanel::Private : public QObject {
+    explicit Private(HeatmapPanel* owner)
+        : q(owner)
+    {
+    }
+
+    HeatmapPanel* q;
+    QCustomPlot* plot = nullptr;
+    QCPColorMap* colorMap = nullptr;
+    QCPColorScale* colorScale = nullptr;
+    QCPTextElement* title = nullptr;
+    QSharedPointer<TokenTicker> keyTicker;
+    QSharedPointer<TokenTicker> queryTicker;
+    // Cross-hair: row and column bands plus a two-tone cell outline (dark + light) that stays visible on
+    // every gradient. All of them live on the buffered "overlay" layer so moving them costs no full replot.
+    QCPItemRect* rowBand = nullptr;
+    QCPItemRect* colBand = nullptr;
+    QCPItemRect* cellOuter = nullptr;
+    QCPItemRect* cellInner = nullptr;
+
+    PanelMap map;
+    ColorOptions options;
+    std::optional<std::pair<double, double>> sharedRange;
+    std::pair<double, double> appliedRange {0.0, 1.0};
+    bool keyLabelsRotated = false;
+    double widestKeyLabel = 0.0; // pixels, for the "do horizontal labels fit one per cell" check
+    bool buffersReady = false; // QCP creates the layer paint buffers in its first replot
+    bool applyingView = false; // set while we move the axes ourselves, so viewChanged means "the user did it"
+    int crossRow = -1, crossCol = -1; // cell the cross-hair shows (from setCrosshair or the local hover)
+    int hoverRow = -1, hoverCol = -1; // last cell reported by cellHovered
+
+    bool hasMap() const
+    {
+        return map.rows > 0 && map.cols > 0 && map.values.size() == static_cast<std::size_t>(map.rows) * map.cols;
+    }
+    bool logScale() const { return !map.isSigned && options.scale == ColorScaleType::Log; }
+
+    void setup();
+    void applyTheme();
+    void applyColors();
+    void fillData();
+    void updateTickers();
+    void setKeyLabelRotation(bool rotate);
+    void checkKeyLabelFit();
+    void resetView();
+    void updateCrosshair();
+    void setHover(int row, int col);
+    void hoverAt(const QPointF& pos);
+    void emitView();
+
+    bool eventFilter(QObject* watched, QEvent* event) override
+    {
+        if (watched == plot && event->type() == QEvent::Leave)
+            setHover(-1, -1);
+        return QObject::eventFilter(watched, event);
+    }
+};
+
+void HeatmapPanel::Private::setup()
+{
+    plot = new QCustomPlot(q);
+    auto* layout = new QVBoxLayout(q);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(plot);
+
+    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    plot->setNoAntialiasingOnDrag(true);
+    plot->setMouseTracking(true); // hover read-out without a pressed button
+    plot->installEventFilter(this);
+
+    title = new QCPTextElement(plot, QString(), QFont(q->font().family(), 10, QFont::Bold));
+    plot->plotLayout()->insertRow(0);
+    plot->plotLayout()->addElement(0, 0, title);
+
+    QCPAxisRect* rect = plot->axisRect();
+    rect->setRangeDrag(Qt::Horizontal | Qt::Vertical);
+    rect->setRangeZoom(Qt::Horizontal | Qt::Vertical);
+    plot->xAxis->setLabel(QStringLiteral("key"));
+    plot->yAxis->setLabel(QStringLiteral("query"));
+    // The map covers the whole rect; grid lines would only show at the half-cell margins.
+    plot->xAxis->grid()->setVisible(false);
+    plot->yAxis->grid()->setVisible(false);
+
+    keyTicker = QSharedPointer<TokenTicker>::create();
+    keyTicker->setAxis(plot->xAxis);
+    plot->xAxis->setTicker(keyTicker);
+    queryTicker = QSharedPointer<TokenTicker>::create();
+    queryTicker->setAxis(plot->yAxis);
+    plot->yAxis->setTicker(queryTicker);
+
+    colorScale = new QCPColorScale(plot);
+    plot->plotLayout()->addElement(1, 1, colorScale);
+    colorScale->setType(QCPAxis::atRight);
+    colorScale->setBarWidth(12);
+    // Dragging or zooming the scale would re-colorise the whole map and break a symmetric signed range.
+    colorScale->setRangeDrag(false);
+    colorScale->setRangeZoom(false);
+
+    colorMap = new QCPColorMap(plot->xAxis, plot->yAxis);
+    colorMap->setColorScale(colorScale);
+    colorMap->setInterpolate(false);
+    // Not tight: with the key/value ranges on cell centres [0, n-1], a tight boundary clips the first and
+    // last rows/columns to half cells, so the map would no longer cover [-0.5, n-0.5] where tokenAt() and
+    // the cross-hair put the cells.
+    colorMap->setTightBoundary(false);
+
+    auto* marginGroup = new QCPMarginGroup(plot);
+    rect->setMarginGroup(QCP::msTop | QCP::msBottom, marginGroup);
+    colorScale->setMarginGroup(QCP::msTop | QCP::msBottom, marginGroup);
+
+    plot->layer(QStringLiteral("overlay"))->setMode(QCPLayer::lmBuffered);
+    for (QCPItemRect** item : {&rowBand, &colBand, &cellOuter, &cellInner}) {
+        *item = new QCPItemRect(plot);
+        (*item)->setLayer(QStringLiteral("overlay"));
+        (*item)->setSelectable(false);
+        (*item)->setBrush(Qt::NoBrush);
+        (*item)->setVisible(false);
+    }
+    cellOuter->setPen(QPen(QColor(0, 0, 0, 220), 3));
+    cellInner->setPen(QPen(QColor(255, 255, 255, 240), 1));
+
+    // Our own setRange calls are guarded by applyingView; anything else moving the axes is the user.
+    QObject::connect(plot->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), q, [this] { emitView(); });
+    QObject::connect(plot->yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), q, [this] { emitView(); });
+    QObject::connect(plot, &QCustomPlot::afterReplot, q, [this] { buffersReady = true; });
+    QObject::connect(plot, &QCustomPlot::afterLayout, q, [this] { checkKeyLabelFit(); });
+    QObject::connect(plot, &QCustomPlot::mouseMove, q, [this](QMouseEvent* event) { hoverAt(event->position()); });
+
+    applyTheme();
+    applyColors();
+}
+
+void HeatmapPanel::Private::applyTheme()
+{
+    const QPalette palette = q->palette();
+    const QColor foreground = palette.color(QPalette::WindowText);
+    plot->setBackground(palette.brush(QPalette::Window));
+    for (QCPAxis* axis : {plot->xAxis, plot->yAxis, colorScale->axis()}) {
+        axis->setBasePen(QPen(foreground));
+        axis->setTickPen(QPen(foreground));
+        axis->setSubTickPen(QPen(foreground));
+        axis->setTickLabelColor(foreground);
+        axis->setLabelColor(foreground);
+    }
+    title->setTextColor(foreground);
+    QColor band = foreground;
+    band.setAlpha(150);
+    rowBand->setPen(QPen(band, 1, Qt::DashLine));
+    colBand->setPen(QPen(band, 1, Qt::DashLine));
+}
+
+void HeatmapPanel::Private::applyColors()
+{
+    const bool log = logScale();
+    std::pair<double, double> range;
+    if (options.sharedRange && sharedRange) {
+        range = *sharedRange;
+        if (map.isSigned) {
+            // Keep 0 at the diverging midpoint even if the caller's shared range is lopsided.
+            const double m = std::max(std::abs(range.first), std::abs(range.second));
+            range = m > 0.0 ? std::make_pair(-m, m) : std::make_pair(-1e-6, 1e-6);
+        } else if (log) {
+            if (!(range.second > 0.0))
+                range = {1e-6, 1.0};
+            else if (!(range.first > 0.0))
+                range.first = range.second * 1e-6;
+        }
+        if (!(range.second > range.first))
+            range.second = range.first + 1e-6 * std::max(1.0, std::abs(range.first));
+    } else {
+        range = attn::app::colorRange(map.values, map.isSigned, options);
+    }
+    appliedRange = range;
+
+    QCPColorGradient gradient = makeGradient(map.isSigned ? options.diverging : options.sequential);
+    const QCPRange qcpRange(range.first, range.second);
+    gradient.setNanColor(maskedColor(gradient, qcpRange, log, q->palette()));
+
+    colorScale->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    colorScale->axis()->setTicker(
+        log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog) : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    colorScale->setGradient(gradient);
+    colorScale->setDataRange(qcpRange);
+    colorScale->axis()->setLabel(map.kind);
+}
+
+void HeatmapPanel::Private::fillData()
+{
+    if (!hasMap()) {
+        colorMap->data()->clear();
+        return;
+    }
+    const int rows = map.rows;
+    const int cols = map.cols;
+    const bool log = logScale();
+    const double logFloor = appliedRange.first;
+    // Built detached and handed over without a copy (QCP's setData(ptr, false)): the same path a worker
+    // thread would use for big maps.
+    auto* data = new QCPColorMapData(cols, rows, QCPRange(0, cols - 1), QCPRange(0, rows - 1));
+    for (int row = 0; row < rows; ++row) {
+        const int cellY = cellYForRow(row, rows);
+        for (int col = 0; col < cols; ++col) {
+            const float v = map.values[static_cast<std::size_t>(row) * cols + col];
+            double z = v;
+            if (!std::isfinite(v))
+                z = std::numeric_limits<double>::quiet_NaN(); // -inf is a causal mask; colorize casts inf to int
+            else if (log && v <= 0.0f)
+                z = logFloor; // the log colour scale takes ln(v / low): never feed it v <= 0
+            data->setCell(col, cellY, z);
+        }
+    }
+    colorMap->setData(data, /*copy=*/false);
+}
+
+void HeatmapPanel::Private::updateTickers()
+{
+    QStringList labels;
+    labels.reserve(map.tokens.size());
+    for (const QString& token : map.tokens)
+        labels.append(displayToken(token));
+
+    keyTicker->setLabels(labels, map.cols, /*flipped=*/false);
+    queryTicker->setLabels(labels, map.rows, /*flipped=*/true);
+    // Anchor the vertical ticks at the top cell so the first query token is always labelled.
+    queryTicker->setTickOrigin(std::max(0, map.rows - 1));
+
+    const QFontMetrics keyMetrics(plot->xAxis->tickLabelFont());
+    int widest = 0;
+    for (const QString& label : labels)
+        widest = std::max(widest, keyMetrics.horizontalAdvance(label));
+    widestKeyLabel = widest + 2.0 * keyMetrics.averageCharWidth();
+    setKeyLabelRotation(keyLabelsRotated); // new labels, new widths: refresh the spacing
+    checkKeyLabelFit();
+    const QFontMetrics queryMetrics(plot->yAxis->tickLabelFont());
+    queryTicker->setSpacing(queryMetrics.height() * 1.3);
+}
+
+void HeatmapPanel::Private::setKeyLabelRotation(bool rotate)
+{
+    keyLabelsRotated = rotate;
+    plot->xAxis->setTickLabelRotation(rotate ? kKeyLabelRotation : 0.0);
+    // Rotated labels stack by line height; horizontal ones need their full width.
+    const QFontMetrics metrics(plot->xAxis->tickLabelFont());
+    keyTicker->setSpacing(rotate ? metrics.height() * 1.4 : widestKeyLabel);
+}
+
+void HeatmapPanel::Private::checkKeyLabelFit()
+{
+    // Long prompts always rotate; short ones also rotate when the widest label is wider than a cell, which
+    // otherwise thins a 12-token axis down to two labels. Decided on the full map, not the zoomed range, so
+    // the labels do not flip orientation while the user zooms.
+    const int width = plot->axisRect()->width();
+    bool rotate = map.cols > kRotateKeyLabelsAbove;
+    if (!rotate && width > 0 && map.cols > 0)
+        rotate = width / static_cast<double>(map.cols) < widestKeyLabel;
+    if (rotate == keyLabelsRotated)
+        return;
+    setKeyLabelRotation(rotate);
+    plot->replot(QCustomPlot::rpQueuedReplot); // margins change with the rotation
+}
+
+void HeatmapPanel::Private::resetView()
+{
+    applyingView = true;
+    plot->xAxis->setRange(-0.5, std::max(1, map.cols) - 0.5);
+    plot->yAxis->setRange(-0.5, std::max(1, map.rows) - 0.5);
+    applyingView = false;
+}
+
+void HeatmapPanel::Private::updateCrosshair()
+{
+    const bool visible = hasMap() && crossRow >= 0 && crossRow < map.rows && crossCol >= 0 && crossCol < map.cols;
+    for (QCPItemRect* item : {rowBand, colBand, cellOuter, cellInner})
+        item->setVisible(visible);
+    if (visible) {
+        const double y = cellYForRow(crossRow, map.rows);
+        const double x = crossCol;
+        rowBand->topLeft->setCoords(-0.5, y + 0.5);
+        rowBand->bottomRight->setCoords(map.cols - 0.5, y - 0.5);
+        colBand->topLeft->setCoords(x - 0.5, map.rows - 0.5);
+        colBand->bottomRight->setCoords(x + 0.5, -0.5);
+        for (QCPItemRect* cell : {cellOuter, cellInner}) {
+            cell->topLeft->setCoords(x - 0.5, y + 0.5);
+            cell->bottomRight->setCoords(x + 0.5, y - 0.5);
+        }
+    }
+    // Only the overlay buffer is redrawn; before the first replot there is no buffer to draw into yet.
+    if (buffersReady)
+        plot->layer(QStringLiteral("overlay"))->replot();
+    else
+        plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapPanel::Private::setHover(int row, int col)
+{
+    if (row == hoverRow && col == hoverCol)
+        return;
+    hoverRow = row;
+    hoverCol = col;
+    crossRow = row;
+    crossCol = col;
+    updateCrosshair();
+    Q_EMIT q->cellHovered(row, col);
+}
+
+void HeatmapPanel::Private::hoverAt(const QPointF& pos)
+{
+    int row = -1;
+    int col = -1;
+    if (hasMap() && plot->axisRect()->rect().contains(pos.toPoint())) {
+        col = tokenAt(plot->xAxis->pixelToCoord(pos.x()), map.cols);
+        row = queryRowAt(plot->yAxis->pixelToCoord(pos.y()), map.rows);
+        if (row < 0 || col < 0 || std::isnan(map.values[static_cast<std::size_t>(row) * map.cols + col])) {
+            row = -1;
+            col = -1;
+        }
+    }
+    setHover(row, col);
+}
+
+void HeatmapPanel::Private::emitView()
+{
+    if (applyingView || !hasMap())
+        return;
+    const QCPRange keys = plot->xAxis->range();
+    const QCPRange cellsY = plot->yAxis->range();
+    // The vertical axis runs in flipped cell coordinates; report query rows (row 0 = first token).
+    const double top = map.rows - 1;
+    Q_EMIT q->viewChanged(keys.lower, keys.upper, top - cellsY.upper, top - cellsY.lower);
+}
+
+HeatmapPanel::HeatmapPanel(QWidget* parent)
+    : QWidget(parent)
+    , d(std::make_unique<Private>(this))
+{
+    d->setup();
+}
+
+HeatmapPanel::~HeatmapPanel() = default;
+
+void HeatmapPanel::setMap(const PanelMap& map)
+{
+    d->map = map;
+    if (!d->hasMap() && (map.rows != 0 || map.cols != 0))
+        qWarning("HeatmapPanel::setMap: %d x %d map with %zu values; showing nothing", map.rows, map.cols,
+            map.values.size());
+    d->title->setText(map.title);
+    d->hoverRow = d->hoverCol = -1;
+    d->crossRow = d->crossCol = -1;
+    d->applyColors();
+    d->fillData();
+    d->updateTickers();
+    d->resetView();
+    d->updateCrosshair();
+    d->plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+const PanelMap& HeatmapPanel::map() const
+{
+    return d->map;
+}
+
+void HeatmapPanel::setColorOptions(const ColorOptions& options)
+{
+    d->options = options;
+    d->applyColors();
+    d->fillData(); // the log floor used for non-positive cells depends on the range
+    d->plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapPanel::setSharedRange(double low, double high)
+{
+    d->sharedRange = std::make_pair(low, high);
+    if (!d->options.sharedRange)
+        return;
+    d->applyColors();
+    d->fillData();
+    d->plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapPanel::setCrosshair(int row, int col)
+{
+    if (row == d->crossRow && col == d->crossCol)
+        return;
+    d->crossRow = row;
+    d->crossCol = col;
+    d->updateCrosshair();
+}
+
+void HeatmapPanel::setView(double keyLow, double keyHigh, double queryLow, double queryHigh)
+{
+    const double top = d->map.rows - 1;
+    d->applyingView = true;
+    d->plot->xAxis->setRange(keyLow, keyHigh);
+    d->plot->yAxis->setRange(top - queryHigh, top - queryLow);
+    d->applyingView = false;
+    d->plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QCustomPlot* HeatmapPanel::plot() const
+{
+    return d->plot;
+}
+
+std::pair<double, double> HeatmapPanel::colorRange() const
+{
+    return d->appliedRange;
+}
+
+void HeatmapPanel::changeEvent(QEvent* event)
+{
+    QWidget::changeEvent(event);
+    if (event->type() == QEvent::PaletteChange && d && d->plot) {
+        // QCustomPlot does not follow the palette by itself (same fix as Hotspot's FrequencyPage).
+        d->applyTheme();
+        d->applyColors(); // the masked grey depends on light/dark
+        d->plot->replot(QCustomPlot::rpQueuedReplot);
+    }
+}
+
+} // namespace attn::app

@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "mainwindow.h"
+
+#include "attnscope/model.h"
+#include "heatmappanel.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QComboBox>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+namespace attn::app {
+
+namespace {
+
+QString mapTitle(MapKind kind)
+{
+    switch (kind) {
+    case MapKind::A:
+        return QStringLiteral("A  attention");
+    case MapKind::A1:
+        return QStringLiteral("A1 = softmax(Q1K1ᵀ/√d)");
+    case MapKind::A2:
+        return QStringLiteral("A2 = softmax(Q2K2ᵀ/√d)");
+    case MapKind::LA2:
+        return QStringLiteral("λ·A2");
+    case MapKind::D:
+        return QStringLiteral("D = A1 − λ·A2");
+    case MapKind::DN:
+        return QStringLiteral("D / (1 − λ)");
+    case MapKind::G:
+        return QStringLiteral("G  CoPE gates");
+    case MapKind::P:
+        return QStringLiteral("P  CoPE positions");
+    case MapKind::B:
+        return QStringLiteral("B  position logits");
+    case MapKind::G1:
+        return QStringLiteral("G1  gates, group 1");
+    case MapKind::P1:
+        return QStringLiteral("P1  positions, group 1");
+    case MapKind::B1:
+        return QStringLiteral("B1  position logits, group 1");
+    case MapKind::G2:
+        return QStringLiteral("G2  gates, group 2");
+    case MapKind::P2:
+        return QStringLiteral("P2  positions, group 2");
+    case MapKind::B2:
+        return QStringLiteral("B2  position logits, group 2");
+    case MapKind::S:
+        return QStringLiteral("S  logits");
+    case MapKind::S1:
+        return QStringLiteral("S1  logits, group 1");
+    case MapKind::S2:
+        return QStringLiteral("S2  logits, group 2");
+    }
+    return QString::fromStdString(toString(kind));
+}
+
+/// Display order: the attention maps first (what a user came to see), then CoPE's gates/positions/logits.
+std::vector<MapKind> displayKinds(const ModelConfig& config)
+{
+    std::vector<MapKind> kinds = availableMapKinds(config, /*includeLogits=*/false);
+    std::stable_partition(kinds.begin(), kinds.end(), [](MapKind k) {
+        return k == MapKind::A || k == MapKind::A1 || k == MapKind::A2 || k == MapKind::LA2 || k == MapKind::D
+            || k == MapKind::DN;
+    });
+    return kinds;
+}
+
+QString configSummary(const ModelInfo& info)
+{
+    const ModelConfig& c = info.config;
+    return QStringLiteral("<b>%1</b><br>%2 attention, %3 positions<br>%4 layers × %5 heads (kv %6), d_model %7, "
+                          "head_dim %8<br>%9 parameters<br>max_seq_len %10<br>%11, %12")
+        .arg(info.name.toHtmlEscaped(), QString::fromStdString(toString(c.attention)),
+            QString::fromStdString(toString(c.position)))
+        .arg(c.nLayers)
+        .arg(c.nHeads)
+        .arg(c.nKvHeads)
+        .arg(c.dModel)
+        .arg(c.headDim)
+        .arg(QLocale().toString(info.parameters))
+        .arg(c.maxSeqLen)
+        .arg(info.device, info.dtype);
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent)
+    , m_engine(new Engine(this))
+{
+    buildUi();
+    setAcceptDrops(true);
+    connect(m_engine, &Engine::modelLoaded, this, &MainWindow::onModelLoaded);
+    connect(m_engine, &Engine::loadFailed, this, [this](quint64, const QString& path, const QString& message) {
+        showError(tr("Cannot open %1").arg(path), message);
+    });
+    connect(m_engine, &Engine::runStarted, this, [this](quint64) {
+        m_progress->setValue(0);
+        m_progress->setVisible(true);
+        m_cancelButton->setEnabled(true);
+    });
+    connect(m_engine, &Engine::runProgress, this, [this](quint64, int done, int total) {
+        m_progress->setMaximum(total);
+        m_progress->setValue(done);
+        m_status->setText(tr("layer %1 of %2").arg(done).arg(total));
+    });
+    connect(m_engine, &Engine::runFinished, this, &MainWindow::onRunFinished);
+    connect(m_engine, &Engine::runFailed, this, &MainWindow::onRunFailed);
+}
+
+MainWindow::~MainWindow() = default;
+
+const std::vector<HeatmapPanel*>& MainWindow::panels() const
+{
+    return m_panels;
+}
+
+void MainWindow::buildUi()
+{
+    setWindowTitle(QStringLiteral("attnscope"));
+    // Model dock.
+    auto* modelDock = new QDockWidget(tr("Model"), this);
+    modelDock->setObjectName(QStringLiteral("modelDock"));
+    auto* modelWidget = new QWidget(modelDock);
+    auto* modelLayout = new QVBoxLayout(modelWidget);
+    m_modelCombo = new QComboBox(modelWidget);
+    m_modelSummary = new QLabel(tr("No model loaded.\nFile → Open Model… or drop a model folder here."), modelWidget);
+    m_modelSummary->setWordWrap(true);
+    m_modelSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* form = new QFormLayout;
+    m_deviceCombo = new QComboBox(modelWidget);
+    m_deviceCombo->addItems({QStringLiteral("auto"), QStringLiteral("cpu")});
+    for (int i = 0; i < cudaDeviceCount(); ++i)
+        m_deviceCombo->addItem(QStringLiteral("cuda:%1").arg(i));
+    m_dtypeCombo = new QComboBox(modelWidget);
+    m_dtypeCombo->addItems({QStringLiteral("fp32"), QStringLiteral("bf16")});
+    form->addRow(tr("Device"), m_deviceCombo);
+    form->addRow(tr("Dtype"), m_dtypeCombo);
+    auto* openButton = new QPushButton(tr("Open Model…"), modelWidget);
+    modelLayout->addWidget(m_modelCombo);
+    modelLayout->addLayout(form);
+    modelLayout->addWidget(openButton);
+    modelLayout->addWidget(m_modelSummary);
+    modelLayout->addStretch();
+    modelDock->setWidget(modelWidget);
+    addDockWidget(Qt::LeftDockWidgetArea, modelDock);
+
+    // Prompt, token strip, navigation, panels, read-out.
+    auto* central = new QWidget(this);
+    auto* layout = new QVBoxLayout(central);
+    m_prompt = new QPlainTextEdit(central);
+    m_prompt->setPlaceholderText(tr("Type a prompt, then Ctrl+Enter to run"));
+    m_prompt->setMaximumHeight(90);
+    m_tokenStrip = new QListWidget(central);
+    m_tokenStrip->setFlow(QListView::LeftToRight);
+    m_tokenStrip->setWrapping(false);
+    m_tokenStrip->setMaximumHeight(34);
+    m_tokenStrip->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+    auto* runRow = new QHBoxLayout;
+    m_runButton = new QPushButton(tr("Run"), central);
+    m_runButton->setToolTip(tr("Run the prompt (Ctrl+Enter)"));
+    m_cancelButton = new QPushButton(tr("Cancel"), central);
+    m_cancelButton->setEnabled(false);
+    m_tokenCount = new QLabel(central);
+    m_layerSpin = new QSpinBox(central);
+    m_headSpin = new QSpinBox(central);
+    m_layerSpin->setPrefix(tr("layer "));
+    m_headSpin->setPrefix(tr("head "));
+    m_lambdaLabel = new QLabel(central);
+    m_layerSpin->setObjectName(QStringLiteral("layerSpin"));
+    m_headSpin->setObjectName(QStringLiteral("headSpin"));
+    m_lambdaLabel->setObjectName(QStringLiteral("lambdaLabel"));
+    runRow->addWidget(m_runButton);
+    runRow->addWidget(m_cancelButton);
+    runRow->addWidget(m_tokenCount);
+    runRow->addStretch();
+    runRow->addWidget(m_layerSpin);
+    runRow->addWidget(m_headSpin);
+    runRow->addWidget(m_lambdaLabel);
+    auto* scroll = new QScrollArea(central);
+    scroll->setWidgetResizable(true);
+    auto* grid = new QWidget(scroll);
+    m_panelGrid = new QGridLayout(grid);
+    scroll->setWidget(grid);
+    m_readout = new QLabel(central);
+    m_readout->setObjectName(QStringLiteral("readout"));
+    m_readout->setTextFormat(Qt::RichText);
+    m_readout->setMinimumHeight(22);
+    layout->addWidget(m_prompt);
+    layout->addWidget(m_tokenStrip);
+    layout->addLayout(runRow);
+    layout->addWidget(scroll, 1);
+    layout->addWidget(m_readout);
+    setCentralWidget(central);
+
+    m_status = new QLabel(this);
+    m_progress = new QProgressBar(this);
+    m_progress->setMaximumWidth(160);
+    m_progress->setVisible(false);
+    statusBar()->addWidget(m_status, 1);
+    statusBar()->addPermanentWidget(m_progress);
+
+    // Actions and shortcuts.
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open Model…"), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a model directory"));
+        if (!dir.isEmpty())
+            openModel(dir);
+    });
+    open->setShortcut(QKeySequence::Open);
+    file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
+    QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
+    runMenu->addAction(tr("&Run Prompt"), QKeySequence(Qt::CTRL | Qt::Key_Return), this, &MainWindow::runNow);
+    runMenu->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), m_engine, &Engine::cancel);
+    runMenu->addSeparator();
+    runMenu->addAction(tr("Next Layer"), QKeySequence(Qt::Key_PageDown), this, [this] { m_layerSpin->stepUp(); });
+    runMenu->addAction(tr("Previous Layer"), QKeySequence(Qt::Key_PageUp), this, [this] { m_layerSpin->stepDown(); });
+    runMenu->addAction(tr("Next Head"), QKeySequence(Qt::Key_BracketRight), this, [this] { m_headSpin->stepUp(); });
+    runMenu->addAction(
+        tr("Previous Head"), QKeySequence(Qt::Key_BracketLeft), this, [this] { m_headSpin->stepDown(); });
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About attnscope"), this, [this] {
+        QMessageBox::about(this, tr("About attnscope"),
+            tr("<b>attnscope %1</b><br>Differential attention and CoPE, layer by layer.<br><br>Qt %2<br>LibTorch %3<br>"
+               "CUDA devices: %4<br><br>GPL-3.0-or-later")
+                .arg(QApplication::applicationVersion(), QString::fromLatin1(qVersion()),
+                    QString::fromStdString(torchVersion()))
+                .arg(cudaDeviceCount()));
+    });
+
+    connect(openButton, &QPushButton::clicked, open, &QAction::trigger);
+    connect(m_runButton, &QPushButton::clicked, this, &MainWindow::runNow);
+    connect(m_cancelButton, &QPushButton::clicked, m_engine, &Engine::cancel);
+    connect(m_prompt, &QPlainTextEdit::textChanged, this, &MainWindow::updateTokenStrip);
+    connect(m_layerSpin, qOverload<int>(&QSpinBox::valueChanged), this, &MainWindow::requestRun);
+    connect(m_headSpin, qOverload<int>(&QSpinBox::valueChanged), this, &MainWindow::requestRun);
+    connect(m_modelCombo, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
+        m_currentModel = index < 0 ? -1 : m_modelCombo->itemData(index).toInt();
+        if (const ModelInfo* info = currentModel()) {
+            m_modelSummary->setText(configSummary(*info));
+            m_layerSpin->setRange(0, static_cast<int>(info->config.nLayers - 1));
+            m_headSpin->setRange(0, static_cast<int>(info->config.nHeads - 1));
+            rebuildPanels();
+            updateTokenStrip();
+            requestRun();
+        }
+    });
+}
+
+void MainWindow::openModel(const QString& path)
+{
+    m_status->setText(tr("loading %1…").arg(path));
+    m_engine->loadModel(path, m_deviceCombo->currentText(), m_dtypeCombo->currentText());
+}
+
+void MainWindow::setPrompt(const QString& text)
+{
+    m_prompt->setPlainText(text);
+}
+
+void MainWindow::runNow()
+{
+    requestRun();
+}
+
+const ModelInfo* MainWindow::currentModel() const
+{
+    auto it = m_models.find(m_currentModel);
+    return it == m_models.end() ? nullptr : &it->second;
+}
+
+void MainWindow::onModelLoaded(quint64, const ModelInfo& info)
+{
+    m_models[info.id] = info;
+    m_status->setText(tr("loaded %1 (%2, %3)").arg(info.name, info.device, info.dtype));
+    m_modelCombo->addItem(info.name, info.id);
+    m_modelCombo->setCurrentIndex(m_modelCombo->count() - 1); // selects it and runs the prompt
+}
+
+void MainWindow::rebuildPanels()
+{
+    for (HeatmapPanel* panel : m_panels)
+        panel->deleteLater();
+    m_panels.clear();
+    const ModelInfo* info = currentModel();
+    if (!info)
+        return;
+    const std::vector<MapKind> kinds = displayKinds(info->config);
+    const int columns = kinds.size() > 4 ? 3 : 2;
+    for (size_t i = 0; i < kinds.size(); ++i) {
+        auto* panel = new HeatmapPanel(m_panelGrid->parentWidget());
+        panel->setMinimumSize(340, 320);
+        m_panelGrid->addWidget(panel, static_cast<int>(i) / columns, static_cast<int>(i) % columns);
+        connect(panel, &HeatmapPanel::cellHovered, this, &MainWindow::onCellHovered);
+        connect(panel, &HeatmapPanel::viewChanged, this, [this, panel](double k0, double k1, double q0, double q1) {
+            for (HeatmapPanel* other : m_panels)
+                if (other != panel)
+                    other->setView(k0, k1, q0, q1); // synced zoom and pan
+        });
+        m_panels.push_back(panel);
+    }
+}
+
+void MainWindow::updateTokenStrip()
+{
+    m_tokenStrip->clear();
+    const ModelInfo* info = currentModel();
+    if (!info) {
+        m_tokenCount->clear();
+        return;
+    }
+    const std::vector<int64_t> ids = info->tokenizer->encode(m_prompt->toPlainText().toStdString());
+    const bool tooLong = static_cast<int64_t>(ids.size()) > info->config.maxSeqLen;
+    m_tokenCount->setText(tr("%1 tokens (max %2)").arg(ids.size()).arg(info->config.maxSeqLen));
+    m_tokenCount->setStyleSheet(tooLong ? QStringLiteral("color: #c0392b; font-weight: bold") : QString());
+    // The strip shows at most the first 2,000 tokens: beyond that a list widget costs more than it tells.
+    for (size_t i = 0; i < ids.size() && i < 2000; ++i) {
+        auto* item = new QListWidgetItem(QString::fromStdString(info->tokenizer->display(ids[i])), m_tokenStrip);
+        item->setToolTip(tr("token %1, id %2").arg(i).arg(ids[i]));
+    }
+}
+
+void MainWindow::requestRun()
+{
+    const ModelInfo* info = currentModel();
+    if (!info)
+        return;
+    const HeadRef ref {m_layerSpin->value(), m_headSpin->value()};
+    m_engine->run(info->id, m_prompt->toPlainText(), {ref}, availableMapKinds(info->config, false));
+}
+
+void MainWindow::onRunFinished(const RunOutput& output)
+{
+    m_progress->setVisible(false);
+    m_cancelButton->setEnabled(false);
+    m_lastRun = output;
+    const ModelInfo* info = currentModel();
+    if (!info || output.modelId != info->id)
+        return;
+    const std::vector<MapKind> kinds = displayKinds(info->config);
+    for (size_t i = 0; i < kinds.size() && i < m_panels.size(); ++i) {
+        const AttentionMap* map = output.capture.find(m_layerSpin->value(), m_headSpin->value(), kinds[i]);
+        if (!map)
+            continue;
+        PanelMap panelMap;
+        panelMap.kind = QString::fromStdString(toString(kinds[i]));
+        panelMap.title = mapTitle(kinds[i]);
+        panelMap.rows = static_cast<int>(map->rows);
+        panelMap.cols = static_cast<int>(map->cols);
+        panelMap.values = map->values;
+        panelMap.isSigned = isSignedMap(kinds[i]);
+        panelMap.tokens = output.tokenDisplay;
+        m_panels[i]->setMap(panelMap);
+    }
+    const auto& lambda = output.capture.lambda;
+    const size_t layer = static_cast<size_t>(m_layerSpin->value());
+    m_lambdaLabel->setText(layer < lambda.size() ? QStringLiteral("λ = %1").arg(lambda[layer], 0, 'f', 4) : QString());
+    m_status->setText(tr("%1 tokens in %2 ms on %3")
+                          .arg(output.capture.tokens.size())
+                          .arg(std::lround(output.seconds * 1000))
+                          .arg(info->device));
+    Q_EMIT mapsShown();
+}
+
+void MainWindow::onRunFailed(quint64, const QString& message)
+{
+    m_progress->setVisible(false);
+    m_cancelButton->setEnabled(false);
+    if (message.endsWith(QStringLiteral("cancelled")))
+        m_status->setText(tr("cancelled"));
+    else
+        showError(tr("The run failed"), message);
+}
+
+void MainWindow::onCellHovered(int row, int col)
+{
+    for (HeatmapPanel* panel : m_panels)
+        panel->setCrosshair(row, col);
+    const auto& tokens = m_lastRun.tokenDisplay;
+    if (row < 0 || col < 0 || row >= tokens.size() || col >= tokens.size()) {
+        m_readout->clear();
+        return;
+    }
+    QString text = tr("query <b>%1</b> [%2] → key <b>%3</b> [%4]")
+                       .arg(tokens[row].toHtmlEscaped())
+                       .arg(row)
+                       .arg(tokens[col].toHtmlEscaped())
+                       .arg(col);
+    for (HeatmapPanel* panel : m_panels) {
+        const PanelMap& map = panel->map();
+        if (map.rows > row && map.cols > col) {
+            const float v = map.values[static_cast<size_t>(row) * map.cols + col];
+            text += QStringLiteral(" &nbsp; %1 = %2")
+                        .arg(map.kind, std::isnan(v) ? tr("masked") : QString::number(v, 'g', 5));
+        }
+    }
+    if (!m_lambdaLabel->text().isEmpty())
+        text += QStringLiteral(" &nbsp; ") + m_lambdaLabel->text();
+    m_readout->setText(text);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    for (const QUrl& url : event->mimeData()->urls())
+        if (url.isLocalFile())
+            openModel(url.toLocalFile()); // a model folder or its config.json
+}
+
+void MainWindow::showError(const QString& title, const QString& message)
+{
+    m_status->setText(title + QStringLiteral(": ") + message.section(QLatin1Char('\n'), 0, 0));
+    // Non-modal, so a failing run never blocks the window (or a test).
+    auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setModal(false);
+    box->show();
+    Q_EMIT errorShown(message);
+}
+
+} // namespace attn::app

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "engine.h"
+
+#include <QMainWindow>
+
+#include <map>
+#include <memory>
+
+class QComboBox;
+class QLabel;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QGridLayout;
+class QListWidget;
+
+namespace attn::app {
+
+class HeatmapPanel;
+
+/**
+ * @brief The main window: model panel, prompt editor with live token strip, and every map of the selected
+ * layer/head side by side with a synced cross-hair, zoom and a read-out of every term at the hovered cell.
+ * All model work goes through Engine (its own thread); this class never blocks.
+ */
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    /// Loads a model directory (or its config.json) on the engine thread; runs the prompt when it arrives.
+    void openModel(const QString& path);
+    void setPrompt(const QString& text);
+    void runNow();
+
+    Engine& engine() { return *m_engine; }
+    /// Panels currently shown, in display order (for tests and export).
+    const std::vector<HeatmapPanel*>& panels() const;
+
+Q_SIGNALS:
+    /// A run's maps are on screen (tests wait on this).
+    void mapsShown();
+    /// A load or run failed and the message is on screen.
+    void errorShown(const QString& message);
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void buildUi();
+    void onModelLoaded(quint64 requestId, const ModelInfo& info);
+    void onRunFinished(const RunOutput& output);
+    void onRunFailed(quint64 requestId, const QString& message);
+    void onCellHovered(int row, int col);
+    void updateTokenStrip();
+    void requestRun();
+    void showError(const QString& title, const QString& message);
+    void rebuildPanels();
+    const ModelInfo* currentModel() const;
+
+    Engine* m_engine = nullptr;
+    std::map<int, ModelInfo> m_models;
+    int m_currentModel = -1;
+    RunOutput m_lastRun;
+
+    QComboBox* m_modelCombo = nullptr;
+    QLabel* m_modelSummary = nullptr;
+    QComboBox* m_deviceCombo = nullptr;
+    QComboBox* m_dtypeCombo = nullptr;
+    QPlainTextEdit* m_prompt = nullptr;
+    QLabel* m_tokenCount = nullptr;
+    QListWidget* m_tokenStrip = nullptr;
+    QPushButton* m_runButton = nullptr;
+    QPushButton* m_cancelButton = nullptr;
+    QSpinBox* m_layerSpin = nullptr;
+    QSpinBox* m_headSpin = nullptr;
+    QLabel* m_lambdaLabel = nullptr;
+    QLabel* m_readout = nullptr;
+    QGridLayout* m_panelGrid = nullptr;
+    std::vector<HeatmapPanel*> m_panels;
+    QProgressBar* m_progress = nullptr;
+    QLabel* m_status = nullptr;
+};
+
+} // namespace attn::app

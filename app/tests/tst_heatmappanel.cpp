@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// HeatmapPanel against its QCustomPlot state: data layout (row flip), labels, colour range, signals.
+#include "heatmappanel.h"
+
+#include <qcustomplot.h>
+
+#include <QApplication>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <cmath>
+#include <limits>
+
+using namespace attn::app;
+
+namespace {
+
+constexpr int kSize = 5;
+
+/// 5x5 causal map: row r attends to keys 0..r, the upper triangle is masked (NaN).
+PanelMap causalMap()
+{
+    PanelMap map;
+    map.title = QStringLiteral("A1");
+    map.kind = QStringLiteral("A1");
+    map.rows = kSize;
+    map.cols = kSize;
+    map.tokens = {QStringLiteral("<bos>"), QStringLiteral("The"), QStringLiteral("quick"), QStringLiteral("brown"),
+        QStringLiteral("fox")};
+    map.values.assign(kSize * kSize, std::numeric_limits<float>::quiet_NaN());
+    for (int row = 0; row < kSize; ++row) {
+        for (int col = 0; col <= row; ++col)
+            map.values[row * kSize + col] = float(row * 10 + col + 1) / 100.0f; // distinct per cell
+    }
+    return map;
+}
+
+QCPColorMap* colorMapOf(HeatmapPanel& panel)
+{
+    return qobject_cast<QCPColorMap*>(panel.plot()->plottable(0));
+}
+
+} // namespace
+
+class TestHeatmapPanel : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void dataLayout()
+    {
+        HeatmapPanel panel;
+        const PanelMap map = causalMap();
+        panel.setMap(map);
+        QCPColorMap* colorMap = colorMapOf(panel);
+        QVERIFY(colorMap);
+        QCOMPARE(colorMap->data()->keySize(), kSize);
+        QCOMPARE(colorMap->data()->valueSize(), kSize);
+        QCOMPARE(colorMap->data()->keyRange(), QCPRange(0, kSize - 1));
+        QCOMPARE(colorMap->data()->valueRange(), QCPRange(0, kSize - 1));
+        for (int row = 0; row < kSize; ++row) {
+            for (int col = 0; col < kSize; ++col) {
+                const double cell = colorMap->data()->cell(col, cellYForRow(row, kSize));
+                if (col > row)
+                    QVERIFY2(std::isnan(cell), qPrintable(QStringLiteral("masked cell %1,%2").arg(row).arg(col)));
+                else
+                    QCOMPARE(cell, double(map.values[row * kSize + col]));
+            }
+        }
+        // Row 0 is drawn at the top: its only unmasked cell sits at the highest value index.
+        QCOMPARE(colorMap->data()->cell(0, kSize - 1), double(map.values[0]));
+        QCOMPARE(colorMap->interpolate(), false);
+        QCOMPARE(colorMap->tightBoundary(), false); // a tight boundary would halve the edge cells
+        QCOMPARE(colorMap->gradient().nanHandling(), QCPColorGradient::nhNanColor);
+    }
+
+    void maskedColourDiffersFromZero()
+    {
+        HeatmapPanel panel;
+        panel.setMap(causalMap());
+        QCPColorGradient gradient = colorMapOf(panel)->gradient();
+        const auto range = panel.colorRange();
+        const QColor zero = QColor::fromRgba(gradient.color(0.0, QCPRange(range.first, range.second)));
+        QVERIFY(gradient.nanColor() != zero);
+    }
+
+    void verticalLabelsFirstTokenAtTop()
+    {
+        HeatmapPanel panel;
+        panel.resize(400, 400);
+        const PanelMap map = causalMap();
+        panel.setMap(map);
+        QCustomPlot* plot = panel.plot();
+        plot->replot();
+        const QVector<double> ticks = plot->yAxis->tickVector();
+        const QVector<QString> labels = plot->yAxis->tickVectorLabels();
+        const int top = ticks.indexOf(double(kSize - 1));
+        QVERIFY(top >= 0);
+        QCOMPARE(labels.at(top), map.tokens.at(0));
+        const int bottom = ticks.indexOf(0.0);
+        if (bottom >= 0)
+            QCOMPARE(labels.at(bottom), map.tokens.at(kSize - 1));
+        // The horizontal axis is not flipped.
+        const int first = plot->xAxis->tickVector().indexOf(0.0);
+        QVERIFY(first >= 0);
+        QCOMPARE(plot->xAxis->tickVectorLabels().at(first), map.tokens.at(0));
+        // Non-integer ticks get no label, and no sub-ticks are drawn.
+        QVector<double> generated;
+        QVector<QString> generatedLabels;
+        QVector<double> subTicks;
+        plot->yAxis->ticker()->generate(
+            QCPRange(-0.5, kSize - 0.5), QLocale::c(), QLatin1Char('g'), 6, generated, &subTicks, &generatedLabels);
+        QVERIFY(subTicks.isEmpty());
+        for (double tick : generated)
+            QCOMPARE(tick, std::round(tick));
+    }
+
+    void signedRangeSymmetric()
+    {
+        HeatmapPanel panel;
+        PanelMap map = causalMap();
+        map.isSigned = true;
+        for (float& v : map.values) {
+            if (!std::isnan(v))
+                v = v - 0.2f;
+        }
+        panel.setMap(map);
+        const auto range = panel.colorRange();
+        QCOMPARE(range.first, -range.second);
+        QVERIFY(range.second > 0.0);
+        const QCPRange applied = colorMapOf(panel)->dataRange();
+        QCOMPARE(applied.lower, -applied.upper);
+    }
+
+    void logScaleType()
+    {
+        HeatmapPanel panel;
+        PanelMap map = causalMap();
+        map.values[0] = 0.0f; // must not reach the log colouring as 0
+        panel.setMap(map);
+        ColorOptions options;
+        options.scale = ColorScaleType::Log;
+        panel.setColorOptions(options);
+        QCPColorMap* colorMap = colorMapOf(panel);
+        QCOMPARE(colorMap->dataScaleType(), QCPAxis::stLogarithmic);
+        QVERIFY(panel.colorRange().first > 0.0);
+        QVERIFY(colorMap->data()->cell(0, kSize - 1) > 0.0);
+    }
+
+    void programmaticChangesDoNotEmitViewChanged()
+    {
+        HeatmapPanel panel;
+        panel.setMap(causalMap());
+        QSignalSpy spy(&panel, &HeatmapPanel::viewChanged);
+        panel.setCrosshair(2, 1);
+        panel.setCrosshair(-1, -1);
+        panel.setView(1.0, 3.0, 0.5, 2.5);
+        panel.setMap(causalMap());
+        QCOMPARE(spy.count(), 0);
+        // setView takes query rows: rows 0.5..2.5 are cell y 1.5..3.5 on the flipped axis.
+        panel.setView(1.0, 3.0, 0.5, 2.5);
+        QCOMPARE(panel.plot()->yAxis->range().lower, 1.5);
+        QCOMPARE(panel.plot()->yAxis->range().upper, 3.5);
+        // A range change that does not come from us is reported in query-row coordinates.
+        panel.plot()->xAxis->setRange(0.0, 2.0);
+        QCOMPARE(spy.count(), 1);
+        const QList<QVariant> args = spy.takeFirst();
+        QCOMPARE(args.at(0).toDouble(), 0.0);
+        QCOMPARE(args.at(1).toDouble(), 2.0);
+        QCOMPARE(args.at(2).toDouble(), 0.5);
+        QCOMPARE(args.at(3).toDouble(), 2.5);
+    }
+
+    void colourScaleNotDraggable()
+    {
+        HeatmapPanel panel;
+        panel.setMap(causalMap());
+        QCPColorScale* scale = colorMapOf(panel)->colorScale();
+        QVERIFY(scale);
+        QVERIFY(!scale->rangeDrag());
+        QVERIFY(!scale->rangeZoom());
+    }
+
+    void hoverEmitsCell()
+    {
+        HeatmapPanel panel;
+        panel.resize(420, 420);
+        const PanelMap map = causalMap();
+        panel.setMap(map);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QCustomPlot* plot = panel.plot();
+        plot->replot();
+        QSignalSpy spy(&panel, &HeatmapPanel::cellHovered);
+
+        const int row = 3;
+        const int col = 1;
+        const QPoint pixel(int(std::lround(plot->xAxis->coordToPixel(col))),
+            int(std::lround(plot->yAxis->coordToPixel(cellYForRow(row, kSize)))));
+        QTest::mouseMove(plot, pixel);
+        QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 1, 2000);
+        QCOMPARE(spy.at(0).at(0).toInt(), row);
+        QCOMPARE(spy.at(0).at(1).toInt(), col);
+
+        // Masked cell (upper triangle): reported as no cell.
+        const QPoint masked(int(std::lround(plot->xAxis->coordToPixel(4))),
+            int(std::lround(plot->yAxis->coordToPixel(cellYForRow(0, kSize)))));
+        QTest::mouseMove(plot, masked);
+        QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 2, 2000);
+        QCOMPARE(spy.at(1).at(0).toInt(), -1);
+        QCOMPARE(spy.at(1).at(1).toInt(), -1);
+    }
+
+    void paletteChangeRethemes()
+    {
+        HeatmapPanel panel;
+        panel.setMap(causalMap());
+        QPalette dark = panel.palette();
+        dark.setColor(QPalette::Window, QColor("#202020"));
+        dark.setColor(QPalette::WindowText, QColor("#e0e0e0"));
+        panel.setPalette(dark);
+        QCOMPARE(panel.plot()->xAxis->tickLabelColor(), QColor("#e0e0e0"));
+        QCOMPARE(colorMapOf(panel)->gradient().nanColor(), QColor("#4a4a4a"));
+    }
+};
+
+int main(int argc, char** argv)
+{
+    // Headless and fixed-dpi so pixel maths is stable wherever the test runs (CTest also sets the platform).
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    QCoreApplication::setAttribute(Qt::AA_Use96Dpi);
+    QApplication app(argc, argv);
+    TestHeatmapPanel test;
+    return QTest::qExec(&test, argc, argv);
+}
+
+#include "tst_heatmappanel.moc"

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The main window end to end, headless: open a model, run a prompt (waiting on signals), check every panel
+// against the core's own capture, hover read-out, layer navigation, and a malformed model.
+#include "attnscope/fileio.h"
+#include "attnscope/init.h"
+#include "attnscope/model.h"
+#include "heatmappanel.h"
+#include "mainwindow.h"
+
+#include <QApplication>
+#include <QLabel>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+
+using namespace attn;
+using namespace attn::app;
+
+namespace {
+
+const QString kPrompt = QStringLiteral("Alice was tired. She tried reading.");
+
+ModelConfig diffCopeConfig()
+{
+    ModelConfig c;
+    c.attention = AttentionKind::Diff;
+    c.position = PositionKind::RopeCope;
+    c.vocabSize = ByteTokenizer::kVocabSize;
+    c.dModel = 32;
+    c.nLayers = 2;
+    c.nHeads = 2;
+    c.nKvHeads = 2;
+    c.headDim = 8;
+    c.ffnHidden = 64;
+    c.maxSeqLen = 128;
+    c.cope.npos = 129;
+    return c;
+}
+
+} // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_model = m_dir.filePath(QStringLiteral("model"));
+        const Status s = initRandomModel(m_model.toStdString(), diffCopeConfig(), 21, false);
+        QVERIFY2(s.isOk(), s.message().c_str());
+    }
+
+    void opensAModelAndShowsEveryMapOfTheHead()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        window.setPrompt(kPrompt);
+        window.openModel(m_model);
+        QVERIFY(shown.wait(30000));
+
+        auto model = Model::load(m_model.toStdString());
+        QVERIFY(model.isOk());
+        const std::vector<int64_t> tokens = (*model)->tokenizer().encode(kPrompt.toStdString());
+        const std::vector<MapKind> kinds = availableMapKinds((*model)->config(), false);
+        QCOMPARE(window.panels().size(), kinds.size());
+        QCOMPARE(window.panels().front()->map().kind, QStringLiteral("A1")); // attention maps first
+
+        CaptureRequest request {tokens, {{0, 0}}, kinds};
+        auto reference = (*model)->capture(request);
+        QVERIFY(reference.isOk());
+        for (HeatmapPanel* panel : window.panels()) {
+            const PanelMap& shownMap = panel->map();
+            QCOMPARE(shownMap.rows, static_cast<int>(tokens.size()));
+            QCOMPARE(shownMap.cols, static_cast<int>(tokens.size()));
+            QCOMPARE(shownMap.tokens.front(), QStringLiteral("<bos>"));
+            auto kind = parseMapKind(shownMap.kind.toStdString());
+            QVERIFY(kind.isOk());
+            const AttentionMap* expected = reference->find(0, 0, *kind);
+            QVERIFY(expected);
+            for (size_t i = 0; i < expected->values.size(); ++i) {
+                const float a = expected->values[i], b = shownMap.values[i];
+                QVERIFY2(std::isnan(a) == std::isnan(b) && (std::isnan(a) || a == b),
+                    qPrintable(shownMap.kind + QStringLiteral(" differs at ") + QString::number(i)));
+            }
+        }
+    }
+
+    void hoverReadOutShowsEveryTermAtTheCell()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        window.setPrompt(kPrompt);
+        window.openModel(m_model);
+        QVERIFY(shown.wait(30000));
+        HeatmapPanel* d = nullptr;
+        for (HeatmapPanel* panel : window.panels())
+            if (panel->map().kind == QStringLiteral("D"))
+                d = panel;
+        QVERIFY(d);
+        const int row = 5, col = 2;
+        Q_EMIT d->cellHovered(row, col);
+        const QString text = window.findChild<QLabel*>(QStringLiteral("readout"))->text();
+        const float value = d->map().values[static_cast<size_t>(row * d->map().cols + col)];
+        QVERIFY2(text.contains(QStringLiteral("D = ") + QString::number(value, 'g', 5)), qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("A1 = ")) && text.contains(QStringLiteral("G2 = ")), qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("λ = ")), qPrintable(text));
+        Q_EMIT d->cellHovered(1, 4); // future cell
+        QVERIFY(window.findChild<QLabel*>(QStringLiteral("readout"))->text().contains(QStringLiteral("masked")));
+    }
+
+    void changingTheLayerRerunsAndUpdatesLambda()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        window.setPrompt(kPrompt);
+        window.openModel(m_model);
+        QVERIFY(shown.wait(30000));
+        const QString lambda0 = window.findChild<QLabel*>(QStringLiteral("lambdaLabel"))->text();
+        window.findChild<QSpinBox*>(QStringLiteral("layerSpin"))->setValue(1);
+        QVERIFY(shown.wait(30000));
+        const QString lambda1 = window.findChild<QLabel*>(QStringLiteral("lambdaLabel"))->text();
+        QVERIFY(lambda0.startsWith(QStringLiteral("λ = ")));
+        QVERIFY2(
+            lambda0 != lambda1, qPrintable(lambda0 + QStringLiteral(" vs ") + lambda1)); // λ_init differs per layer
+    }
+
+    void aMalformedModelShowsAnErrorAndTheWindowStaysUsable()
+    {
+        const QString bad = m_dir.filePath(QStringLiteral("bad"));
+        QVERIFY(QDir().mkpath(bad));
+        QVERIFY(writeFileAtomic((bad + QStringLiteral("/config.json")).toStdString(), "{\"format\": \"nope\"}").isOk());
+        MainWindow window;
+        QSignalSpy errors(&window, &MainWindow::errorShown);
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        window.openModel(bad);
+        QVERIFY(errors.wait(30000));
+        QVERIFY2(errors.front().front().toString().contains(QStringLiteral("config.json")),
+            qPrintable(errors.front().front().toString()));
+        window.setPrompt(kPrompt);
+        window.openModel(m_model);
+        QVERIFY(shown.wait(30000));
+    }
+
+    void aPromptLongerThanMaxSeqLenIsRefusedWithAMessage()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        QSignalSpy errors(&window, &MainWindow::errorShown);
+        window.setPrompt(QString(200, QLatin1Char('x')));
+        window.openModel(m_model);
+        QVERIFY(errors.wait(30000));
+        QVERIFY2(errors.front().front().toString().contains(QStringLiteral("max_seq_len")),
+            qPrintable(errors.front().front().toString()));
+        QCOMPARE(shown.count(), 0);
+    }
+
+private:
+    QTemporaryDir m_dir;
+    QString m_model;
+};
+
+int main(int argc, char** argv)
+{
+    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    QCoreApplication::setAttribute(Qt::AA_Use96Dpi);
+    QApplication app(argc, argv);
+    TestMainWindow test;
+    return QTest::qExec(&test, argc, argv);
+}
+
+#include "tst_mainwindow.moc"
