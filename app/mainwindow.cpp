@@ -2,10 +2,13 @@
 #include "mainwindow.h"
 
 #include "attnscope/model.h"
+#include "colorcontrols.h"
 #include "heatmappanel.h"
+#include "sideplots.h"
 
 #include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
 #include <QComboBox>
 #include <QDockWidget>
 #include <QDragEnterEvent>
@@ -165,6 +168,7 @@ void MainWindow::buildUi()
     modelLayout->addWidget(m_modelSummary);
     modelLayout->addStretch();
     modelDock->setWidget(modelWidget);
+    modelWidget->setMinimumWidth(230);
     addDockWidget(Qt::LeftDockWidgetArea, modelDock);
 
     // Prompt, token strip, navigation, panels, read-out.
@@ -172,7 +176,7 @@ void MainWindow::buildUi()
     auto* layout = new QVBoxLayout(central);
     m_prompt = new QPlainTextEdit(central);
     m_prompt->setPlaceholderText(tr("Type a prompt, then Ctrl+Enter to run"));
-    m_prompt->setMaximumHeight(90);
+    m_prompt->setMaximumHeight(72);
     m_tokenStrip = new QListWidget(central);
     m_tokenStrip->setFlow(QListView::LeftToRight);
     m_tokenStrip->setWrapping(false);
@@ -199,6 +203,9 @@ void MainWindow::buildUi()
     runRow->addWidget(m_layerSpin);
     runRow->addWidget(m_headSpin);
     runRow->addWidget(m_lambdaLabel);
+    m_colors = new ColorControls(central);
+    runRow->addSpacing(12);
+    runRow->addWidget(m_colors);
     auto* scroll = new QScrollArea(central);
     scroll->setWidgetResizable(true);
     auto* grid = new QWidget(scroll);
@@ -215,6 +222,19 @@ void MainWindow::buildUi()
     layout->addWidget(m_readout);
     setCentralWidget(central);
 
+    m_plotDock = new QDockWidget(tr("Plots"), this);
+    m_plotDock->setObjectName(QStringLiteral("plotDock"));
+    auto* plots = new QWidget(m_plotDock);
+    auto* plotsLayout = new QVBoxLayout(plots);
+    m_lambdaPlot = new LambdaPlot(plots);
+    m_copePlot = new CopePositionPlot(plots);
+    plotsLayout->addWidget(m_lambdaPlot);
+    plotsLayout->addWidget(m_copePlot);
+    plotsLayout->addStretch();
+    m_plotDock->setWidget(plots);
+    m_plotDock->setMinimumWidth(300);
+    addDockWidget(Qt::RightDockWidgetArea, m_plotDock);
+
     m_status = new QLabel(this);
     m_progress = new QProgressBar(this);
     m_progress->setMaximumWidth(160);
@@ -230,6 +250,8 @@ void MainWindow::buildUi()
             openModel(dir);
     });
     open->setShortcut(QKeySequence::Open);
+    m_recentMenu = file->addMenu(tr("Open &Recent"));
+    rebuildRecentMenu();
     file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
     QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
     runMenu->addAction(tr("&Run Prompt"), QKeySequence(Qt::CTRL | Qt::Key_Return), this, &MainWindow::runNow);
@@ -251,6 +273,18 @@ void MainWindow::buildUi()
     });
 
     connect(openButton, &QPushButton::clicked, open, &QAction::trigger);
+    m_colors->setOptions(m_settings.colorOptions());
+    connect(m_colors, &ColorControls::optionsChanged, this, [this](const ColorOptions& options) {
+        m_settings.setColorOptions(options);
+        applyColors();
+    });
+    const int device = m_deviceCombo->findText(m_settings.device());
+    m_deviceCombo->setCurrentIndex(std::max(0, device));
+    m_dtypeCombo->setCurrentIndex(std::max(0, m_dtypeCombo->findText(m_settings.dtype())));
+    connect(m_deviceCombo, &QComboBox::currentTextChanged, this, [this](const QString& d) { m_settings.setDevice(d); });
+    connect(m_dtypeCombo, &QComboBox::currentTextChanged, this, [this](const QString& d) { m_settings.setDtype(d); });
+    restoreGeometry(m_settings.windowGeometry());
+    restoreState(m_settings.windowState());
     connect(m_runButton, &QPushButton::clicked, this, &MainWindow::runNow);
     connect(m_cancelButton, &QPushButton::clicked, m_engine, &Engine::cancel);
     connect(m_prompt, &QPlainTextEdit::textChanged, this, &MainWindow::updateTokenStrip);
@@ -294,6 +328,8 @@ const ModelInfo* MainWindow::currentModel() const
 void MainWindow::onModelLoaded(quint64, const ModelInfo& info)
 {
     m_models[info.id] = info;
+    m_settings.addRecentModel(info.path);
+    rebuildRecentMenu();
     m_status->setText(tr("loaded %1 (%2, %3)").arg(info.name, info.device, info.dtype));
     m_modelCombo->addItem(info.name, info.id);
     m_modelCombo->setCurrentIndex(m_modelCombo->count() - 1); // selects it and runs the prompt
@@ -374,6 +410,8 @@ void MainWindow::onRunFinished(const RunOutput& output)
         panelMap.tokens = output.tokenDisplay;
         m_panels[i]->setMap(panelMap);
     }
+    applyColors();
+    updateSidePlots();
     const auto& lambda = output.capture.lambda;
     const size_t layer = static_cast<size_t>(m_layerSpin->value());
     m_lambdaLabel->setText(layer < lambda.size() ? QStringLiteral("λ = %1").arg(lambda[layer], 0, 'f', 4) : QString());
@@ -398,6 +436,10 @@ void MainWindow::onCellHovered(int row, int col)
 {
     for (HeatmapPanel* panel : m_panels)
         panel->setCrosshair(row, col);
+    if (row >= 0 && row != m_queryRow) {
+        m_queryRow = row; // the position plot follows the hovered query
+        updateSidePlots();
+    }
     const auto& tokens = m_lastRun.tokenDisplay;
     if (row < 0 || col < 0 || row >= tokens.size() || col >= tokens.size()) {
         m_readout->clear();
@@ -432,6 +474,73 @@ void MainWindow::dropEvent(QDropEvent* event)
     for (const QUrl& url : event->mimeData()->urls())
         if (url.isLocalFile())
             openModel(url.toLocalFile()); // a model folder or its config.json
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    m_settings.setWindow(saveGeometry(), saveState());
+    m_settings.addRecentPrompt(m_prompt->toPlainText());
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::rebuildRecentMenu()
+{
+    m_recentMenu->clear();
+    for (const QString& path : m_settings.recentModels())
+        m_recentMenu->addAction(path, this, [this, path] { openModel(path); });
+    m_recentMenu->setEnabled(!m_recentMenu->isEmpty());
+}
+
+void MainWindow::applyColors()
+{
+    const ColorOptions options = m_colors->options();
+    // With a shared range, probability-like panels share one range and signed panels another (a single
+    // range across both would centre D's diverging scale on the wrong value).
+    std::vector<float> sequential, signedValues;
+    if (options.sharedRange)
+        for (HeatmapPanel* panel : m_panels) {
+            const PanelMap& map = panel->map();
+            auto& bucket = map.isSigned ? signedValues : sequential;
+            bucket.insert(bucket.end(), map.values.begin(), map.values.end());
+        }
+    const auto seqRange = colorRange(sequential, false, options);
+    const auto signedRange = colorRange(signedValues, true, options);
+    for (HeatmapPanel* panel : m_panels) {
+        if (options.sharedRange) {
+            const auto& r = panel->map().isSigned ? signedRange : seqRange;
+            panel->setSharedRange(r.first, r.second);
+        }
+        panel->setColorOptions(options);
+    }
+}
+
+void MainWindow::updateSidePlots()
+{
+    const ModelInfo* info = currentModel();
+    if (!info || m_lastRun.capture.tokens.empty())
+        return;
+    const bool diff = info->config.isDiff();
+    m_lambdaPlot->setVisible(diff);
+    if (diff)
+        m_lambdaPlot->setLambdas(m_lastRun.capture.lambda, m_layerSpin->value());
+    m_copePlot->setVisible(info->config.hasCope());
+    if (!info->config.hasCope())
+        return;
+    const int64_t n = static_cast<int64_t>(m_lastRun.capture.tokens.size());
+    const int64_t row = m_queryRow >= 0 && m_queryRow < n ? m_queryRow : n - 1;
+    std::vector<CopePositionPlot::Series> series;
+    const std::vector<std::pair<MapKind, QString>> kinds = diff
+        ? std::vector<std::pair<MapKind, QString>> {{MapKind::P1, tr("P1 (group 1)")},
+            {MapKind::P2, tr("P2 (group 2)")}}
+        : std::vector<std::pair<MapKind, QString>> {{MapKind::P, tr("P")}};
+    for (const auto& [kind, name] : kinds)
+        if (const AttentionMap* map = m_lastRun.capture.find(m_layerSpin->value(), m_headSpin->value(), kind)) {
+            CopePositionPlot::Series s {name, {}};
+            for (int64_t j = 0; j <= row; ++j)
+                s.positions.push_back(map->at(row, j));
+            series.push_back(std::move(s));
+        }
+    m_copePlot->setRow(static_cast<int>(row), m_lastRun.tokenDisplay, series);
 }
 
 void MainWindow::showError(const QString& title, const QString& message)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "engine.h"
+#include "settings.h"
 
 #include <QMainWindow>
 
@@ -16,10 +17,15 @@ class QPushButton;
 class QSpinBox;
 class QGridLayout;
 class QListWidget;
+class QMenu;
+class QDockWidget;
 
 namespace attn::app {
 
 class HeatmapPanel;
+class ColorControls;
+class LambdaPlot;
+class CopePositionPlot;
 
 /**
  * @brief The main window: model panel, prompt editor with live token strip, and every map of the selected
@@ -50,6 +56,7 @@ Q_SIGNALS:
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
 
 private:
     void buildUi();
@@ -62,6 +69,9 @@ private:
     void showError(const QString& title, const QString& message);
     void rebuildPanels();
     const ModelInfo* currentModel() const;
+    void applyColors();
+    void updateSidePlots();
+    void rebuildRecentMenu();
 
     Engine* m_engine = nullptr;
     std::map<int, ModelInfo> m_models;
@@ -83,6 +93,13 @@ private:
     QLabel* m_readout = nullptr;
     QGridLayout* m_panelGrid = nullptr;
     std::vector<HeatmapPanel*> m_panels;
+    ColorControls* m_colors = nullptr;
+    LambdaPlot* m_lambdaPlot = nullptr;
+    CopePositionPlot* m_copePlot = nullptr;
+    QDockWidget* m_plotDock = nullptr;
+    QMenu* m_recentMenu = nullptr;
+    Settings m_settings;
+    int m_queryRow = -1; ///< query row of the CoPE position plot; -1 = the last token
     QProgressBar* m_progress = nullptr;
     QLabel* m_status = nullptr;
 };

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "mapmath.h"
+
+#include <QByteArray>
+#include <QString>
+#include <QStringList>
+
+namespace attn::app {
+
+/**
+ * @brief Every persisted setting in one typed place (INI via QSettings, namespaced keys), so no widget
+ * scatters ad-hoc QSettings calls.
+ */
+class Settings {
+public:
+    static constexpr int kMaxRecentModels = 10;
+    static constexpr int kMaxRecentPrompts = 20;
+
+    QStringList recentModels() const;
+    void addRecentModel(const QString& path);
+    QStringList recentPrompts() const;
+    void addRecentPrompt(const QString& prompt);
+
+    ColorOptions colorOptions() const;
+    void setColorOptions(const ColorOptions& options);
+
+    QString device() const;
+    void setDevice(const QString& device);
+    QString dtype() const;
+    void setDtype(const QString& dtype);
+
+    QByteArray windowGeometry() const;
+    QByteArray windowState() const;
+    void setWindow(const QByteArray& geometry, const QByteArray& state);
+};
+
+} // namespace attn::app
