@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# The main job until the GUI lands: install, build (Release), create a small seeded diff+CoPE model and
-# compute every map of every head for a prompt, then list what was written.
+# The main job: install, build (Release), create a small seeded diff+CoPE demo model (trained bundled models
+# come with issue 4), compute every map of every head with the CLI, then open the desktop app on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -19,3 +19,11 @@ head -4 "$DEMO/info.txt"
 "$CLI" maps "$DEMO/model" --prompt "Alice was tired. She tried reading. A rabbit came." \
   --layers all --heads all --maps all --out "$DEMO/maps" --force
 echo "maps: $DEMO/maps/maps.json and $(ls "$DEMO/maps" | grep -c '\.npy$') .npy files (float32, row = query, column = key, NaN = masked)"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  exec build/release/app/attnscope "$DEMO/model" --prompt "Alice was tired. She tried reading. A rabbit came."
+else
+  echo "no display: the desktop app needs one (or run it under xvfb-run); saving a headless screenshot instead"
+  QT_QPA_PLATFORM=offscreen build/release/app/attnscope "$DEMO/model" --screenshot "$DEMO/attnscope.png" \
+    --prompt "Alice was tired. She tried reading. A rabbit came."
+  echo "screenshot: $DEMO/attnscope.png"
+fi
