@@ -62,7 +62,7 @@ public:
     void RT_unload(int modelId) { m_models.erase(modelId); }
 
     void RT_run(quint64 requestId, int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
-        const std::vector<MapKind>& kinds)
+        const std::vector<MapKind>& kinds, const MetricsRequest& metricsRequest)
     {
         if (requestId != m_latestRun->load())
             return; // superseded while queued: skip without running
@@ -90,11 +90,62 @@ public:
         RunOutput output;
         output.requestId = requestId;
         output.modelId = modelId;
-        output.seconds = timer.nsecsElapsed() / 1e9;
         for (int64_t id : result->tokens)
             output.tokenDisplay << QString::fromStdString(model.tokenizer().display(id));
         output.capture = std::move(result.value());
+        if (metricsRequest.enabled)
+            RT_metrics(model, request.tokens, metricsRequest, control, output);
+        output.seconds = timer.nsecsElapsed() / 1e9;
         Q_EMIT runFinished(output);
+    }
+
+    /// One capture of every head's attention (A or D) and gates, reduced to numbers here.
+    void RT_metrics(Model& model, const std::vector<int64_t>& tokens, const MetricsRequest& metricsRequest,
+        const RunControl& control, RunOutput& output)
+    {
+        const ModelConfig& config = model.config();
+        const MapKind attention = config.isDiff() ? MapKind::D : MapKind::A;
+        std::vector<MapKind> kinds {attention};
+        if (config.hasCope())
+            for (MapKind k :
+                config.isDiff() ? std::vector<MapKind> {MapKind::G1, MapKind::G2} : std::vector<MapKind> {MapKind::G})
+                kinds.push_back(k);
+        CaptureRequest request {tokens, {}, kinds};
+        for (int64_t layer = 0; layer < config.nLayers; ++layer)
+            for (int64_t head = 0; head < config.nHeads; ++head)
+                request.heads.push_back({layer, head});
+        auto all = model.capture(request, control);
+        if (!all) {
+            output.metricsError = QString::fromStdString(all.message());
+            return;
+        }
+        std::map<int64_t, std::vector<SpanAttention>> byLayer;
+        for (const HeadRef& ref : request.heads) {
+            const double lambda = config.isDiff() ? all->lambda[static_cast<size_t>(ref.layer)] : kNoMetric;
+            const AttentionMap* map = all->find(ref.layer, ref.head, attention);
+            std::vector<const AttentionMap*> gates;
+            for (size_t i = 1; i < kinds.size(); ++i)
+                gates.push_back(all->find(ref.layer, ref.head, kinds[i]));
+            auto metrics = computeHeadMetrics(ref.layer, ref.head, *map, lambda, gates);
+            if (!metrics) {
+                output.metricsError = QString::fromStdString(metrics.message());
+                return;
+            }
+            output.metrics.push_back(*metrics);
+            if (metricsRequest.spanBegin >= 0) {
+                auto span = spanAttention(*map, lambda, metricsRequest.queryRows, metricsRequest.spanBegin,
+                    metricsRequest.spanEnd, metricsRequest.noiseEnd);
+                if (!span) {
+                    output.metricsError = QString::fromStdString(span.message());
+                    return;
+                }
+                output.spans.push_back({ref.layer, ref.head, *span});
+                byLayer[ref.layer].push_back(*span);
+            }
+        }
+        if (!byLayer.empty())
+            if (auto average = paperAverage(byLayer))
+                output.spanAverage = *average;
     }
 
 Q_SIGNALS:
@@ -170,15 +221,18 @@ void Engine::unloadModel(int modelId)
         m_worker, [w = m_worker, modelId] { w->RT_unload(modelId); }, Qt::QueuedConnection);
 }
 
-quint64 Engine::run(
-    int modelId, const QString& prompt, const std::vector<HeadRef>& heads, const std::vector<MapKind>& kinds)
+quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
+    const std::vector<MapKind>& kinds, const MetricsRequest& metrics)
 {
     const quint64 id = m_nextRequest++;
     m_latestRun = id;
     m_latestRunShared->store(id);
     m_cancel->store(true); // the run in flight (if any) stops at its next layer boundary
     QMetaObject::invokeMethod(
-        m_worker, [w = m_worker, id, modelId, prompt, heads, kinds] { w->RT_run(id, modelId, prompt, heads, kinds); },
+        m_worker,
+        [w = m_worker, id, modelId, prompt, heads, kinds, metrics] {
+            w->RT_run(id, modelId, prompt, heads, kinds, metrics);
+        },
         Qt::QueuedConnection);
     return id;
 }

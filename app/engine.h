@@ -3,6 +3,7 @@
 
 #include "attnscope/config.h"
 #include "attnscope/maps.h"
+#include "attnscope/metrics.h"
 #include "attnscope/tokenizer.h"
 
 #include <QObject>
@@ -31,6 +32,24 @@ struct ModelInfo {
     std::shared_ptr<const Tokenizer> tokenizer;
 };
 
+/**
+ * @brief Per-head noise metrics of every layer x head, computed on the engine thread after the run (one more
+ * capture of the attention maps only; the maps themselves never cross to the UI).
+ */
+struct MetricsRequest {
+    bool enabled = false;
+    int64_t spanBegin = -1; ///< relevant key span [spanBegin, spanEnd); -1 = no span
+    int64_t spanEnd = -1;
+    int64_t noiseEnd = -1; ///< first key of the question segment, excluded from noise; -1 = none
+    std::vector<int64_t> queryRows; ///< empty = the last token
+};
+
+struct HeadSpan {
+    int64_t layer = 0;
+    int64_t head = 0;
+    SpanAttention span;
+};
+
 /** @brief One run's result, delivered to the UI thread. */
 struct RunOutput {
     quint64 requestId = 0;
@@ -38,6 +57,10 @@ struct RunOutput {
     CaptureResult capture;
     QStringList tokenDisplay;
     double seconds = 0.0;
+    std::vector<HeadMetrics> metrics; ///< every layer x head when MetricsRequest::enabled
+    std::vector<HeadSpan> spans; ///< per head, when a span was given
+    SpanAttention spanAverage; ///< mean over heads, then layers (the DIFF paper's Table 3 protocol)
+    QString metricsError; ///< why metrics are missing, if they are
 };
 
 class EngineWorker;
@@ -57,8 +80,8 @@ public:
     /// device: "auto", "cpu", "cuda", "cuda:N"; dtype: "fp32" or "bf16".
     quint64 loadModel(const QString& path, const QString& device, const QString& dtype);
     void unloadModel(int modelId);
-    quint64 run(
-        int modelId, const QString& prompt, const std::vector<HeadRef>& heads, const std::vector<MapKind>& kinds);
+    quint64 run(int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
+        const std::vector<MapKind>& kinds, const MetricsRequest& metrics = {});
     /// Cancels the run in flight (if any); its failure arrives as runFailed with "cancelled".
     void cancel();
     quint64 latestRunId() const { return m_latestRun; }

@@ -26,6 +26,7 @@ class HeatmapPanel;
 class ColorControls;
 class LambdaPlot;
 class CopePositionPlot;
+class MetricsPanel;
 
 /**
  * @brief The main window: model panel, prompt editor with live token strip, and every map of the selected
@@ -44,6 +45,9 @@ public:
     void runNow();
 
     Engine& engine() { return *m_engine; }
+    MetricsPanel* metricsPanel() const { return m_metrics; }
+    /// Marks the relevant key span [begin, end) (as selecting tokens in the strip does) and re-runs.
+    void setRelevantSpan(int64_t begin, int64_t end);
     /// Panels currently shown, in display order (for tests and export).
     const std::vector<HeatmapPanel*>& panels() const;
 
@@ -72,6 +76,8 @@ private:
     void applyColors();
     void updateSidePlots();
     void rebuildRecentMenu();
+    void onTokenSelectionChanged();
+    QString spanDescription() const;
 
     Engine* m_engine = nullptr;
     std::map<int, ModelInfo> m_models;
@@ -100,6 +106,9 @@ private:
     QMenu* m_recentMenu = nullptr;
     Settings m_settings;
     int m_queryRow = -1; ///< query row of the CoPE position plot; -1 = the last token
+    MetricsPanel* m_metrics = nullptr;
+    int64_t m_spanBegin = -1; ///< the relevant key span [begin, end) marked in the token strip; -1 = none
+    int64_t m_spanEnd = -1;
     QProgressBar* m_progress = nullptr;
     QLabel* m_status = nullptr;
 };

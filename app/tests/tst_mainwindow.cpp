@@ -6,11 +6,13 @@
 #include "attnscope/model.h"
 #include "heatmappanel.h"
 #include "mainwindow.h"
+#include "metricspanel.h"
 
 #include <QApplication>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -125,6 +127,44 @@ private Q_SLOTS:
         QVERIFY(lambda0.startsWith(QStringLiteral("λ = ")));
         QVERIFY2(
             lambda0 != lambda1, qPrintable(lambda0 + QStringLiteral(" vs ") + lambda1)); // λ_init differs per layer
+    }
+
+    void markedSpanGivesTable3NumbersPerHead()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        window.setPrompt(kPrompt);
+        window.openModel(m_model);
+        QVERIFY(shown.wait(30000));
+        window.setRelevantSpan(3, 7);
+        QVERIFY(shown.wait(30000));
+
+        // Hand computation from the core's D map: last row, keys 3..6, divided by 1 - lambda.
+        auto model = Model::load(m_model.toStdString());
+        QVERIFY(model.isOk());
+        const std::vector<int64_t> tokens = (*model)->tokenizer().encode(kPrompt.toStdString());
+        auto capture = (*model)->capture({tokens, {{1, 1}}, {MapKind::D}});
+        QVERIFY(capture.isOk());
+        const AttentionMap& d = *capture->find(1, 1, MapKind::D);
+        const double lambda = capture->lambda[1];
+        double toSpan = 0.0;
+        for (int64_t j = 3; j < 7; ++j)
+            toSpan += d.at(d.rows - 1, j) / (1.0 - lambda);
+
+        QStandardItemModel* table = window.metricsPanel()->model();
+        QCOMPARE(table->rowCount(), 4); // 2 layers x 2 heads
+        bool found = false;
+        for (int r = 0; r < table->rowCount(); ++r)
+            if (table->item(r, 0)->data(Qt::UserRole).toInt() == 1
+                && table->item(r, 1)->data(Qt::UserRole).toInt() == 1) {
+                const double shownSpan = table->item(r, 10)->data(Qt::UserRole).toDouble();
+                QVERIFY2(std::fabs(shownSpan - toSpan) < 1e-6,
+                    qPrintable(QString::number(shownSpan) + " vs " + QString::number(toSpan)));
+                found = true;
+            }
+        QVERIFY(found);
+        QVERIFY2(window.metricsPanel()->summary().contains(QStringLiteral("to span")),
+            qPrintable(window.metricsPanel()->summary()));
     }
 
     void aMalformedModelShowsAnErrorAndTheWindowStaysUsable()
