@@ -20,6 +20,7 @@
 #include <QJsonDocument>
 #include <QPageLayout>
 #include <QPdfWriter>
+#include <QRegularExpression>
 #include <QSaveFile>
 #include <QSvgGenerator>
 #include <QTemporaryFile>
@@ -28,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <variant>
 
 namespace attn::app {
 
@@ -110,33 +112,48 @@ std::optional<QByteArray> renderViaTemporaryFile(
     return rendered.readAll();
 }
 
-/// Writes the picture or array, then its sidecar; reports which files exist afterwards if the second step fails.
-ExportResult commit(const QString& path, const QByteArray& bytes, const QJsonObject& provenance)
+/// Writes the sidecar of a file already written; reports which files exist afterwards if that fails.
+ExportResult finish(const QString& path, const QJsonObject& provenance)
 {
     QString error;
-    if (!writeAtomic(path, bytes, &error))
-        return failure(error);
-    const QByteArray sidecar = QJsonDocument(provenance).toJson(QJsonDocument::Indented);
-    if (!writeAtomic(sidecarPath(path), sidecar, &error))
+    if (!writeAtomic(sidecarPath(path), QJsonDocument(provenance).toJson(QJsonDocument::Indented), &error))
         return failure(QStringLiteral("%1 was written, but its provenance file was not. %2")
                            .arg(QDir::toNativeSeparators(path), error),
             {path});
     return {true, QStringLiteral("Wrote %1").arg(QDir::toNativeSeparators(path)), {path, sidecarPath(path)}};
 }
 
-std::optional<QString> checkOptions(const ImageOptions& options, int width, int height, double scale)
+ExportResult commit(const QString& path, const QByteArray& bytes, const QJsonObject& provenance)
 {
+    QString error;
+    return writeAtomic(path, bytes, &error) ? finish(path, provenance) : failure(error);
+}
+
+/// Everything an image export checks before rendering: overwrite policy, type, size. Returns the format or why not.
+std::variant<ImageFormat, QString> checkImage(
+    const QString& path, const ImageOptions& options, QSize size, bool overwrite)
+{
+    if (auto reason = refusal(path, overwrite))
+        return *reason;
+    const auto format = imageFormatForPath(path);
+    if (!format)
+        return QStringLiteral("Unsupported image type for %1 (use .png, .pdf or .svg).").arg(path);
     if (!(options.dpi > 0.0) || !std::isfinite(options.dpi))
         return QStringLiteral("Invalid resolution %1 dpi.").arg(options.dpi);
-    if (options.width < 0 || options.height < 0 || width <= 0 || height <= 0)
-        return QStringLiteral("Invalid image size %1 x %2.").arg(width).arg(height);
-    if (width * scale > kMaxPixels || height * scale > kMaxPixels)
-        return QStringLiteral("%1 x %2 at %3 dpi is too large to render (at most %4 pixels a side).")
-            .arg(width)
-            .arg(height)
-            .arg(options.dpi)
-            .arg(kMaxPixels);
-    return std::nullopt;
+    if (options.width < 0 || options.height < 0 || size.isEmpty())
+        return QStringLiteral("Invalid image size %1 x %2.").arg(size.width()).arg(size.height());
+    const double scale = *format == ImageFormat::Png ? options.dpi / 96.0 : 1.0;
+    if (std::max(size.width(), size.height()) * scale > kMaxPixels)
+        return QStringLiteral("%1 x %2 at %3 dpi is too large (at most %4 pixels a side).")
+            .arg(QString::number(size.width()), QString::number(size.height()), QString::number(options.dpi),
+                QString::number(kMaxPixels));
+    return *format;
+}
+
+QSize exportSize(const ImageOptions& options, const QWidget* widget)
+{
+    return {
+        options.width > 0 ? options.width : widget->width(), options.height > 0 ? options.height : widget->height()};
 }
 
 /// A model is named by its directory: a path to config.json or model.safetensors says nothing on its own.
@@ -276,21 +293,18 @@ ExportResult exportPanelImage(
 {
     if (!panel || !panel->plot())
         return failure(QStringLiteral("Nothing to export."));
-    if (auto reason = refusal(path, overwrite))
-        return failure(*reason);
-    const auto format = imageFormatForPath(path);
-    if (!format)
-        return failure(QStringLiteral("Unsupported image type for %1 (use .png, .pdf or .svg).").arg(path));
     QCustomPlot* plot = panel->plot();
-    const int width = options.width > 0 ? options.width : plot->width();
-    const int height = options.height > 0 ? options.height : plot->height();
-    const double scale = options.dpi / 96.0;
-    if (auto reason = checkOptions(options, width, height, *format == ImageFormat::Png ? scale : 1.0))
+    const QSize size = exportSize(options, plot);
+    const auto checked = checkImage(path, options, size, overwrite);
+    if (const auto* reason = std::get_if<QString>(&checked))
         return failure(*reason);
+    const int width = size.width();
+    const int height = size.height();
+    const double scale = options.dpi / 96.0;
 
     QString error;
     std::optional<QByteArray> bytes;
-    switch (*format) {
+    switch (std::get<ImageFormat>(checked)) {
     case ImageFormat::Png:
         bytes = renderViaTemporaryFile(
             path,
@@ -330,16 +344,13 @@ ExportResult exportWidgetImage(
 {
     if (!view || view->width() <= 0 || view->height() <= 0)
         return failure(QStringLiteral("Nothing to export."));
-    if (auto reason = refusal(path, overwrite))
+    const QSize size = exportSize(options, view);
+    const auto checked = checkImage(path, options, size, overwrite);
+    if (const auto* reason = std::get_if<QString>(&checked))
         return failure(*reason);
-    const auto format = imageFormatForPath(path);
-    if (!format)
-        return failure(QStringLiteral("Unsupported image type for %1 (use .png, .pdf or .svg).").arg(path));
-    const int width = options.width > 0 ? options.width : view->width();
-    const int height = options.height > 0 ? options.height : view->height();
+    const int width = size.width();
+    const int height = size.height();
     const double scale = options.dpi / 96.0;
-    if (auto reason = checkOptions(options, width, height, *format == ImageFormat::Png ? scale : 1.0))
-        return failure(*reason);
 
     // The view keeps its on-screen layout; a requested size different from it stretches the drawing to fit.
     const auto draw = [&](QCPPainter& painter, double deviceWidth, double deviceHeight) {
@@ -347,7 +358,7 @@ ExportResult exportWidgetImage(
         renderTree(view, painter, /*root=*/true);
     };
     QByteArray bytes;
-    switch (*format) {
+    switch (std::get<ImageFormat>(checked)) {
     case ImageFormat::Png: {
         QImage image(qRound(width * scale), qRound(height * scale), QImage::Format_ARGB32_Premultiplied);
         if (image.isNull())
@@ -468,13 +479,7 @@ ExportResult exportMapData(const attn::AttentionMap& map, const QStringList& tok
         // The core writer is atomic itself (temporary sibling + rename).
         const Status status
             = attn::writeNpyFloat32(QFile::encodeName(path).toStdString(), map.values.data(), {map.rows, map.cols});
-        if (!status)
-            return failure(QString::fromStdString(status.message()));
-        QString error;
-        if (!writeAtomic(sidecarPath(path), QJsonDocument(json).toJson(QJsonDocument::Indented), &error))
-            return failure(
-                QStringLiteral("%1 was written, but its provenance file was not. %2").arg(path, error), {path});
-        return {true, QStringLiteral("Wrote %1").arg(QDir::toNativeSeparators(path)), {path, sidecarPath(path)}};
+        return status ? finish(path, json) : failure(QString::fromStdString(status.message()));
     }
     if (suffix == QLatin1String("csv"))
         return commit(path, mapToCsv(map, tokens), json);
@@ -483,23 +488,11 @@ ExportResult exportMapData(const attn::AttentionMap& map, const QStringList& tok
 
 QString suggestedFileName(const Provenance& provenance, const QString& suffix)
 {
-    const auto sanitise = [](const QString& text) {
-        QString out;
-        for (const QChar c : text) {
-            const bool allowed = (c >= QLatin1Char('a') && c <= QLatin1Char('z'))
-                || (c >= QLatin1Char('A') && c <= QLatin1Char('Z')) || (c >= QLatin1Char('0') && c <= QLatin1Char('9'))
-                || c == QLatin1Char('.') || c == QLatin1Char('_') || c == QLatin1Char('-');
-            if (allowed)
-                out += c;
-            else if (!out.endsWith(QLatin1Char('_')))
-                out += QLatin1Char('_'); // one underscore per run of spaces, brackets, non-ASCII...
-        }
-        // No leading dot (a hidden file) and no dangling separators.
-        while (!out.isEmpty() && (out.front() == QLatin1Char('.') || out.front() == QLatin1Char('_')))
-            out.remove(0, 1);
-        while (out.endsWith(QLatin1Char('_')))
-            out.chop(1);
-        return out;
+    const auto sanitise = [](QString text) {
+        // One underscore per run of spaces, brackets, non-ASCII...; no leading dot (a hidden file), no dangling '_'.
+        static const QRegularExpression disallowed(QStringLiteral("[^A-Za-z0-9._-]+"));
+        static const QRegularExpression edges(QStringLiteral("^[._]+|_+$"));
+        return text.replace(disallowed, QStringLiteral("_")).remove(edges);
     };
 
     const QString model = sanitise(modelName(provenance.modelPath));

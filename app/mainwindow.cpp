@@ -212,6 +212,13 @@ void MainWindow::buildUi()
     open->setShortcut(QKeySequence::Open);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
+    file->addSeparator();
+    file->addAction(tr("&Export View…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, &MainWindow::exportView);
+    file->addAction(
+        tr("Export &Panel…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), this, &MainWindow::exportPanel);
+    file->addAction(tr("Export Panel &Numbers (.npy, .csv)…"), this, &MainWindow::exportPanelData);
+    file->addAction(tr("Export &Metrics (.csv, .json)…"), this, &MainWindow::exportMetrics);
+    file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
     QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
     runMenu->addAction(tr("&Run Prompt"), QKeySequence(Qt::CTRL | Qt::Key_Return), this, &MainWindow::runNow);

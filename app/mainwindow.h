@@ -27,6 +27,8 @@ class ColorControls;
 class LambdaPlot;
 class CopePositionPlot;
 class MetricsPanel;
+struct Provenance;
+struct ExportResult;
 
 /**
  * @brief The main window: model panel, prompt editor with live token strip, and every map of the selected
@@ -77,6 +79,14 @@ private:
     void updateSidePlots();
     void rebuildRecentMenu();
     void onTokenSelectionChanged();
+    // Exports (mainwindow_export.cpp).
+    Provenance provenance(const HeatmapPanel* panel) const;
+    QString askExportPath(const QString& title, const QString& suggested, const QString& filters);
+    void reportExport(const ExportResult& result);
+    void exportView();
+    void exportPanel();
+    void exportPanelData();
+    void exportMetrics();
     QString spanDescription() const;
 
     Engine* m_engine = nullptr;
@@ -107,6 +117,7 @@ private:
     Settings m_settings;
     int m_queryRow = -1; ///< query row of the CoPE position plot; -1 = the last token
     MetricsPanel* m_metrics = nullptr;
+    HeatmapPanel* m_activePanel = nullptr; ///< the panel last hovered: what Export Panel exports
     int64_t m_spanBegin = -1; ///< the relevant key span [begin, end) marked in the token strip; -1 = none
     int64_t m_spanEnd = -1;
     QProgressBar* m_progress = nullptr;

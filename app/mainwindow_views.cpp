@@ -82,6 +82,7 @@ void MainWindow::rebuildPanels()
     for (HeatmapPanel* panel : m_panels)
         panel->deleteLater();
     m_panels.clear();
+    m_activePanel = nullptr;
     const ModelInfo* info = currentModel();
     if (!info)
         return;
@@ -139,6 +140,8 @@ void MainWindow::onRunFinished(const RunOutput& output)
 
 void MainWindow::onCellHovered(int row, int col)
 {
+    if (auto* hovered = qobject_cast<HeatmapPanel*>(sender()))
+        m_activePanel = hovered;
     for (HeatmapPanel* panel : m_panels)
         panel->setCrosshair(row, col);
     if (row >= 0 && row != m_queryRow) {

@@ -361,6 +361,20 @@ private Q_SLOTS:
                 < 6.0,
             "the 192 dpi export differs from the 96 dpi one beyond resampling");
 
+        // A view never shown (batch export) is laid out on the way and renders the same.
+        QWidget hidden;
+        auto* hiddenLayout = new QHBoxLayout(&hidden);
+        for (int i = 0; i < 2; ++i) {
+            auto* panel = new HeatmapPanel;
+            panel->setMap(panelMap());
+            hiddenLayout->addWidget(panel);
+        }
+        hidden.resize(600, 300);
+        const QString hiddenPng = m_dir->filePath(QStringLiteral("hidden.png"));
+        result = exportWidgetImage(&hidden, hiddenPng, {}, provenance(), false);
+        QVERIFY2(result.ok, qPrintable(result.message));
+        QVERIFY(meanDifference(QImage(hiddenPng), QImage(png96)) < 1.0);
+
         const QString pdf = m_dir->filePath(QStringLiteral("view.pdf"));
         result = exportWidgetImage(&view, pdf, {}, provenance(), false);
         QVERIFY2(result.ok, qPrintable(result.message));
@@ -372,7 +386,7 @@ private Q_SLOTS:
         QString error;
         QCOMPARE(svgRootAndTitle(readAll(svg), &error).first, QStringLiteral("svg"));
         QVERIFY2(error.isEmpty(), qPrintable(error));
-        QCOMPARE(entries(m_dir->path()).size(), 8); // four pictures, four sidecars, nothing else
+        QCOMPARE(entries(m_dir->path()).size(), 10); // five pictures, five sidecars, nothing else
     }
 
 private:

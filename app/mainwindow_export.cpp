@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// MainWindow, exports: the view, one panel, one panel's numbers, the metrics table. Every export carries a
+// provenance sidecar (exporter.h) and nothing is overwritten without the user saying so.
+#include "mainwindow.h"
+
+#include "attnscope/fileio.h"
+#include "attnscope/metrics.h"
+#include "exporter.h"
+#include "heatmappanel.h"
+
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QInputDialog>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QSaveFile>
+#include <QSpinBox>
+
+#include <cmath>
+
+namespace attn::app {
+
+Provenance MainWindow::provenance(const HeatmapPanel* panel) const
+{
+    Provenance p;
+    if (const ModelInfo* info = currentModel()) {
+        p.modelPath = info->path;
+        p.modelSha256 = info->sha256;
+        p.device = info->device;
+        p.dtype = info->dtype;
+    }
+    p.prompt = m_prompt->toPlainText();
+    p.tokens = m_lastRun.tokenDisplay;
+    p.layer = m_layerSpin->value();
+    p.head = m_headSpin->value();
+    const auto& lambda = m_lastRun.capture.lambda;
+    if (static_cast<size_t>(p.layer) < lambda.size())
+        p.lambda = lambda[static_cast<size_t>(p.layer)];
+    if (panel) {
+        p.mapKind = panel->map().kind;
+        std::tie(p.colorLow, p.colorHigh) = panel->colorRange();
+    }
+    return p;
+}
+
+QString MainWindow::askExportPath(const QString& title, const QString& suggested, const QString& filters)
+{
+    // Qt's own overwrite question covers only the chosen file; ours also covers the sidecar next to it.
+    const QString path
+        = QFileDialog::getSaveFileName(this, title, suggested, filters, nullptr, QFileDialog::DontConfirmOverwrite);
+    if (path.isEmpty())
+        return QString();
+    QStringList existing;
+    for (const QString& candidate : {path, path + QStringLiteral(".json")})
+        if (QFileInfo::exists(candidate))
+            existing << candidate;
+    if (!existing.isEmpty()
+        && QMessageBox::question(this, tr("Replace files?"),
+               tr("These files exist and would be replaced:\n%1").arg(existing.join(QLatin1Char('\n'))))
+            != QMessageBox::Yes)
+        return QString();
+    return path;
+}
+
+void MainWindow::reportExport(const ExportResult& result)
+{
+    if (result.ok)
+        m_status->setText(tr("exported %1").arg(result.written.join(QStringLiteral(", "))));
+    else
+        showError(tr("Export failed"), result.message);
+}
+
+void MainWindow::exportView()
+{
+    if (m_panels.empty())
+        return;
+    const Provenance p = provenance(nullptr);
+    const QString path = askExportPath(tr("Export the view"), suggestedFileName(p, QStringLiteral("png")),
+        tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"));
+    if (path.isEmpty())
+        return;
+    ImageOptions options;
+    if (imageFormatForPath(path) == ImageFormat::Png) {
+        bool ok = false;
+        options.dpi = QInputDialog::getInt(this, tr("Resolution"), tr("Dots per inch:"), 192, 72, 600, 24, &ok);
+        if (!ok)
+            return;
+    }
+    reportExport(exportWidgetImage(m_panelGrid->parentWidget(), path, options, p, /*overwrite=*/true));
+}
+
+void MainWindow::exportPanel()
+{
+    HeatmapPanel* panel = m_activePanel ? m_activePanel : (m_panels.empty() ? nullptr : m_panels.front());
+    if (!panel)
+        return;
+    const Provenance p = provenance(panel);
+    const QString path
+        = askExportPath(tr("Export the panel %1").arg(panel->map().kind), suggestedFileName(p, QStringLiteral("png")),
+            tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"));
+    if (path.isEmpty())
+        return;
+    ImageOptions options;
+    options.dpi = 192;
+    reportExport(exportPanelImage(panel, path, options, p, /*overwrite=*/true));
+}
+
+void MainWindow::exportPanelData()
+{
+    HeatmapPanel* panel = m_activePanel ? m_activePanel : (m_panels.empty() ? nullptr : m_panels.front());
+    if (!panel)
+        return;
+    auto kind = parseMapKind(panel->map().kind.toStdString());
+    const AttentionMap* map = kind ? m_lastRun.capture.find(m_layerSpin->value(), m_headSpin->value(), *kind) : nullptr;
+    if (!map)
+        return;
+    const Provenance p = provenance(panel);
+    const QString path = askExportPath(tr("Export the numbers of %1").arg(panel->map().kind),
+        suggestedFileName(p, QStringLiteral("npy")), tr("NumPy array (*.npy);;CSV table (*.csv)"));
+    if (!path.isEmpty())
+        reportExport(exportMapData(*map, m_lastRun.tokenDisplay, path, p, /*overwrite=*/true));
+}
+
+void MainWindow::exportMetrics()
+{
+    if (m_lastRun.metrics.empty())
+        return;
+    Provenance p = provenance(nullptr);
+    p.layer = -1; // every layer and head
+    p.head = -1;
+    const QString path = askExportPath(
+        tr("Export the metrics"), suggestedFileName(p, QStringLiteral("csv")), tr("CSV table (*.csv);;JSON (*.json)"));
+    if (path.isEmpty())
+        return;
+    const bool json = path.endsWith(QStringLiteral(".json"), Qt::CaseInsensitive);
+    const std::string text = json ? metricsJson(m_lastRun.metrics) : metricsCsv(m_lastRun.metrics);
+    if (Status s = writeFileAtomic(path.toStdString(), text); !s) {
+        showError(tr("Export failed"), QString::fromStdString(s.message()));
+        return;
+    }
+    QSaveFile sidecar(path + QStringLiteral(".json"));
+    if (!sidecar.open(QIODevice::WriteOnly) || sidecar.write(QJsonDocument(toJson(p)).toJson()) < 0
+        || !sidecar.commit()) {
+        showError(tr("Export failed"), tr("cannot write %1: %2").arg(sidecar.fileName(), sidecar.errorString()));
+        return;
+    }
+    m_status->setText(tr("exported %1 and its provenance").arg(path));
+}
+
+} // namespace attn::app
