@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QThread>
 
+#include <algorithm>
 #include <map>
 
 namespace attn::app {
@@ -15,10 +16,90 @@ namespace attn::app {
 class EngineWorker : public QObject {
     Q_OBJECT
 public:
-    EngineWorker(std::shared_ptr<std::atomic<quint64>> latestRun, std::shared_ptr<std::atomic<bool>> cancel)
+    EngineWorker(std::shared_ptr<std::atomic<quint64>> latestRun, std::shared_ptr<std::atomic<bool>> cancel,
+        std::shared_ptr<std::atomic<quint64>> latestCompare, std::shared_ptr<std::atomic<bool>> compareCancel)
         : m_latestRun(std::move(latestRun))
         , m_cancel(std::move(cancel))
+        , m_latestCompare(std::move(latestCompare))
+        , m_compareCancel(std::move(compareCancel))
     {
+    }
+
+    void RT_compare(quint64 requestId, const std::vector<int>& modelIds, const QString& prompt, const HeadRef& ref,
+        CompareKind kind)
+    {
+        if (requestId != m_latestCompare->load())
+            return;
+        m_compareCancel->store(false);
+        RunControl control;
+        control.cancel = m_compareCancel.get();
+        CompareOutput out;
+        out.requestId = requestId;
+        out.head = ref;
+        out.kind = kind;
+        for (int modelId : modelIds) {
+            CompareEntry entry;
+            entry.modelId = modelId;
+            RT_compareOne(modelId, prompt, ref, kind, control, entry);
+            out.entries.push_back(std::move(entry));
+        }
+        Q_EMIT compareFinished(out);
+    }
+
+    void RT_compareOne(int modelId, const QString& prompt, const HeadRef& ref, CompareKind kind,
+        const RunControl& control, CompareEntry& entry)
+    {
+        auto it = m_models.find(modelId);
+        if (it == m_models.end()) {
+            entry.error = QStringLiteral("not loaded");
+            return;
+        }
+        Model& model = *it->second;
+        const ModelConfig& c = model.config();
+        if (ref.layer >= c.nLayers || ref.head >= c.nHeads) {
+            entry.error = QStringLiteral("has no layer %1 head %2").arg(ref.layer).arg(ref.head);
+            return;
+        }
+        if (kind != CompareKind::Attention && !c.hasCope()) {
+            entry.error = QStringLiteral("has no CoPE gates or positions");
+            return;
+        }
+        const MapKind attention = c.isDiff() ? MapKind::D : MapKind::A;
+        const std::vector<MapKind> gates = !c.hasCope() ? std::vector<MapKind> {}
+            : c.isDiff()                                ? std::vector<MapKind> {MapKind::G1, MapKind::G2}
+                                                        : std::vector<MapKind> {MapKind::G};
+        switch (kind) {
+        case CompareKind::Attention:
+            entry.kind = c.isDiff() ? MapKind::DN : MapKind::A;
+            break;
+        case CompareKind::Gates:
+            entry.kind = c.isDiff() ? MapKind::G1 : MapKind::G;
+            break;
+        case CompareKind::Positions:
+            entry.kind = c.isDiff() ? MapKind::P1 : MapKind::P;
+            break;
+        }
+        std::vector<MapKind> kinds {attention, entry.kind};
+        kinds.insert(kinds.end(), gates.begin(), gates.end());
+        std::sort(kinds.begin(), kinds.end());
+        kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+        entry.tokens = model.tokenizer().encode(prompt.toStdString());
+        auto result = model.capture({entry.tokens, {ref}, kinds}, control);
+        if (!result) {
+            entry.error = QString::fromStdString(result.message());
+            return;
+        }
+        for (int64_t id : entry.tokens)
+            entry.tokenDisplay << QString::fromStdString(model.tokenizer().display(id));
+        entry.map = *result->find(ref.layer, ref.head, entry.kind);
+        std::vector<const AttentionMap*> gateMaps;
+        for (MapKind g : gates)
+            gateMaps.push_back(result->find(ref.layer, ref.head, g));
+        const double lambda = c.isDiff() ? result->lambda[static_cast<size_t>(ref.layer)] : kNoMetric;
+        auto metrics
+            = computeHeadMetrics(ref.layer, ref.head, *result->find(ref.layer, ref.head, attention), lambda, gateMaps);
+        if (metrics)
+            entry.metrics = *metrics;
     }
 
     void RT_load(quint64 requestId, const QString& path, const QString& device, const QString& dtype)
@@ -155,24 +236,30 @@ Q_SIGNALS:
     void runProgress(quint64 requestId, int layersDone, int layersTotal);
     void runFinished(const attn::app::RunOutput& output);
     void runFailed(quint64 requestId, const QString& message);
+    void compareFinished(const attn::app::CompareOutput& output);
 
 private:
     std::map<int, std::unique_ptr<Model>> m_models;
     int m_nextModelId = 1;
     std::shared_ptr<std::atomic<quint64>> m_latestRun;
     std::shared_ptr<std::atomic<bool>> m_cancel;
+    std::shared_ptr<std::atomic<quint64>> m_latestCompare;
+    std::shared_ptr<std::atomic<bool>> m_compareCancel;
 };
 
 Engine::Engine(QObject* parent)
     : QObject(parent)
     , m_latestRunShared(std::make_shared<std::atomic<quint64>>(0))
     , m_cancel(std::make_shared<std::atomic<bool>>(false))
+    , m_latestCompareShared(std::make_shared<std::atomic<quint64>>(0))
+    , m_compareCancel(std::make_shared<std::atomic<bool>>(false))
 {
     qRegisterMetaType<attn::app::ModelInfo>();
     qRegisterMetaType<attn::app::RunOutput>();
+    qRegisterMetaType<attn::app::CompareOutput>();
     m_thread = new QThread(this);
     m_thread->setObjectName(QStringLiteral("attnscope-engine"));
-    m_worker = new EngineWorker(m_latestRunShared, m_cancel);
+    m_worker = new EngineWorker(m_latestRunShared, m_cancel, m_latestCompareShared, m_compareCancel);
     m_worker->moveToThread(m_thread);
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
 
@@ -195,13 +282,19 @@ Engine::Engine(QObject* parent)
         if (id == m_latestRun)
             Q_EMIT runFailed(id, message);
     });
+    connect(m_worker, &EngineWorker::compareFinished, this, [this](const CompareOutput& output) {
+        if (output.requestId == m_latestCompare)
+            Q_EMIT compareFinished(output);
+    });
     m_thread->start();
 }
 
 Engine::~Engine()
 {
     m_cancel->store(true);
+    m_compareCancel->store(true);
     m_latestRunShared->store(0); // queued runs are skipped
+    m_latestCompareShared->store(0);
     m_thread->quit();
     m_thread->wait();
 }
@@ -233,6 +326,18 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
         [w = m_worker, id, modelId, prompt, heads, kinds, metrics] {
             w->RT_run(id, modelId, prompt, heads, kinds, metrics);
         },
+        Qt::QueuedConnection);
+    return id;
+}
+
+quint64 Engine::compare(const std::vector<int>& modelIds, const QString& prompt, const HeadRef& head, CompareKind kind)
+{
+    const quint64 id = m_nextRequest++;
+    m_latestCompare = id;
+    m_latestCompareShared->store(id);
+    m_compareCancel->store(true);
+    QMetaObject::invokeMethod(
+        m_worker, [w = m_worker, id, modelIds, prompt, head, kind] { w->RT_compare(id, modelIds, prompt, head, kind); },
         Qt::QueuedConnection);
     return id;
 }

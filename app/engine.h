@@ -63,6 +63,27 @@ struct RunOutput {
     QString metricsError; ///< why metrics are missing, if they are
 };
 
+/// What a compare view shows for each model: the attention (A, or D/(1 - λ) so rows sum to 1 in both kinds of
+/// model), CoPE gates (G, or G1) or CoPE positions (P, or P1).
+enum class CompareKind { Attention, Gates, Positions };
+
+struct CompareEntry {
+    int modelId = -1;
+    QString error; ///< why this model has nothing to show (no such head, no CoPE, ...)
+    MapKind kind = MapKind::A;
+    std::vector<int64_t> tokens;
+    QStringList tokenDisplay;
+    AttentionMap map;
+    HeadMetrics metrics;
+};
+
+struct CompareOutput {
+    quint64 requestId = 0;
+    HeadRef head;
+    CompareKind kind = CompareKind::Attention;
+    std::vector<CompareEntry> entries;
+};
+
 class EngineWorker;
 
 /**
@@ -82,6 +103,8 @@ public:
     void unloadModel(int modelId);
     quint64 run(int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
         const std::vector<MapKind>& kinds, const MetricsRequest& metrics = {});
+    /// The same prompt, layer/head and kind on several models (its own latest-request-wins stream).
+    quint64 compare(const std::vector<int>& modelIds, const QString& prompt, const HeadRef& head, CompareKind kind);
     /// Cancels the run in flight (if any); its failure arrives as runFailed with "cancelled".
     void cancel();
     quint64 latestRunId() const { return m_latestRun; }
@@ -93,6 +116,7 @@ Q_SIGNALS:
     void runProgress(quint64 requestId, int layersDone, int layersTotal);
     void runFinished(const attn::app::RunOutput& output);
     void runFailed(quint64 requestId, const QString& message);
+    void compareFinished(const attn::app::CompareOutput& output);
 
 private:
     QThread* m_thread = nullptr;
@@ -101,9 +125,13 @@ private:
     quint64 m_latestRun = 0;
     std::shared_ptr<std::atomic<quint64>> m_latestRunShared; ///< read by the worker to skip stale runs
     std::shared_ptr<std::atomic<bool>> m_cancel;
+    quint64 m_latestCompare = 0;
+    std::shared_ptr<std::atomic<quint64>> m_latestCompareShared;
+    std::shared_ptr<std::atomic<bool>> m_compareCancel;
 };
 
 } // namespace attn::app
 
 Q_DECLARE_METATYPE(attn::app::ModelInfo)
 Q_DECLARE_METATYPE(attn::app::RunOutput)
+Q_DECLARE_METATYPE(attn::app::CompareOutput)

@@ -24,6 +24,8 @@ int main(int argc, char** argv)
         QStringLiteral("save the window as PNG once the maps are shown, then exit (docs, checks)"),
         QStringLiteral("file"));
     parser.addOption(screenshot);
+    QCommandLineOption compare(QStringLiteral("compare"), QStringLiteral("open on the Compare models tab"));
+    parser.addOption(compare);
     parser.process(app);
 
     attn::app::MainWindow window;
@@ -33,9 +35,12 @@ int main(int argc, char** argv)
     for (const QString& model : parser.positionalArguments())
         window.openModel(model);
     window.show();
+    if (parser.isSet(compare))
+        window.showCompare();
     if (parser.isSet(screenshot)) {
         const QString path = parser.value(screenshot);
-        QObject::connect(&window, &attn::app::MainWindow::mapsShown, &app, [&window, path] {
+        auto shown = parser.isSet(compare) ? &attn::app::MainWindow::compareShown : &attn::app::MainWindow::mapsShown;
+        QObject::connect(&window, shown, &app, [&window, path] {
             // One event-loop turn later, so the queued replots have painted.
             QTimer::singleShot(500, &window, [&window, path] {
                 const bool saved = window.grab().save(path);

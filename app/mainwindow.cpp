@@ -3,6 +3,7 @@
 
 #include "attnscope/model.h"
 #include "colorcontrols.h"
+#include "compareview.h"
 #include "heatmappanel.h"
 #include "metricspanel.h"
 #include "sideplots.h"
@@ -28,6 +29,7 @@
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -78,6 +80,10 @@ MainWindow::MainWindow(QWidget* parent)
     });
     connect(m_engine, &Engine::runFinished, this, &MainWindow::onRunFinished);
     connect(m_engine, &Engine::runFailed, this, &MainWindow::onRunFailed);
+    connect(m_engine, &Engine::compareFinished, this, [this](const CompareOutput& output) {
+        m_compare->setResults(output, m_models);
+        Q_EMIT compareShown();
+    });
 }
 
 MainWindow::~MainWindow() = default;
@@ -170,7 +176,13 @@ void MainWindow::buildUi()
     layout->addLayout(runRow);
     layout->addWidget(scroll, 1);
     layout->addWidget(m_readout);
-    setCentralWidget(central);
+    m_tabs = new QTabWidget(this);
+    m_tabs->addTab(central, tr("Maps"));
+    m_compare = new CompareView(m_tabs);
+    m_tabs->addTab(m_compare, tr("Compare models"));
+    setCentralWidget(m_tabs);
+    connect(m_tabs, &QTabWidget::currentChanged, this, &MainWindow::requestCompare);
+    connect(m_compare, &CompareView::kindChanged, this, &MainWindow::requestCompare);
 
     m_plotDock = new QDockWidget(tr("Plots"), this);
     m_plotDock->setObjectName(QStringLiteral("plotDock"));
@@ -333,6 +345,7 @@ void MainWindow::requestRun()
     metrics.spanBegin = m_spanBegin;
     metrics.spanEnd = m_spanEnd;
     m_engine->run(info->id, m_prompt->toPlainText(), {ref}, availableMapKinds(info->config, false), metrics);
+    requestCompare();
 }
 
 void MainWindow::onRunFailed(quint64, const QString& message)
@@ -376,6 +389,21 @@ void MainWindow::setRelevantSpan(int64_t begin, int64_t end)
     m_spanBegin = begin;
     m_spanEnd = end;
     requestRun();
+}
+
+void MainWindow::showCompare()
+{
+    m_tabs->setCurrentWidget(m_compare);
+}
+
+void MainWindow::requestCompare()
+{
+    if (m_tabs->currentWidget() != m_compare || m_models.empty())
+        return;
+    std::vector<int> ids;
+    for (const auto& [id, info] : m_models)
+        ids.push_back(id);
+    m_engine->compare(ids, m_prompt->toPlainText(), {m_layerSpin->value(), m_headSpin->value()}, m_compare->kind());
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

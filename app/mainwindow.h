@@ -19,6 +19,7 @@ class QGridLayout;
 class QListWidget;
 class QMenu;
 class QDockWidget;
+class QTabWidget;
 
 namespace attn::app {
 
@@ -27,6 +28,7 @@ class ColorControls;
 class LambdaPlot;
 class CopePositionPlot;
 class MetricsPanel;
+class CompareView;
 struct Provenance;
 struct ExportResult;
 
@@ -48,6 +50,9 @@ public:
 
     Engine& engine() { return *m_engine; }
     MetricsPanel* metricsPanel() const { return m_metrics; }
+    CompareView* compareView() const { return m_compare; }
+    /// Shows the Compare tab (which runs every loaded model on the prompt).
+    void showCompare();
     /// Marks the relevant key span [begin, end) (as selecting tokens in the strip does) and re-runs.
     void setRelevantSpan(int64_t begin, int64_t end);
     /// Panels currently shown, in display order (for tests and export).
@@ -56,6 +61,8 @@ public:
 Q_SIGNALS:
     /// A run's maps are on screen (tests wait on this).
     void mapsShown();
+    /// A comparison is on screen.
+    void compareShown();
     /// A load or run failed and the message is on screen.
     void errorShown(const QString& message);
 
@@ -79,6 +86,7 @@ private:
     void updateSidePlots();
     void rebuildRecentMenu();
     void onTokenSelectionChanged();
+    void requestCompare();
     // Exports (mainwindow_export.cpp).
     Provenance provenance(const HeatmapPanel* panel) const;
     QString askExportPath(const QString& title, const QString& suggested, const QString& filters);
@@ -117,6 +125,8 @@ private:
     Settings m_settings;
     int m_queryRow = -1; ///< query row of the CoPE position plot; -1 = the last token
     MetricsPanel* m_metrics = nullptr;
+    CompareView* m_compare = nullptr;
+    QTabWidget* m_tabs = nullptr;
     HeatmapPanel* m_activePanel = nullptr; ///< the panel last hovered: what Export Panel exports
     int64_t m_spanBegin = -1; ///< the relevant key span [begin, end) marked in the token strip; -1 = none
     int64_t m_spanEnd = -1;

@@ -4,6 +4,7 @@
 #include "attnscope/fileio.h"
 #include "attnscope/init.h"
 #include "attnscope/model.h"
+#include "compareview.h"
 #include "heatmappanel.h"
 #include "mainwindow.h"
 #include "metricspanel.h"
@@ -13,6 +14,7 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardItemModel>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -53,6 +55,13 @@ private Q_SLOTS:
         m_model = m_dir.filePath(QStringLiteral("model"));
         const Status s = initRandomModel(m_model.toStdString(), diffCopeConfig(), 21, false);
         QVERIFY2(s.isOk(), s.message().c_str());
+        ModelConfig softmax = diffCopeConfig();
+        softmax.attention = AttentionKind::Softmax;
+        softmax.position = PositionKind::Rope;
+        softmax.headDim = 16;
+        m_softmax = m_dir.filePath(QStringLiteral("softmax"));
+        const Status s2 = initRandomModel(m_softmax.toStdString(), softmax, 22, false);
+        QVERIFY2(s2.isOk(), s2.message().c_str());
     }
 
     void opensAModelAndShowsEveryMapOfTheHead()
@@ -167,6 +176,29 @@ private Q_SLOTS:
             qPrintable(window.metricsPanel()->summary()));
     }
 
+    void compareShowsBothModelsAndTheirDifference()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        QSignalSpy compared(&window, &MainWindow::compareShown);
+        window.setPrompt(kPrompt);
+        window.openModel(m_model);
+        QVERIFY(shown.wait(30000));
+        window.openModel(m_softmax);
+        QVERIFY(shown.wait(30000));
+        window.showCompare();
+        QVERIFY(compared.wait(30000));
+        const auto& panels = window.compareView()->panels();
+        QCOMPARE(panels.size(), size_t(3)); // diff model, softmax model, softmax - diff
+        QCOMPARE(panels[0]->map().kind, QStringLiteral("DN"));
+        QCOMPARE(panels[1]->map().kind, QStringLiteral("A"));
+        QVERIFY(panels[2]->map().isSigned);
+        const size_t cell = 5 * static_cast<size_t>(panels[0]->map().cols) + 2;
+        QCOMPARE(panels[2]->map().values[cell], panels[1]->map().values[cell] - panels[0]->map().values[cell]);
+        QVERIFY(std::isnan(panels[2]->map().values[1])); // row 0, key 1: masked in both
+        QCOMPARE(window.compareView()->metricsTable()->columnCount(), 3); // two models and one delta
+    }
+
     void aMalformedModelShowsAnErrorAndTheWindowStaysUsable()
     {
         const QString bad = m_dir.filePath(QStringLiteral("bad"));
@@ -200,6 +232,7 @@ private Q_SLOTS:
 private:
     QTemporaryDir m_dir;
     QString m_model;
+    QString m_softmax;
 };
 
 int main(int argc, char** argv)
