@@ -225,6 +225,14 @@ void MainWindow::buildUi()
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
+    file->addAction(tr("Open &Session…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Open a session"), QString(), tr("attnscope session (*.attnscope)"));
+        if (!path.isEmpty())
+            openSession(path);
+    });
+    file->addAction(tr("Save Session &As…"), QKeySequence::SaveAs, this, &MainWindow::saveSessionAs);
+    file->addSeparator();
     file->addAction(tr("&Export View…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, &MainWindow::exportView);
     file->addAction(
         tr("Export &Panel…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), this, &MainWindow::exportPanel);
@@ -313,6 +321,7 @@ void MainWindow::onModelLoaded(quint64, const ModelInfo& info)
     m_status->setText(tr("loaded %1 (%2, %3)").arg(info.name, info.device, info.dtype));
     m_modelCombo->addItem(info.name, info.id);
     m_modelCombo->setCurrentIndex(m_modelCombo->count() - 1); // selects it and runs the prompt
+    modelLoadSettled();
 }
 
 void MainWindow::updateTokenStrip()

@@ -2,12 +2,14 @@
 #pragma once
 
 #include "engine.h"
+#include "session.h"
 #include "settings.h"
 
 #include <QMainWindow>
 
 #include <map>
 #include <memory>
+#include <optional>
 
 class QComboBox;
 class QLabel;
@@ -51,6 +53,10 @@ public:
     Engine& engine() { return *m_engine; }
     MetricsPanel* metricsPanel() const { return m_metrics; }
     CompareView* compareView() const { return m_compare; }
+    /// Sessions (mainwindow_session.cpp).
+    SessionState currentSession() const;
+    bool saveSession(const QString& path);
+    void openSession(const QString& path);
     /// Shows the Compare tab (which runs every loaded model on the prompt).
     void showCompare();
     /// Marks the relevant key span [begin, end) (as selecting tokens in the strip does) and re-runs.
@@ -61,6 +67,8 @@ public:
 Q_SIGNALS:
     /// A run's maps are on screen (tests wait on this).
     void mapsShown();
+    /// A session's models are loaded and its selection applied.
+    void sessionRestored();
     /// A comparison is on screen.
     void compareShown();
     /// A load or run failed and the message is on screen.
@@ -87,6 +95,9 @@ private:
     void rebuildRecentMenu();
     void onTokenSelectionChanged();
     void requestCompare();
+    void saveSessionAs();
+    void modelLoadSettled();
+    void finishSessionRestore();
     // Exports (mainwindow_export.cpp).
     Provenance provenance(const HeatmapPanel* panel) const;
     QString askExportPath(const QString& title, const QString& suggested, const QString& filters);
@@ -126,6 +137,8 @@ private:
     int m_queryRow = -1; ///< query row of the CoPE position plot; -1 = the last token
     MetricsPanel* m_metrics = nullptr;
     CompareView* m_compare = nullptr;
+    std::optional<SessionState> m_pendingSession; ///< a session waiting for its models to load
+    int m_pendingLoads = 0;
     QTabWidget* m_tabs = nullptr;
     HeatmapPanel* m_activePanel = nullptr; ///< the panel last hovered: what Export Panel exports
     int64_t m_spanBegin = -1; ///< the relevant key span [begin, end) marked in the token strip; -1 = none

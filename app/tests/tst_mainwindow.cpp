@@ -199,6 +199,36 @@ private Q_SLOTS:
         QCOMPARE(window.compareView()->metricsTable()->columnCount(), 3); // two models and one delta
     }
 
+    void aSavedSessionRestoresModelsSelectionAndSpan()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("s.attnscope"));
+        {
+            MainWindow window;
+            QSignalSpy shown(&window, &MainWindow::mapsShown);
+            window.setPrompt(kPrompt);
+            window.openModel(m_model);
+            QVERIFY(shown.wait(30000));
+            window.findChild<QSpinBox*>(QStringLiteral("layerSpin"))->setValue(1);
+            window.findChild<QSpinBox*>(QStringLiteral("headSpin"))->setValue(1);
+            window.setRelevantSpan(2, 5);
+            QVERIFY(shown.wait(30000));
+            QVERIFY(window.saveSession(path));
+        }
+        MainWindow restored;
+        QSignalSpy done(&restored, &MainWindow::sessionRestored);
+        QSignalSpy shown(&restored, &MainWindow::mapsShown);
+        restored.openSession(path);
+        QVERIFY(done.wait(30000));
+        const SessionState state = restored.currentSession();
+        QCOMPARE(state.models.size(), 1);
+        QCOMPARE(state.prompt, kPrompt);
+        QCOMPARE(state.layer, 1);
+        QCOMPARE(state.head, 1);
+        QCOMPARE(state.spanBegin, qint64(2));
+        QCOMPARE(state.spanEnd, qint64(5));
+        QTRY_VERIFY_WITH_TIMEOUT(restored.metricsPanel()->summary().contains(QStringLiteral("to span")), 30000);
+    }
+
     void aMalformedModelShowsAnErrorAndTheWindowStaysUsable()
     {
         const QString bad = m_dir.filePath(QStringLiteral("bad"));

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "mapmath.h"
+
+#include <QString>
+#include <QStringList>
+
+#include <optional>
+
+namespace attn::app {
+
+/** @brief Everything a `.attnscope` session file restores: models, prompt, selection, marked span, view options. */
+struct SessionState {
+    QStringList models; ///< model directories, in load order
+    QString prompt;
+    int layer = 0;
+    int head = 0;
+    qint64 spanBegin = -1; ///< relevant key span [begin, end); -1 = none
+    qint64 spanEnd = -1;
+    ColorOptions colors;
+    QString device = QStringLiteral("auto");
+    QString dtype = QStringLiteral("fp32");
+    bool compareTab = false;
+};
+
+/// JSON text of a session (versioned: "format": "attnscope-session", "version": 1).
+QByteArray sessionToJson(const SessionState& state);
+/// Parses a session file's text; on failure returns nothing and sets *error to a message naming the problem.
+std::optional<SessionState> sessionFromJson(const QByteArray& json, QString* error);
+
+} // namespace attn::app
