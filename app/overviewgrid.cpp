@@ -25,8 +25,8 @@ namespace {
 constexpr int kThumbHint = 64; // preferred thumbnail side
 constexpr int kMinThumb = 12; // below this a map is unreadable; the grid overflows instead of shrinking
 constexpr int kFrame = 3; // metric frame width
-constexpr int kGap = 6; // between framed thumbnails; the 2-px selection ring lives inside it
-constexpr int kRing = 2;
+constexpr int kGap = 6; // between framed thumbnails; the selection ring lives inside it
+constexpr int kRing = 3; // selection ring, fits in the gap
 constexpr int kMargin = 4;
 
 QCPColorGradient gradientFromStops(std::initializer_list<const char*> stops)
@@ -52,10 +52,11 @@ QCPColorGradient mapGradient(bool isSigned)
         {"#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"});
 }
 
-// ColorBrewer YlOrRd: a different hue family from viridis and RdBu, so a frame never reads as map data.
+// ColorBrewer YlOrRd without its palest stop (invisible on a light window): a different hue family from viridis and
+// RdBu, so a frame never reads as map data.
 QCPColorGradient metricGradient()
 {
-    return gradientFromStops({"#ffffb2", "#fecc5c", "#fd8d3c", "#e31a1c", "#800026"});
+    return gradientFromStops({"#fed976", "#feb24c", "#fd8d3c", "#e31a1c", "#800026"});
 }
 
 /// The panels' masked grey (heatmappanel.cpp maskedColor): masked must not look like zero attention.
