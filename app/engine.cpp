@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include "attnscope/model.h"
+#include "attnscope/pooling.h"
 
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -213,6 +214,7 @@ public:
                 return;
             }
             output.metrics.push_back(*metrics);
+            output.thumbnails.push_back(poolMap(*map, kThumbnailSize, PoolMode::Max, config.isDiff()));
             if (metricsRequest.spanBegin >= 0) {
                 auto span = spanAttention(*map, lambda, metricsRequest.queryRows, metricsRequest.spanBegin,
                     metricsRequest.spanEnd, metricsRequest.noiseEnd);

@@ -61,7 +61,11 @@ struct RunOutput {
     std::vector<HeadSpan> spans; ///< per head, when a span was given
     SpanAttention spanAverage; ///< mean over heads, then layers (the DIFF paper's Table 3 protocol)
     QString metricsError; ///< why metrics are missing, if they are
+    /// Every head's attention map (A, or D for DIFF) max-pooled to at most kThumbnailSize^2, for the overview grid.
+    std::vector<AttentionMap> thumbnails;
 };
+
+inline constexpr int64_t kThumbnailSize = 48;
 
 /// What a compare view shows for each model: the attention (A, or D/(1 - λ) so rows sum to 1 in both kinds of
 /// model), CoPE gates (G, or G1) or CoPE positions (P, or P1).

@@ -6,6 +6,7 @@
 #include "compareview.h"
 #include "heatmappanel.h"
 #include "metricspanel.h"
+#include "overviewgrid.h"
 #include "sideplots.h"
 
 #include <QAction>
@@ -197,11 +198,34 @@ void MainWindow::buildUi()
     m_plotDock->setMinimumWidth(300);
     addDockWidget(Qt::RightDockWidgetArea, m_plotDock);
 
+    auto* overviewDock = new QDockWidget(tr("Overview: every layer × head"), this);
+    overviewDock->setObjectName(QStringLiteral("overviewDock"));
+    auto* overviewWidget = new QWidget(overviewDock);
+    auto* overviewLayout = new QVBoxLayout(overviewWidget);
+    m_overviewMetric = new QComboBox(overviewWidget);
+    m_overviewMetric->addItems({tr("entropy"), tr("sink"), tr("max"), tr("distance"), tr("neg. mass"), tr("mean gate"),
+        tr("to span"), tr("noise")});
+    m_overviewMetric->setToolTip(tr("Frame colour of each head"));
+    auto* overviewScroll = new QScrollArea(overviewWidget);
+    overviewScroll->setWidgetResizable(true);
+    m_overview = new OverviewGrid(overviewScroll);
+    overviewScroll->setWidget(m_overview);
+    overviewLayout->addWidget(m_overviewMetric);
+    overviewLayout->addWidget(overviewScroll, 1);
+    overviewDock->setWidget(overviewWidget);
+    connect(m_overview, &OverviewGrid::headActivated, this, [this](int layer, int head) {
+        m_layerSpin->setValue(layer);
+        m_headSpin->setValue(head);
+    });
+    connect(m_overviewMetric, qOverload<int>(&QComboBox::currentIndexChanged), this, &MainWindow::updateOverview);
+
     auto* metricsDock = new QDockWidget(tr("Metrics"), this);
     metricsDock->setObjectName(QStringLiteral("metricsDock"));
     m_metrics = new MetricsPanel(metricsDock);
     metricsDock->setWidget(m_metrics);
     addDockWidget(Qt::BottomDockWidgetArea, metricsDock);
+    // The overview beside the table, where it has the room its thumbnails need.
+    splitDockWidget(metricsDock, overviewDock, Qt::Horizontal);
     connect(m_metrics, &MetricsPanel::headActivated, this, [this](int layer, int head) {
         m_layerSpin->setValue(layer);
         m_headSpin->setValue(head);

@@ -31,6 +31,7 @@ class LambdaPlot;
 class CopePositionPlot;
 class MetricsPanel;
 class CompareView;
+class OverviewGrid;
 struct Provenance;
 struct ExportResult;
 
@@ -95,6 +96,7 @@ private:
     void rebuildRecentMenu();
     void onTokenSelectionChanged();
     void requestCompare();
+    void updateOverview();
     void saveSessionAs();
     void modelLoadSettled();
     void finishSessionRestore();
@@ -137,6 +139,8 @@ private:
     int m_queryRow = -1; ///< query row of the CoPE position plot; -1 = the last token
     MetricsPanel* m_metrics = nullptr;
     CompareView* m_compare = nullptr;
+    OverviewGrid* m_overview = nullptr;
+    QComboBox* m_overviewMetric = nullptr;
     std::optional<SessionState> m_pendingSession; ///< a session waiting for its models to load
     int m_pendingLoads = 0;
     QTabWidget* m_tabs = nullptr;

@@ -6,8 +6,10 @@
 #include "colorcontrols.h"
 #include "heatmappanel.h"
 #include "metricspanel.h"
+#include "overviewgrid.h"
 #include "sideplots.h"
 
+#include <QComboBox>
 #include <QGridLayout>
 #include <QLabel>
 #include <QProgressBar>
@@ -128,6 +130,7 @@ void MainWindow::onRunFinished(const RunOutput& output)
     applyColors();
     updateSidePlots();
     m_metrics->setResults(output, spanDescription());
+    updateOverview();
     const auto& lambda = output.capture.lambda;
     const size_t layer = static_cast<size_t>(m_layerSpin->value());
     m_lambdaLabel->setText(layer < lambda.size() ? QStringLiteral("λ = %1").arg(lambda[layer], 0, 'f', 4) : QString());
@@ -231,6 +234,31 @@ QString MainWindow::spanDescription() const
     for (int64_t i = m_spanBegin; i < m_spanEnd && i < m_lastRun.tokenDisplay.size(); ++i)
         text += m_lastRun.tokenDisplay[static_cast<int>(i)];
     return tr("tokens %1–%2 “%3”").arg(m_spanBegin).arg(m_spanEnd - 1).arg(text.toHtmlEscaped());
+}
+
+void MainWindow::updateOverview()
+{
+    const ModelInfo* info = currentModel();
+    if (!info || m_lastRun.thumbnails.empty())
+        return;
+    std::map<std::pair<int64_t, int64_t>, SpanAttention> spans;
+    for (const HeadSpan& s : m_lastRun.spans)
+        spans[{s.layer, s.head}] = s.span;
+    const int metric = m_overviewMetric->currentIndex();
+    std::vector<OverviewCell> cells;
+    for (size_t i = 0; i < m_lastRun.thumbnails.size() && i < m_lastRun.metrics.size(); ++i) {
+        const HeadMetrics& m = m_lastRun.metrics[i];
+        const auto span = spans.find({m.layer, m.head});
+        const double values[] = {m.entropy, m.sinkMass, m.maxWeight, m.meanDistance, m.negativeMass, m.meanGate,
+            span == spans.end() ? kNoMetric : span->second.toSpan,
+            span == spans.end() ? kNoMetric : span->second.noise};
+        cells.push_back({static_cast<int>(m.layer), static_cast<int>(m.head), m_lastRun.thumbnails[i],
+            values[std::clamp(metric, 0, 7)]});
+    }
+    m_overview->setCells(static_cast<int>(info->config.nLayers), static_cast<int>(info->config.nHeads),
+        std::move(cells), info->config.isDiff(), info->config.isDiff() ? QStringLiteral("D") : QStringLiteral("A"),
+        m_overviewMetric->currentText());
+    m_overview->setSelected(m_layerSpin->value(), m_headSpin->value());
 }
 
 } // namespace attn::app
