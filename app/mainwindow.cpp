@@ -374,7 +374,10 @@ void MainWindow::requestRun()
         return;
     const HeadRef ref {m_layerSpin->value(), m_headSpin->value()};
     MetricsRequest metrics;
-    metrics.enabled = true;
+    // Metrics cover every head, so a layer/head change with the same model, prompt and span reuses them.
+    metrics.enabled = metricsKey() != m_metricsKey || m_lastRun.metrics.empty();
+    if (metrics.enabled)
+        m_requestedMetricsKey = metricsKey();
     metrics.spanBegin = m_spanBegin;
     metrics.spanEnd = m_spanEnd;
     m_engine->run(info->id, m_prompt->toPlainText(), {ref}, availableMapKinds(info->config, false), metrics);
@@ -422,6 +425,15 @@ void MainWindow::setRelevantSpan(int64_t begin, int64_t end)
     m_spanBegin = begin;
     m_spanEnd = end;
     requestRun();
+}
+
+QString MainWindow::metricsKey() const
+{
+    return QStringLiteral("%1|%2|%3|%4")
+        .arg(m_currentModel)
+        .arg(m_spanBegin)
+        .arg(m_spanEnd)
+        .arg(m_prompt->toPlainText());
 }
 
 void MainWindow::showCompare()

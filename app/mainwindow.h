@@ -109,6 +109,7 @@ private:
     void exportPanelData();
     void exportMetrics();
     QString spanDescription() const;
+    QString metricsKey() const;
 
     Engine* m_engine = nullptr;
     std::map<int, ModelInfo> m_models;
@@ -143,6 +144,10 @@ private:
     QComboBox* m_overviewMetric = nullptr;
     std::optional<SessionState> m_pendingSession; ///< a session waiting for its models to load
     int m_pendingLoads = 0;
+    /// What the metrics of m_lastRun were computed for; a head or layer change with the same key reuses them.
+    QString m_metricsKey;
+    QString m_requestedMetricsKey; ///< key of the latest request that computes metrics (latest wins, so it matches the
+                                   ///< result)
     QTabWidget* m_tabs = nullptr;
     HeatmapPanel* m_activePanel = nullptr; ///< the panel last hovered: what Export Panel exports
     int64_t m_spanBegin = -1; ///< the relevant key span [begin, end) marked in the token strip; -1 = none

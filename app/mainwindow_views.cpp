@@ -108,7 +108,18 @@ void MainWindow::onRunFinished(const RunOutput& output)
 {
     m_progress->setVisible(false);
     m_cancelButton->setEnabled(false);
-    m_lastRun = output;
+    if (output.metrics.empty() && output.metricsError.isEmpty() && !m_lastRun.metrics.empty()) {
+        // This run reused the metrics of the previous one (same model, prompt and span).
+        RunOutput merged = output;
+        merged.metrics = std::move(m_lastRun.metrics);
+        merged.spans = std::move(m_lastRun.spans);
+        merged.spanAverage = m_lastRun.spanAverage;
+        merged.thumbnails = std::move(m_lastRun.thumbnails);
+        m_lastRun = std::move(merged);
+    } else {
+        m_lastRun = output;
+        m_metricsKey = m_requestedMetricsKey;
+    }
     const ModelInfo* info = currentModel();
     if (!info || output.modelId != info->id)
         return;
@@ -129,7 +140,7 @@ void MainWindow::onRunFinished(const RunOutput& output)
     }
     applyColors();
     updateSidePlots();
-    m_metrics->setResults(output, spanDescription());
+    m_metrics->setResults(m_lastRun, spanDescription());
     updateOverview();
     const auto& lambda = output.capture.lambda;
     const size_t layer = static_cast<size_t>(m_layerSpin->value());
