@@ -50,19 +50,24 @@ Result<MapKind> parseMapKind(const std::string& text)
 
 std::vector<MapKind> availableMapKinds(const ModelConfig& config, bool includeLogits)
 {
+    // push_back rather than insert({...}): GCC 12 reports a false -Wstringop-overflow for the latter at -O2.
     std::vector<MapKind> kinds;
+    auto add = [&kinds](std::initializer_list<MapKind> more) {
+        for (MapKind k : more)
+            kinds.push_back(k);
+    };
     if (config.isDiff()) {
         if (config.hasCope())
-            kinds.insert(kinds.end(), {MapKind::G1, MapKind::P1, MapKind::B1, MapKind::G2, MapKind::P2, MapKind::B2});
-        kinds.insert(kinds.end(), {MapKind::A1, MapKind::A2, MapKind::LA2, MapKind::D, MapKind::DN});
+            add({MapKind::G1, MapKind::P1, MapKind::B1, MapKind::G2, MapKind::P2, MapKind::B2});
+        add({MapKind::A1, MapKind::A2, MapKind::LA2, MapKind::D, MapKind::DN});
         if (includeLogits)
-            kinds.insert(kinds.end(), {MapKind::S1, MapKind::S2});
+            add({MapKind::S1, MapKind::S2});
     } else {
         if (config.hasCope())
-            kinds.insert(kinds.end(), {MapKind::G, MapKind::P, MapKind::B});
-        kinds.push_back(MapKind::A);
+            add({MapKind::G, MapKind::P, MapKind::B});
+        add({MapKind::A});
         if (includeLogits)
-            kinds.push_back(MapKind::S);
+            add({MapKind::S});
     }
     return kinds;
 }
