@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "heatmappanel.h"
 
+#include "gradients.h"
+
 // qcustomplot.h declares its signals with the `signals:` keyword and uses `foreach`; it cannot be compiled in a
 // translation unit that hides Qt's keywords. Fail here with a clear message instead of deep inside the header.
 #if defined(QT_NO_KEYWORDS)
@@ -73,39 +75,6 @@ private:
     double m_spacing = 0.0;
     QPointer<QCPAxis> m_axis; // the axis owns the ticker through a shared pointer, so it may outlive the axis
 };
-
-QCPColorGradient makeGradient(GradientChoice choice)
-{
-    // Indexed by GradientChoice (Viridis, Magma, Grays, BlueWhiteRed). Viridis and magma are sampled from the
-    // published matplotlib colormap tables at 1/8 steps; the diverging one is ColorBrewer's RdBu ends.
-    static const std::array<std::vector<const char*>, 4> table = {{
-        {"#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"},
-        {"#000004", "#1d1147", "#51127c", "#822681", "#b73779", "#e75263", "#fc8961", "#fec488", "#fcfdbf"},
-        {"#ffffff", "#000000"},
-        {"#2166ac", "#ffffff", "#b2182b"},
-    }};
-    const auto& stops = table.at(static_cast<std::size_t>(choice));
-    QCPColorGradient gradient;
-    gradient.clearColorStops();
-    gradient.setColorInterpolation(QCPColorGradient::ciRGB);
-    for (std::size_t i = 0; i < stops.size(); ++i)
-        gradient.setColorStopAt(static_cast<double>(i) / static_cast<double>(stops.size() - 1), QColor(stops[i]));
-    gradient.setNanHandling(QCPColorGradient::nhNanColor);
-    return gradient;
-}
-
-/// Masked cells must not be mistaken for zero attention, so the masked grey has to differ from the colour
-/// the gradient gives to 0 (or to the low end on a log scale, where 0 cannot be drawn).
-QColor maskedColor(QCPColorGradient& gradient, const QCPRange& range, bool logarithmic, const QPalette& palette)
-{
-    const bool dark = palette.color(QPalette::Window).lightness() < 128;
-    const QColor preferred(dark ? "#4a4a4a" : "#d9d9d9");
-    const double zero = logarithmic ? range.lower : std::clamp(0.0, range.lower, range.upper);
-    const QColor z = QColor::fromRgba(gradient.color(zero, range, logarithmic));
-    const int distance = std::abs(preferred.red() - z.red()) + std::abs(preferred.green() - z.green())
-        + std::abs(preferred.blue() - z.blue());
-    return distance >= 60 ? preferred : QColor(dark ? "#7a7a7a" : "#a6a6a6");
-}
 
 QString displayToken(const QString& token)
 {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "overviewgrid.h"
 
+#include "gradients.h"
+
 // qcustomplot.h needs Qt keywords (`signals:`, `foreach`); see heatmappanel.cpp.
 #if defined(QT_NO_KEYWORDS)
 #error "overviewgrid.cpp includes qcustomplot.h, which needs Qt keywords: do not define QT_NO_KEYWORDS for this target"
@@ -29,27 +31,11 @@ constexpr int kGap = 6; // between framed thumbnails; the selection ring lives i
 constexpr int kRing = 3; // selection ring, fits in the gap
 constexpr int kMargin = 4;
 
-QCPColorGradient gradientFromStops(std::initializer_list<const char*> stops)
-{
-    QCPColorGradient gradient;
-    gradient.clearColorStops();
-    gradient.setColorInterpolation(QCPColorGradient::ciRGB);
-    const int last = static_cast<int>(stops.size()) - 1;
-    int i = 0;
-    for (const char* stop : stops)
-        gradient.setColorStopAt(static_cast<double>(i++) / last, QColor(stop));
-    gradient.setNanHandling(QCPColorGradient::nhNanColor);
-    return gradient;
-}
-
 // Same stops as the panels' defaults (heatmappanel.cpp) so a thumbnail and its opened panel look alike:
 // matplotlib viridis at 1/8 steps, ColorBrewer RdBu ends around white.
 QCPColorGradient mapGradient(bool isSigned)
 {
-    if (isSigned)
-        return gradientFromStops({"#2166ac", "#ffffff", "#b2182b"});
-    return gradientFromStops(
-        {"#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"});
+    return makeGradient(isSigned ? GradientChoice::BlueWhiteRed : GradientChoice::Viridis);
 }
 
 // ColorBrewer YlOrRd without its palest stop (invisible on a light window): a different hue family from viridis and
@@ -57,17 +43,6 @@ QCPColorGradient mapGradient(bool isSigned)
 QCPColorGradient metricGradient()
 {
     return gradientFromStops({"#fed976", "#feb24c", "#fd8d3c", "#e31a1c", "#800026"});
-}
-
-/// The panels' masked grey (heatmappanel.cpp maskedColor): masked must not look like zero attention.
-QColor maskedColor(QCPColorGradient& gradient, const QCPRange& range, const QPalette& palette)
-{
-    const bool dark = palette.color(QPalette::Window).lightness() < 128;
-    const QColor preferred(dark ? "#4a4a4a" : "#d9d9d9");
-    const QColor z = QColor::fromRgba(gradient.color(std::clamp(0.0, range.lower, range.upper), range));
-    const int distance = std::abs(preferred.red() - z.red()) + std::abs(preferred.green() - z.green())
-        + std::abs(preferred.blue() - z.blue());
-    return distance >= 60 ? preferred : QColor(dark ? "#7a7a7a" : "#a6a6a6");
 }
 
 bool hasValues(const AttentionMap& map)
@@ -144,7 +119,7 @@ void OverviewGrid::rebuildImages()
     QCPColorGradient gradient = mapGradient(m_isSigned);
     const QCPRange range(m_range.first, m_range.second);
     // The masked grey follows the palette, so this runs again on PaletteChange.
-    gradient.setNanColor(maskedColor(gradient, range, palette()));
+    gradient.setNanColor(maskedColor(gradient, range, /*logarithmic=*/false, palette()));
 
     m_images.assign(m_cells.size(), QImage());
     std::vector<double> row;

@@ -16,6 +16,8 @@
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include "apptest.h"
 #include <QXmlStreamReader>
 
 #include <cmath>
@@ -394,15 +396,6 @@ private:
     std::unique_ptr<HeatmapPanel> m_panel;
 };
 
-int main(int argc, char** argv)
-{
-    // Headless and fixed-dpi so pixel sizes are stable wherever the test runs (CTest also sets the platform).
-    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    QCoreApplication::setAttribute(Qt::AA_Use96Dpi);
-    QApplication app(argc, argv);
-    TestExporter test;
-    return QTest::qExec(&test, argc, argv);
-}
+ATTNSCOPE_APP_TEST_MAIN(TestExporter)
 
 #include "tst_exporter.moc"

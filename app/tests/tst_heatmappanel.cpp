@@ -8,6 +8,8 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include "apptest.h"
+
 #include <cmath>
 #include <limits>
 
@@ -222,15 +224,6 @@ private Q_SLOTS:
     }
 };
 
-int main(int argc, char** argv)
-{
-    // Headless and fixed-dpi so pixel maths is stable wherever the test runs (CTest also sets the platform).
-    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    QCoreApplication::setAttribute(Qt::AA_Use96Dpi);
-    QApplication app(argc, argv);
-    TestHeatmapPanel test;
-    return QTest::qExec(&test, argc, argv);
-}
+ATTNSCOPE_APP_TEST_MAIN(TestHeatmapPanel)
 
 #include "tst_heatmappanel.moc"

@@ -18,6 +18,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "apptest.h"
+
 #include <cmath>
 
 using namespace attn;
@@ -265,14 +267,6 @@ private:
     QString m_softmax;
 };
 
-int main(int argc, char** argv)
-{
-    if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    QCoreApplication::setAttribute(Qt::AA_Use96Dpi);
-    QApplication app(argc, argv);
-    TestMainWindow test;
-    return QTest::qExec(&test, argc, argv);
-}
+ATTNSCOPE_APP_TEST_MAIN(TestMainWindow)
 
 #include "tst_mainwindow.moc"
