@@ -26,6 +26,40 @@ public:
     {
     }
 
+    void RT_batch(quint64 requestId, int modelId, const QString& prompt, const std::vector<MapKind>& kinds,
+        std::shared_ptr<std::atomic<bool>> cancel)
+    {
+        auto it = m_models.find(modelId);
+        if (it == m_models.end()) {
+            Q_EMIT batchDone(requestId, QStringLiteral("the model is no longer loaded"));
+            return;
+        }
+        Model& model = *it->second;
+        const std::vector<int64_t> tokens = model.tokenizer().encode(prompt.toStdString());
+        QStringList display;
+        for (int64_t id : tokens)
+            display << QString::fromStdString(model.tokenizer().display(id));
+        RunControl control;
+        control.cancel = cancel.get();
+        // One layer per capture bounds memory at heads x kinds x T^2 floats, whatever the model's depth.
+        for (int64_t layer = 0; layer < model.config().nLayers; ++layer) {
+            if (cancel->load()) {
+                Q_EMIT batchDone(requestId, QStringLiteral("cancelled"));
+                return;
+            }
+            CaptureRequest request {tokens, {}, kinds};
+            for (int64_t head = 0; head < model.config().nHeads; ++head)
+                request.heads.push_back({layer, head});
+            auto result = model.capture(request, control);
+            if (!result) {
+                Q_EMIT batchDone(requestId, QString::fromStdString(result.message()));
+                return;
+            }
+            Q_EMIT batchLayer(requestId, *result, display);
+        }
+        Q_EMIT batchDone(requestId, QString());
+    }
+
     void RT_compare(quint64 requestId, const std::vector<int>& modelIds, const QString& prompt, const HeadRef& ref,
         CompareKind kind)
     {
@@ -239,6 +273,8 @@ Q_SIGNALS:
     void runFinished(const attn::app::RunOutput& output);
     void runFailed(quint64 requestId, const QString& message);
     void compareFinished(const attn::app::CompareOutput& output);
+    void batchLayer(quint64 requestId, const attn::CaptureResult& layer, const QStringList& tokens);
+    void batchDone(quint64 requestId, const QString& error);
 
 private:
     std::map<int, std::unique_ptr<Model>> m_models;
@@ -255,10 +291,12 @@ Engine::Engine(QObject* parent)
     , m_cancel(std::make_shared<std::atomic<bool>>(false))
     , m_latestCompareShared(std::make_shared<std::atomic<quint64>>(0))
     , m_compareCancel(std::make_shared<std::atomic<bool>>(false))
+    , m_batchCancel(std::make_shared<std::atomic<bool>>(false))
 {
     qRegisterMetaType<attn::app::ModelInfo>();
     qRegisterMetaType<attn::app::RunOutput>();
     qRegisterMetaType<attn::app::CompareOutput>();
+    qRegisterMetaType<attn::CaptureResult>();
     m_thread = new QThread(this);
     m_thread->setObjectName(QStringLiteral("attnscope-engine"));
     m_worker = new EngineWorker(m_latestRunShared, m_cancel, m_latestCompareShared, m_compareCancel);
@@ -288,6 +326,8 @@ Engine::Engine(QObject* parent)
         if (output.requestId == m_latestCompare)
             Q_EMIT compareFinished(output);
     });
+    connect(m_worker, &EngineWorker::batchLayer, this, &Engine::batchLayer);
+    connect(m_worker, &EngineWorker::batchDone, this, &Engine::batchDone);
     m_thread->start();
 }
 
@@ -295,6 +335,7 @@ Engine::~Engine()
 {
     m_cancel->store(true);
     m_compareCancel->store(true);
+    m_batchCancel->store(true);
     m_latestRunShared->store(0); // queued runs are skipped
     m_latestCompareShared->store(0);
     m_thread->quit();
@@ -342,6 +383,24 @@ quint64 Engine::compare(const std::vector<int>& modelIds, const QString& prompt,
         m_worker, [w = m_worker, id, modelIds, prompt, head, kind] { w->RT_compare(id, modelIds, prompt, head, kind); },
         Qt::QueuedConnection);
     return id;
+}
+
+quint64 Engine::batchCapture(int modelId, const QString& prompt, const std::vector<MapKind>& kinds)
+{
+    const quint64 id = m_nextRequest++;
+    m_batchCancel->store(false);
+    QMetaObject::invokeMethod(
+        m_worker,
+        [w = m_worker, id, modelId, prompt, kinds, cancel = m_batchCancel] {
+            w->RT_batch(id, modelId, prompt, kinds, cancel);
+        },
+        Qt::QueuedConnection);
+    return id;
+}
+
+void Engine::cancelBatch()
+{
+    m_batchCancel->store(true);
 }
 
 void Engine::cancel()

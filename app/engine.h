@@ -109,6 +109,9 @@ public:
         const std::vector<MapKind>& kinds, const MetricsRequest& metrics = {});
     /// The same prompt, layer/head and kind on several models (its own latest-request-wins stream).
     quint64 compare(const std::vector<int>& modelIds, const QString& prompt, const HeadRef& head, CompareKind kind);
+    /// Every layer x head of the kinds, one layer per batchLayer signal, then batchDone (for batch export).
+    quint64 batchCapture(int modelId, const QString& prompt, const std::vector<MapKind>& kinds);
+    void cancelBatch();
     /// Cancels the run in flight (if any); its failure arrives as runFailed with "cancelled".
     void cancel();
     quint64 latestRunId() const { return m_latestRun; }
@@ -121,6 +124,8 @@ Q_SIGNALS:
     void runFinished(const attn::app::RunOutput& output);
     void runFailed(quint64 requestId, const QString& message);
     void compareFinished(const attn::app::CompareOutput& output);
+    void batchLayer(quint64 requestId, const attn::CaptureResult& layer, const QStringList& tokens);
+    void batchDone(quint64 requestId, const QString& error);
 
 private:
     QThread* m_thread = nullptr;
@@ -132,6 +137,7 @@ private:
     quint64 m_latestCompare = 0;
     std::shared_ptr<std::atomic<quint64>> m_latestCompareShared;
     std::shared_ptr<std::atomic<bool>> m_compareCancel;
+    std::shared_ptr<std::atomic<bool>> m_batchCancel;
 };
 
 } // namespace attn::app
@@ -139,3 +145,4 @@ private:
 Q_DECLARE_METATYPE(attn::app::ModelInfo)
 Q_DECLARE_METATYPE(attn::app::RunOutput)
 Q_DECLARE_METATYPE(attn::app::CompareOutput)
+Q_DECLARE_METATYPE(attn::CaptureResult)

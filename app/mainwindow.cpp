@@ -262,6 +262,7 @@ void MainWindow::buildUi()
         tr("Export &Panel…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), this, &MainWindow::exportPanel);
     file->addAction(tr("Export Panel &Numbers (.npy, .csv)…"), this, &MainWindow::exportPanelData);
     file->addAction(tr("Export &Metrics (.csv, .json)…"), this, &MainWindow::exportMetrics);
+    file->addAction(tr("&Batch Export Every Head…"), this, &MainWindow::batchExport);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
     QMenu* runMenu = menuBar()->addMenu(tr("&Run"));

@@ -54,6 +54,9 @@ public:
     Engine& engine() { return *m_engine; }
     MetricsPanel* metricsPanel() const { return m_metrics; }
     CompareView* compareView() const { return m_compare; }
+    /// Batch export of every layer x head x map kind into a new subfolder of `parent` (images and numbers).
+    /// Emits batchExportFinished; returns the subfolder.
+    QString startBatchExport(const QString& parent, bool images, bool numbers);
     /// Sessions (mainwindow_session.cpp).
     SessionState currentSession() const;
     bool saveSession(const QString& path);
@@ -68,6 +71,8 @@ public:
 Q_SIGNALS:
     /// A run's maps are on screen (tests wait on this).
     void mapsShown();
+    /// A batch export ended (ok = false when cancelled or failed).
+    void batchExportFinished(bool ok, const QString& message);
     /// A session's models are loaded and its selection applied.
     void sessionRestored();
     /// A comparison is on screen.
@@ -108,6 +113,7 @@ private:
     void exportPanel();
     void exportPanelData();
     void exportMetrics();
+    void batchExport();
     QString spanDescription() const;
     QString metricsKey() const;
 

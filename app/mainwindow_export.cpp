@@ -5,9 +5,12 @@
 
 #include "attnscope/fileio.h"
 #include "attnscope/metrics.h"
+#include "batchexport.h"
 #include "exporter.h"
 #include "heatmappanel.h"
 
+#include <QDateTime>
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
@@ -148,6 +151,48 @@ void MainWindow::exportMetrics()
         return;
     }
     m_status->setText(tr("exported %1 and its provenance").arg(path));
+}
+
+QString MainWindow::startBatchExport(const QString& parent, bool images, bool numbers)
+{
+    const ModelInfo* info = currentModel();
+    if (!info)
+        return QString();
+    // A new, timestamped subfolder: a batch writes thousands of files and must never land on old ones.
+    const QString folder = QDir(parent).filePath(QStringLiteral("%1_%2").arg(
+        info->name, QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-hhmmss"))));
+    BatchExport::Options options;
+    options.folder = folder;
+    options.kinds = availableMapKinds(info->config, /*includeLogits=*/false);
+    options.images = images;
+    options.numbers = numbers;
+    auto* batch = new BatchExport(m_engine, *info, m_prompt->toPlainText(), options, this);
+    connect(batch, &BatchExport::finished, this, [this, batch](bool ok, const QString& message) {
+        m_status->setText(message);
+        if (!ok && !message.startsWith(tr("cancelled")))
+            showError(tr("Batch export failed"), message);
+        batch->deleteLater();
+        Q_EMIT batchExportFinished(ok, message);
+    });
+    batch->start();
+    return folder;
+}
+
+void MainWindow::batchExport()
+{
+    if (!currentModel())
+        return;
+    const QString parent
+        = QFileDialog::getExistingDirectory(this, tr("Batch export: choose a folder (a new subfolder is made)"));
+    if (parent.isEmpty())
+        return;
+    const auto answer = QMessageBox::question(this, tr("Batch export"),
+        tr("Export every layer × head × map kind as PNG images and .npy numbers (each with a provenance sidecar)?\n"
+           "No: numbers only."),
+        QMessageBox::Yes | QMessageBox::No | QMessageBox::Cancel);
+    if (answer == QMessageBox::Cancel)
+        return;
+    startBatchExport(parent, /*images=*/answer == QMessageBox::Yes, /*numbers=*/true);
 }
 
 } // namespace attn::app

@@ -4,12 +4,14 @@
 #include "attnscope/fileio.h"
 #include "attnscope/init.h"
 #include "attnscope/model.h"
+#include "attnscope/npy.h"
 #include "compareview.h"
 #include "heatmappanel.h"
 #include "mainwindow.h"
 #include "metricspanel.h"
 
 #include <QApplication>
+#include <QDir>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -229,6 +231,27 @@ private Q_SLOTS:
         QCOMPARE(state.spanBegin, qint64(2));
         QCOMPARE(state.spanEnd, qint64(5));
         QTRY_VERIFY_WITH_TIMEOUT(restored.metricsPanel()->summary().contains(QStringLiteral("to span")), 30000);
+    }
+
+    void batchExportWritesEveryHeadAndKindWithSidecars()
+    {
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        QSignalSpy done(&window, &MainWindow::batchExportFinished);
+        window.setPrompt(QStringLiteral("a = 0 ;"));
+        window.openModel(m_model);
+        QVERIFY(shown.wait(30000));
+        const QString folder = window.startBatchExport(m_dir.path(), /*images=*/true, /*numbers=*/true);
+        QVERIFY(done.wait(60000));
+        QVERIFY2(done.front().front().toBool(), qPrintable(done.front().at(1).toString()));
+        // 2 layers x 2 heads x 11 kinds, each as .npy + .png, each with a .json sidecar.
+        const QStringList files = QDir(folder).entryList(QDir::Files);
+        QCOMPARE(files.size(), 2 * 2 * 11 * 4);
+        QVERIFY(files.contains(QStringLiteral("model_L1_H0_D.npy")));
+        QVERIFY(files.contains(QStringLiteral("model_L1_H0_D.png.json")));
+        auto d = readNpyFloat32(QDir(folder).filePath(QStringLiteral("model_L1_H0_D.npy")).toStdString());
+        QVERIFY(d.isOk());
+        QCOMPARE(d->shape, (std::vector<int64_t> {8, 8})); // <bos> + 7 bytes
     }
 
     void aMalformedModelShowsAnErrorAndTheWindowStaysUsable()

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "batchexport.h"
+
+#include "heatmappanel.h"
+
+#include <QDir>
+#include <QProgressDialog>
+#include <QTimer>
+
+namespace attn::app {
+
+BatchExport::BatchExport(
+    Engine* engine, const ModelInfo& model, const QString& prompt, Options options, QWidget* parent)
+    : QObject(parent)
+    , m_engine(engine)
+    , m_model(model)
+    , m_prompt(prompt)
+    , m_options(std::move(options))
+{
+    m_total
+        = static_cast<int>(model.config.nLayers * model.config.nHeads * static_cast<int64_t>(m_options.kinds.size()));
+    m_progress = new QProgressDialog(
+        tr("Exporting %1 maps to %2…").arg(m_total).arg(m_options.folder), tr("Cancel"), 0, m_total, parent);
+    m_progress->setWindowTitle(tr("Batch export"));
+    m_progress->setMinimumDuration(0);
+    // The hidden panel renders the images exactly as the view would show them.
+    m_panel = new HeatmapPanel(nullptr);
+    m_panel->resize(640, 600);
+    m_panel->setAttribute(Qt::WA_DontShowOnScreen);
+    connect(m_progress, &QProgressDialog::canceled, this, [this] {
+        m_engine->cancelBatch();
+        finish(false, tr("cancelled after %1 of %2 maps").arg(m_done).arg(m_total));
+    });
+    connect(m_engine, &Engine::batchLayer, this, &BatchExport::onLayer);
+    connect(m_engine, &Engine::batchDone, this, [this](quint64 id, const QString& error) {
+        if (id != m_requestId)
+            return;
+        m_engineDone = true;
+        if (!error.isEmpty())
+            finish(false, error);
+        else if (m_queue.empty())
+            finish(true, QString());
+    });
+}
+
+BatchExport::~BatchExport()
+{
+    delete m_panel;
+}
+
+void BatchExport::start()
+{
+    if (!QDir().mkpath(m_options.folder)) {
+        finish(false, tr("cannot create the folder %1").arg(m_options.folder));
+        return;
+    }
+    m_requestId = m_engine->batchCapture(m_model.id, m_prompt, m_options.kinds);
+}
+
+void BatchExport::onLayer(quint64 requestId, const CaptureResult& layer, const QStringList& tokens)
+{
+    if (requestId != m_requestId || m_finished)
+        return;
+    m_lambda = layer.lambda;
+    const bool idle = m_queue.empty();
+    for (const AttentionMap& map : layer.maps)
+        m_queue.emplace_back(map, tokens);
+    if (idle)
+        QTimer::singleShot(0, this, &BatchExport::processNext);
+}
+
+void BatchExport::processNext()
+{
+    if (m_finished || m_queue.empty())
+        return;
+    const auto [map, tokens] = std::move(m_queue.front());
+    m_queue.pop_front();
+    Provenance p;
+    p.modelPath = m_model.path;
+    p.modelSha256 = m_model.sha256;
+    p.prompt = m_prompt;
+    p.tokens = tokens;
+    p.layer = static_cast<int>(map.layer);
+    p.head = static_cast<int>(map.head);
+    p.mapKind = QString::fromStdString(toString(map.kind));
+    p.device = m_model.device;
+    p.dtype = m_model.dtype;
+    if (static_cast<size_t>(map.layer) < m_lambda.size())
+        p.lambda = m_lambda[static_cast<size_t>(map.layer)];
+    const QString base = QDir(m_options.folder).filePath(suggestedFileName(p, QString()));
+    if (m_options.numbers) {
+        // Never overwrite: a batch goes into a fresh folder, and a clash stops it with the file named.
+        const ExportResult r = exportMapData(map, tokens, base + QStringLiteral(".npy"), p, /*overwrite=*/false);
+        m_written << r.written;
+        if (!r.ok)
+            return finish(false, r.message);
+    }
+    if (m_options.images) {
+        PanelMap panelMap;
+        panelMap.kind = p.mapKind;
+        panelMap.title = QStringLiteral("L%1 H%2 %3").arg(p.layer).arg(p.head).arg(p.mapKind);
+        panelMap.rows = static_cast<int>(map.rows);
+        panelMap.cols = static_cast<int>(map.cols);
+        panelMap.values = map.values;
+        panelMap.isSigned = isSignedMap(map.kind);
+        panelMap.tokens = tokens;
+        m_panel->setMap(panelMap);
+        std::tie(p.colorLow, p.colorHigh) = m_panel->colorRange();
+        ImageOptions options;
+        options.dpi = m_options.dpi;
+        const ExportResult r
+            = exportPanelImage(m_panel, base + QStringLiteral(".png"), options, p, /*overwrite=*/false);
+        m_written << r.written;
+        if (!r.ok)
+            return finish(false, r.message);
+    }
+    m_progress->setValue(++m_done);
+    if (!m_queue.empty())
+        QTimer::singleShot(0, this, &BatchExport::processNext); // one map per event-loop turn: the UI stays live
+    else if (m_engineDone)
+        finish(true, QString());
+}
+
+void BatchExport::finish(bool ok, const QString& message)
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    if (!ok)
+        m_engine->cancelBatch();
+    m_queue.clear();
+    m_progress->reset();
+    m_progress->deleteLater();
+    Q_EMIT finished(ok, ok ? tr("exported %1 files to %2").arg(m_written.size()).arg(m_options.folder) : message);
+}
+
+} // namespace attn::app
