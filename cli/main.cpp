@@ -16,6 +16,8 @@ int main(int argc, char** argv)
     attn::cli::registerMaps(app, exitCode);
     attn::cli::registerGenerate(app, exitCode);
     attn::cli::registerTask(app, exitCode);
+    attn::cli::registerTrain(app, exitCode);
+    attn::cli::registerEval(app, exitCode);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
