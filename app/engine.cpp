@@ -4,7 +4,9 @@
 #include "attnscope/model.h"
 #include "attnscope/pooling.h"
 
+#include <QDir>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
 #include <QThread>
 
@@ -171,6 +173,9 @@ public:
         info.dtype = QString::fromStdString(toString((*model)->dtype()));
         info.sha256 = QString::fromStdString((*model)->weightsHash());
         info.tokenizer = std::shared_ptr<const Tokenizer>(std::move(tokenizer.value()));
+        QFile sample(QDir(dir).filePath(QStringLiteral("sample_prompt.txt")));
+        if (sample.size() < (1 << 20) && sample.open(QIODevice::ReadOnly)) // a prompt, not a data set
+            info.samplePrompt = QString::fromUtf8(sample.readAll()).trimmed();
         m_models[info.id] = std::move(model.value());
         Q_EMIT modelLoaded(requestId, info);
     }

@@ -28,6 +28,8 @@ struct ModelInfo {
     QString device;
     QString dtype;
     QString sha256;
+    /// sample_prompt.txt of the model directory (bundled models ship one), empty if none.
+    QString samplePrompt;
     /// A copy of the tokenizer for the UI thread (live token counts); tokenizers are plain C++, no torch.
     std::shared_ptr<const Tokenizer> tokenizer;
 };

@@ -4,7 +4,38 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+
 #include <QTimer>
+#include <algorithm>
+
+namespace {
+
+/// The bundled demo models: $ATTNSCOPE_MODELS, else <prefix>/share/attnscope/models next to an installed
+/// binary, else the source tree's resources/models. The CoPE counting model goes first: it shows the most.
+QStringList bundledModels()
+{
+    QStringList roots;
+    if (qEnvironmentVariableIsSet("ATTNSCOPE_MODELS"))
+        roots << qEnvironmentVariable("ATTNSCOPE_MODELS");
+    roots << QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../share/attnscope/models"))
+          << QStringLiteral(ATTNSCOPE_SOURCE_DIR "/resources/models");
+    for (const QString& root : roots) {
+        QStringList found;
+        for (const QString& name : QDir(root).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
+            if (QFileInfo::exists(QDir(root).filePath(name + QStringLiteral("/config.json"))))
+                found << QDir(root).filePath(name);
+        std::stable_partition(found.begin(), found.end(),
+            [](const QString& p) { return p.endsWith(QStringLiteral("counting-softmax-cope")); });
+        if (!found.isEmpty())
+            return found;
+    }
+    return {};
+}
+
+} // namespace
 
 int main(int argc, char** argv)
 {
@@ -32,8 +63,21 @@ int main(int argc, char** argv)
     window.resize(1500, 950);
     window.setPrompt(parser.isSet(prompt) ? parser.value(prompt)
                                           : QStringLiteral("Alice was tired. She tried reading. A rabbit came."));
-    for (const QString& model : parser.positionalArguments())
-        window.openModel(model);
+    const QStringList models = parser.positionalArguments();
+    if (!models.isEmpty()) {
+        for (const QString& model : models)
+            window.openModel(model);
+    } else if (const QStringList bundled = bundledModels(); !bundled.isEmpty()) {
+        // First launch: every bundled model, the first one shown with its sample prompt already run.
+        attn::app::SessionState state;
+        state.models = bundled;
+        QFile sample(QDir(bundled.front()).filePath(QStringLiteral("sample_prompt.txt")));
+        state.prompt = parser.isSet(prompt)    ? parser.value(prompt)
+            : sample.open(QIODevice::ReadOnly) ? QString::fromUtf8(sample.readAll()).trimmed()
+                                               : window.currentSession().prompt;
+        state.colors = window.currentSession().colors;
+        window.restoreSession(state);
+    }
     window.show();
     if (parser.isSet(compare))
         window.showCompare();

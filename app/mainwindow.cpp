@@ -306,6 +306,14 @@ void MainWindow::buildUi()
     connect(m_modelCombo, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
         m_currentModel = index < 0 ? -1 : m_modelCombo->itemData(index).toInt();
         if (const ModelInfo* info = currentModel()) {
+            // A bundled model's sample prompt replaces an empty prompt or another model's sample, never the
+            // user's own text.
+            const QString prompt = m_prompt->toPlainText();
+            bool isSample = prompt.trimmed().isEmpty();
+            for (const auto& [id, other] : m_models)
+                isSample = isSample || (!other.samplePrompt.isEmpty() && prompt == other.samplePrompt);
+            if (isSample && !info->samplePrompt.isEmpty())
+                m_prompt->setPlainText(info->samplePrompt);
             m_modelSummary->setText(configSummary(*info));
             m_layerSpin->setRange(0, static_cast<int>(info->config.nLayers - 1));
             m_headSpin->setRange(0, static_cast<int>(info->config.nHeads - 1));

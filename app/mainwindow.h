@@ -61,6 +61,8 @@ public:
     SessionState currentSession() const;
     bool saveSession(const QString& path);
     void openSession(const QString& path);
+    /// Loads the state's models, then applies its selection; the first model becomes the current one.
+    void restoreSession(const SessionState& state);
     /// Shows the Compare tab (which runs every loaded model on the prompt).
     void showCompare();
     /// Marks the relevant key span [begin, end) (as selecting tokens in the strip does) and re-runs.

@@ -72,13 +72,18 @@ void MainWindow::openSession(const QString& path)
         showError(tr("Cannot open the session"), tr("%1: %2").arg(path, error));
         return;
     }
-    m_colors->setOptions(state->colors);
-    m_deviceCombo->setCurrentIndex(std::max(0, m_deviceCombo->findText(state->device)));
-    m_dtypeCombo->setCurrentIndex(std::max(0, m_dtypeCombo->findText(state->dtype)));
-    m_prompt->setPlainText(state->prompt);
-    m_pendingSession = *state;
-    m_pendingLoads = static_cast<int>(state->models.size());
-    for (const QString& model : state->models)
+    restoreSession(*state);
+}
+
+void MainWindow::restoreSession(const SessionState& state)
+{
+    m_colors->setOptions(state.colors);
+    m_deviceCombo->setCurrentIndex(std::max(0, m_deviceCombo->findText(state.device)));
+    m_dtypeCombo->setCurrentIndex(std::max(0, m_dtypeCombo->findText(state.dtype)));
+    m_prompt->setPlainText(state.prompt);
+    m_pendingSession = state;
+    m_pendingLoads = static_cast<int>(state.models.size());
+    for (const QString& model : state.models)
         openModel(model);
     if (m_pendingLoads == 0)
         finishSessionRestore();
@@ -96,6 +101,14 @@ void MainWindow::finishSessionRestore()
         return;
     const SessionState state = *m_pendingSession;
     m_pendingSession.reset();
+    // Models arrive in any order; the session's first model is the one it was looking at.
+    if (!state.models.isEmpty())
+        for (int i = 0; i < m_modelCombo->count(); ++i) {
+            const auto it = m_models.find(m_modelCombo->itemData(i).toInt());
+            if (it != m_models.end() && QFileInfo(it->second.path) == QFileInfo(state.models.front()))
+                m_modelCombo->setCurrentIndex(i);
+        }
+    m_prompt->setPlainText(state.prompt);
     // Out-of-range values (a model changed since the session was saved) are clamped by the spin boxes.
     m_layerSpin->setValue(state.layer);
     m_headSpin->setValue(state.head);
