@@ -20,9 +20,11 @@ class EngineWorker : public QObject {
     Q_OBJECT
 public:
     EngineWorker(std::shared_ptr<std::atomic<quint64>> latestRun, std::shared_ptr<std::atomic<bool>> cancel,
-        std::shared_ptr<std::atomic<quint64>> latestCompare, std::shared_ptr<std::atomic<bool>> compareCancel)
+        std::shared_ptr<std::atomic<quint64>> cancelledUpTo, std::shared_ptr<std::atomic<quint64>> latestCompare,
+        std::shared_ptr<std::atomic<bool>> compareCancel)
         : m_latestRun(std::move(latestRun))
         , m_cancel(std::move(cancel))
+        , m_cancelledUpTo(std::move(cancelledUpTo))
         , m_latestCompare(std::move(latestCompare))
         , m_compareCancel(std::move(compareCancel))
     {
@@ -194,6 +196,11 @@ public:
         }
         Model& model = *it->second;
         m_cancel->store(false);
+        // A Cancel pressed while this run was still queued must not be lost by the reset above.
+        if (m_cancelledUpTo->load() >= requestId) {
+            Q_EMIT runFailed(requestId, QStringLiteral("cancelled"));
+            return;
+        }
         Q_EMIT runStarted(requestId);
         QElapsedTimer timer;
         timer.start();
@@ -286,6 +293,7 @@ private:
     int m_nextModelId = 1;
     std::shared_ptr<std::atomic<quint64>> m_latestRun;
     std::shared_ptr<std::atomic<bool>> m_cancel;
+    std::shared_ptr<std::atomic<quint64>> m_cancelledUpTo;
     std::shared_ptr<std::atomic<quint64>> m_latestCompare;
     std::shared_ptr<std::atomic<bool>> m_compareCancel;
 };
@@ -294,6 +302,7 @@ Engine::Engine(QObject* parent)
     : QObject(parent)
     , m_latestRunShared(std::make_shared<std::atomic<quint64>>(0))
     , m_cancel(std::make_shared<std::atomic<bool>>(false))
+    , m_cancelledUpTo(std::make_shared<std::atomic<quint64>>(0))
     , m_latestCompareShared(std::make_shared<std::atomic<quint64>>(0))
     , m_compareCancel(std::make_shared<std::atomic<bool>>(false))
     , m_batchCancel(std::make_shared<std::atomic<bool>>(false))
@@ -304,7 +313,7 @@ Engine::Engine(QObject* parent)
     qRegisterMetaType<attn::CaptureResult>();
     m_thread = new QThread(this);
     m_thread->setObjectName(QStringLiteral("attnscope-engine"));
-    m_worker = new EngineWorker(m_latestRunShared, m_cancel, m_latestCompareShared, m_compareCancel);
+    m_worker = new EngineWorker(m_latestRunShared, m_cancel, m_cancelledUpTo, m_latestCompareShared, m_compareCancel);
     m_worker->moveToThread(m_thread);
     connect(m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
 
@@ -410,6 +419,7 @@ void Engine::cancelBatch()
 
 void Engine::cancel()
 {
+    m_cancelledUpTo->store(m_latestRun); // also covers the latest run if it has not started yet
     m_cancel->store(true);
 }
 

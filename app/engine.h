@@ -136,6 +136,8 @@ private:
     quint64 m_latestRun = 0;
     std::shared_ptr<std::atomic<quint64>> m_latestRunShared; ///< read by the worker to skip stale runs
     std::shared_ptr<std::atomic<bool>> m_cancel;
+    /// Runs with an id up to this were cancelled, including ones still queued when Cancel was pressed.
+    std::shared_ptr<std::atomic<quint64>> m_cancelledUpTo;
     quint64 m_latestCompare = 0;
     std::shared_ptr<std::atomic<quint64>> m_latestCompareShared;
     std::shared_ptr<std::atomic<bool>> m_compareCancel;

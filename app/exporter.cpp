@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "exporter.h"
 
+#include "attnscope/metrics.h"
+
 #include "attnscope/maps.h"
 #include "attnscope/npy.h"
 #include "heatmappanel.h"
@@ -415,49 +417,6 @@ ExportResult exportWidgetImage(
     return commit(path, bytes, toJson(provenance));
 }
 
-namespace {
-
-QString csvField(const QString& field)
-{
-    // RFC 4180 quoting; leading/trailing spaces are quoted too because tokens like " the" must survive readers that
-    // trim unquoted fields.
-    const bool needsQuotes = field.contains(QLatin1Char(',')) || field.contains(QLatin1Char('"'))
-        || field.contains(QLatin1Char('\n')) || field.contains(QLatin1Char('\r'))
-        || (!field.isEmpty() && (field.front().isSpace() || field.back().isSpace()));
-    if (!needsQuotes)
-        return field;
-    QString quoted = field;
-    quoted.replace(QLatin1Char('"'), QStringLiteral("\"\""));
-    return QLatin1Char('"') + quoted + QLatin1Char('"');
-}
-
-QByteArray mapToCsv(const attn::AttentionMap& map, const QStringList& tokens)
-{
-    const auto label
-        = [&](int64_t index) { return tokens.isEmpty() ? QString::number(index) : tokens.at(static_cast<int>(index)); };
-    QString out;
-    out += QStringLiteral("query\\key");
-    for (int64_t col = 0; col < map.cols; ++col)
-        out += QLatin1Char(',') + csvField(label(col));
-    out += QStringLiteral("\r\n");
-    for (int64_t row = 0; row < map.rows; ++row) {
-        out += csvField(label(row));
-        for (int64_t col = 0; col < map.cols; ++col) {
-            out += QLatin1Char(',');
-            const float value = map.at(row, col);
-            if (std::isfinite(value))
-                out += QString::number(value, 'g', 9); // 9 significant digits round-trip a float32
-            else if (!std::isnan(value))
-                out += value > 0 ? QStringLiteral("inf") : QStringLiteral("-inf");
-            // NaN (masked) stays an empty cell
-        }
-        out += QStringLiteral("\r\n");
-    }
-    return out.toUtf8();
-}
-
-} // namespace
-
 ExportResult exportMapData(const attn::AttentionMap& map, const QStringList& tokens, const QString& path,
     const Provenance& provenance, bool overwrite)
 {
@@ -481,8 +440,13 @@ ExportResult exportMapData(const attn::AttentionMap& map, const QStringList& tok
             = attn::writeNpyFloat32(QFile::encodeName(path).toStdString(), map.values.data(), {map.rows, map.cols});
         return status ? finish(path, json) : failure(QString::fromStdString(status.message()));
     }
-    if (suffix == QLatin1String("csv"))
-        return commit(path, mapToCsv(map, tokens), json);
+    if (suffix == QLatin1String("csv")) {
+        // The CSV is core's (attn::mapCsv): the CLI and the app write the same format.
+        std::vector<std::string> labels;
+        for (const QString& token : tokens)
+            labels.push_back(token.toStdString());
+        return commit(path, QByteArray::fromStdString(attn::mapCsv(map, labels)), json);
+    }
     return failure(QStringLiteral("Unsupported data type for %1 (use .npy or .csv).").arg(path));
 }
 

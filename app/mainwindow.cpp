@@ -397,9 +397,10 @@ void MainWindow::onRunFailed(quint64, const QString& message)
 {
     m_progress->setVisible(false);
     m_cancelButton->setEnabled(false);
-    if (message.endsWith(QStringLiteral("cancelled")))
+    if (message.endsWith(QStringLiteral("cancelled"))) {
         m_status->setText(tr("cancelled"));
-    else
+        Q_EMIT runCancelled();
+    } else
         showError(tr("The run failed"), message);
 }
 

@@ -79,6 +79,8 @@ Q_SIGNALS:
     void sessionRestored();
     /// A comparison is on screen.
     void compareShown();
+    /// The run in flight was cancelled (Esc / Cancel); the previous maps stay on screen.
+    void runCancelled();
     /// A load or run failed and the message is on screen.
     void errorShown(const QString& message);
 

@@ -348,12 +348,12 @@ TEST(MetricsExport, MapCsvLabelsAndMaskedCells)
 {
     AttentionMap map = makeMap(MapKind::A, 2, {1.0f, kMasked, 0.25f, 0.75f});
     EXPECT_EQ(mapCsv(map, {",", "\"q\""}),
-        ",\",\",\"\"\"q\"\"\"\n"
-        "\",\",1,\n"
-        "\"\"\"q\"\"\",0.25,0.75\n");
-    // A missing label falls back to the token index.
-    EXPECT_EQ(mapCsv(map, {"the"}), ",the,1\nthe,1,\n1,0.25,0.75\n");
+        "query\\key,\",\",\"\"\"q\"\"\"\r\n"
+        "\",\",1,\r\n"
+        "\"\"\"q\"\"\",0.25,0.75\r\n");
+    // A missing label falls back to the token index; edge spaces are quoted.
+    EXPECT_EQ(mapCsv(map, {" the"}), "query\\key,\" the\",1\r\n\" the\",1,\r\n1,0.25,0.75\r\n");
     // float32 values round-trip with 9 significant digits.
     AttentionMap third = makeMap(MapKind::A, 1, {1.0f / 3.0f});
-    EXPECT_EQ(mapCsv(third, {"a"}), ",a\na,0.333333343\n");
+    EXPECT_EQ(mapCsv(third, {"a"}), "query\\key,a\r\na,0.333333343\r\n");
 }

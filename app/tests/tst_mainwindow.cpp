@@ -12,6 +12,7 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QFileInfo>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -252,6 +253,37 @@ private Q_SLOTS:
         auto d = readNpyFloat32(QDir(folder).filePath(QStringLiteral("model_L1_H0_D.npy")).toStdString());
         QVERIFY(d.isOk());
         QCOMPARE(d->shape, (std::vector<int64_t> {8, 8})); // <bos> + 7 bytes
+    }
+
+    void cancellingARunKeepsTheWindowUsable()
+    {
+        // Deep enough and long enough that a run takes a while on any machine, so Cancel lands mid-run.
+        ModelConfig deep = diffCopeConfig();
+        deep.nLayers = 24;
+        deep.maxSeqLen = 1100;
+        deep.cope.npos = 1101;
+        const QString path = m_dir.filePath(QStringLiteral("deep"));
+        if (!QFileInfo::exists(path))
+            QVERIFY(initRandomModel(path.toStdString(), deep, 5, false).isOk());
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        QSignalSpy cancelled(&window, &MainWindow::runCancelled);
+        window.setPrompt(QStringLiteral("ab"));
+        window.openModel(path);
+        QVERIFY(shown.wait(60000));
+        window.setPrompt(QString(1000, QLatin1Char('x')));
+        window.runNow();
+        window.engine().cancel(); // may land before the engine thread starts the run: it must still count
+        QVERIFY(cancelled.wait(60000));
+        window.runNow();
+        QSignalSpy started(&window.engine(), &Engine::runStarted);
+        QVERIFY(started.wait(60000));
+        window.engine().cancel(); // and mid-run: the run stops at its next layer
+        QVERIFY(cancelled.count() == 2 || cancelled.wait(60000));
+        QCOMPARE(shown.count(), 1); // the cancelled runs' maps never arrived
+        window.setPrompt(QStringLiteral("abc"));
+        window.runNow();
+        QVERIFY(shown.wait(60000)); // and the window runs again afterwards
     }
 
     void aMalformedModelShowsAnErrorAndTheWindowStaysUsable()

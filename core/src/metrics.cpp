@@ -278,6 +278,8 @@ std::string formatNumber(double value)
 {
     if (std::isnan(value))
         return "";
+    if (std::isinf(value))
+        return value > 0 ? "inf" : "-inf";
     char buf[40];
     std::snprintf(buf, sizeof buf, "%.9g", value);
     return buf;
@@ -327,7 +329,10 @@ std::string metricsJson(const std::vector<HeadMetrics>& metrics)
 
 std::string csvEscape(const std::string& field)
 {
-    if (field.find_first_of(",\"\r\n") == std::string::npos)
+    // RFC 4180 quoting; a leading or trailing space is quoted too, so tokens like " the" survive readers
+    // that trim unquoted fields.
+    const bool edgeSpace = !field.empty() && (field.front() == ' ' || field.back() == ' ');
+    if (field.find_first_of(",\"\r\n") == std::string::npos && !edgeSpace)
         return field;
     std::string out = "\"";
     for (char c : field) {
@@ -345,10 +350,11 @@ std::string mapCsv(const AttentionMap& map, const std::vector<std::string>& toke
             ? csvEscape(tokenLabels[static_cast<size_t>(token)])
             : std::to_string(token);
     };
-    std::string out;
+    // CRLF line ends (RFC 4180), which spreadsheets and csv readers expect.
+    std::string out = "query\\key";
     for (int64_t j = 0; j < map.cols; ++j)
         out += "," + label(j);
-    out += "\n";
+    out += "\r\n";
     const int64_t firstQuery = map.cols - map.rows;
     for (int64_t i = 0; i < map.rows; ++i) {
         out += label(firstQuery + i);
@@ -358,7 +364,7 @@ std::string mapCsv(const AttentionMap& map, const std::vector<std::string>& toke
             if (index < map.values.size())
                 out += formatNumber(static_cast<double>(map.values[index]));
         }
-        out += "\n";
+        out += "\r\n";
     }
     return out;
 }
