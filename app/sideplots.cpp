@@ -24,7 +24,41 @@ QCustomPlot* makePlot(QWidget* owner, const QString& title)
     return plot;
 }
 
+/// QCustomPlot does not follow the palette by itself (style.md §3.13): background, axes, ticks, labels, legend.
+void applyPalette(QCustomPlot* plot, const QPalette& palette)
+{
+    const QColor text = palette.color(QPalette::WindowText);
+    plot->setBackground(palette.brush(QPalette::Window));
+    for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
+        axis->setBasePen(QPen(text));
+        axis->setTickPen(QPen(text));
+        axis->setSubTickPen(QPen(text));
+        axis->setTickLabelColor(text);
+        axis->setLabelColor(text);
+    }
+    plot->legend->setBrush(palette.brush(QPalette::Base));
+    plot->legend->setTextColor(palette.color(QPalette::Text));
+    plot->legend->setBorderPen(QPen(text));
+    if (auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0)))
+        title->setTextColor(text);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
 } // namespace
+
+void LambdaPlot::changeEvent(QEvent* event)
+{
+    if (event->type() == QEvent::PaletteChange)
+        applyPalette(m_plot, palette());
+    QWidget::changeEvent(event);
+}
+
+void CopePositionPlot::changeEvent(QEvent* event)
+{
+    if (event->type() == QEvent::PaletteChange)
+        applyPalette(m_plot, palette());
+    QWidget::changeEvent(event);
+}
 
 LambdaPlot::LambdaPlot(QWidget* parent)
     : QWidget(parent)
@@ -32,6 +66,7 @@ LambdaPlot::LambdaPlot(QWidget* parent)
 {
     m_plot->xAxis->setLabel(tr("layer"));
     m_plot->yAxis->setLabel(tr("λ"));
+    applyPalette(m_plot, palette());
 }
 
 void LambdaPlot::setLambdas(const std::vector<double>& lambda, int currentLayer)
@@ -77,6 +112,7 @@ CopePositionPlot::CopePositionPlot(QWidget* parent)
     m_plot->xAxis->setLabel(tr("key"));
     m_plot->yAxis->setLabel(tr("position p"));
     m_plot->legend->setVisible(true);
+    applyPalette(m_plot, palette());
 }
 
 void CopePositionPlot::setRow(int row, const QStringList& tokens, const std::vector<Series>& series)

@@ -18,6 +18,9 @@ public:
     void setLambdas(const std::vector<double>& lambda, int currentLayer);
     QCustomPlot* plot() const { return m_plot; }
 
+protected:
+    void changeEvent(QEvent* event) override;
+
 private:
     QCustomPlot* m_plot = nullptr;
 };
@@ -36,6 +39,9 @@ public:
     explicit CopePositionPlot(QWidget* parent = nullptr);
     void setRow(int row, const QStringList& tokens, const std::vector<Series>& series);
     QCustomPlot* plot() const { return m_plot; }
+
+protected:
+    void changeEvent(QEvent* event) override;
 
 private:
     QCustomPlot* m_plot = nullptr;
