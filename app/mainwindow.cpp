@@ -246,6 +246,12 @@ void MainWindow::buildUi()
             openModel(dir);
     });
     open->setShortcut(QKeySequence::Open);
+    file->addAction(tr("Open Model &Config (config.json)…"), this, [this] {
+        const QString config = QFileDialog::getOpenFileName(
+            this, tr("Open a model's config.json"), QString(), tr("Model config (config.json);;JSON (*.json)"));
+        if (!config.isEmpty())
+            openModel(config); // the engine opens the directory that holds it
+    });
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
