@@ -417,6 +417,13 @@ ExportResult exportWidgetImage(
     return commit(path, bytes, toJson(provenance));
 }
 
+ExportResult exportBytes(const QByteArray& bytes, const QString& path, const Provenance& provenance, bool overwrite)
+{
+    if (auto reason = refusal(path, overwrite))
+        return failure(*reason);
+    return commit(path, bytes, toJson(provenance));
+}
+
 ExportResult exportMapData(const attn::AttentionMap& map, const QStringList& tokens, const QString& path,
     const Provenance& provenance, bool overwrite)
 {

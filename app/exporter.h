@@ -78,6 +78,12 @@ ExportResult exportWidgetImage(
 ExportResult exportMapData(const attn::AttentionMap& map, const QStringList& tokens, const QString& path,
     const Provenance& provenance, bool overwrite);
 
+/**
+ * Text or bytes produced elsewhere (a metrics table from core's metricsCsv/metricsJson) plus the sidecar: same
+ * atomic writes and overwrite rule as the other exports.
+ */
+ExportResult exportBytes(const QByteArray& bytes, const QString& path, const Provenance& provenance, bool overwrite);
+
 /// e.g. "tiny-diff_L3_H1_D.png": model directory name, layer, head, kind; only [A-Za-z0-9._-] survive.
 QString suggestedFileName(const Provenance& provenance, const QString& suffix);
 

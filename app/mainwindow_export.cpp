@@ -3,7 +3,6 @@
 // provenance sidecar (exporter.h) and nothing is overwritten without the user saying so.
 #include "mainwindow.h"
 
-#include "attnscope/fileio.h"
 #include "attnscope/metrics.h"
 #include "batchexport.h"
 #include "exporter.h"
@@ -15,11 +14,9 @@
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QInputDialog>
-#include <QJsonDocument>
 #include <QLabel>
 #include <QMessageBox>
 #include <QPlainTextEdit>
-#include <QSaveFile>
 #include <QSpinBox>
 
 #include <cmath>
@@ -140,17 +137,7 @@ void MainWindow::exportMetrics()
         return;
     const bool json = path.endsWith(QStringLiteral(".json"), Qt::CaseInsensitive);
     const std::string text = json ? metricsJson(m_lastRun.metrics) : metricsCsv(m_lastRun.metrics);
-    if (Status s = writeFileAtomic(path.toStdString(), text); !s) {
-        showError(tr("Export failed"), QString::fromStdString(s.message()));
-        return;
-    }
-    QSaveFile sidecar(path + QStringLiteral(".json"));
-    if (!sidecar.open(QIODevice::WriteOnly) || sidecar.write(QJsonDocument(toJson(p)).toJson()) < 0
-        || !sidecar.commit()) {
-        showError(tr("Export failed"), tr("cannot write %1: %2").arg(sidecar.fileName(), sidecar.errorString()));
-        return;
-    }
-    m_status->setText(tr("exported %1 and its provenance").arg(path));
+    reportExport(exportBytes(QByteArray::fromStdString(text), path, p, /*overwrite=*/true));
 }
 
 QString MainWindow::startBatchExport(const QString& parent, bool images, bool numbers)

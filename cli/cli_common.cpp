@@ -83,4 +83,59 @@ Result<std::unique_ptr<Model>> loadModel(const std::string& dir, const RunOption
     return Model::load(dir, *loadOptions);
 }
 
+void ModelShapeArgs::addTo(CLI::App& command)
+{
+    command.add_option("--attention", attention, "softmax or diff")
+        ->check(CLI::IsMember({"softmax", "diff"}))
+        ->capture_default_str();
+    command.add_option("--position", position, "none, learned, rope, cope or rope+cope")
+        ->check(CLI::IsMember({"none", "learned", "rope", "cope", "rope+cope"}))
+        ->capture_default_str();
+    command.add_option("--layers", layers, "number of layers")->check(CLI::Range(1, 1024))->capture_default_str();
+    command.add_option("--d-model", dModel, "model width")->check(CLI::Range(1, 65536))->capture_default_str();
+    command.add_option("--heads", heads, "heads per layer (diff: differential heads)")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    command.add_option("--kv-heads", kvHeads, "key/value heads (GQA); default: --heads")->check(CLI::Range(1, 1024));
+}
+
+Status ModelShapeArgs::applyTo(ModelConfig& config, const std::string& hint) const
+{
+    auto attentionKind = parseAttentionKind(attention);
+    if (!attentionKind)
+        return attentionKind.status();
+    auto positionKind = parsePositionKind(position);
+    if (!positionKind)
+        return positionKind.status();
+    config.attention = *attentionKind;
+    config.position = *positionKind;
+    config.nLayers = layers;
+    config.dModel = dModel;
+    config.nHeads = heads;
+    config.nKvHeads = kvHeads > 0 ? kvHeads : heads;
+    if (config.headDim == 0) {
+        const int64_t divisor = config.isDiff() ? 2 * heads : heads;
+        if (heads <= 0 || dModel % divisor != 0)
+            return Status::error("--d-model " + std::to_string(dModel) + " is not divisible by "
+                + std::to_string(divisor) + (config.isDiff() ? " (2 x heads for diff)" : " (heads)") + hint);
+        config.headDim = dModel / divisor;
+    }
+    return Status::ok();
+}
+
+void addTaskOptions(CLI::App& command, TaskOptions& t)
+{
+    command.add_option("--vars", t.nVars, "counting: variables")->capture_default_str();
+    command.add_option("--max-steps", t.maxSteps, "counting: most statements")->capture_default_str();
+    command.add_option("--length", t.length, "flipflop: tokens per sequence")->capture_default_str();
+    command.add_option("--p-ignore", t.pIgnore, "flipflop: probability of an ignore instruction")
+        ->capture_default_str();
+    command.add_option("--data", t.nData, "selective-copy: data tokens")->capture_default_str();
+    command.add_option("--blanks", t.nBlank, "selective-copy: blank tokens")->capture_default_str();
+    command.add_option("--context-words", t.contextWords, "needles: filler words")->capture_default_str();
+    command.add_option("--needles", t.nNeedles, "needles: N")->capture_default_str();
+    command.add_option("--queried", t.nQueried, "needles: R")->capture_default_str();
+    command.add_option("--depth", t.depthPercent, "needles: answer depth 0..100, -1 = random")->capture_default_str();
+}
+
 } // namespace attn::cli

@@ -3,6 +3,7 @@
 
 #include "attnscope/model.h"
 #include "attnscope/status.h"
+#include "attnscope/tasks.h"
 
 #include <CLI/CLI.hpp>
 
@@ -40,5 +41,23 @@ struct RunOptions {
 };
 
 Result<std::unique_ptr<Model>> loadModel(const std::string& dir, const RunOptions& options);
+
+/// The architecture options `init` and `train` share (their defaults are set before addTo).
+struct ModelShapeArgs {
+    std::string attention = "softmax";
+    std::string position = "rope";
+    int64_t layers = 2;
+    int64_t dModel = 128;
+    int64_t heads = 4;
+    int64_t kvHeads = 0;
+    void addTo(CLI::App& command);
+    /// Sets attention, position, layers, width and heads. A head_dim of 0 is derived with the DIFF paper's
+    /// head alignment (d = D/(2H) for diff, D/H for softmax), so both kinds have the same parameter count for the
+    /// same --d-model; hint completes the error when --d-model does not divide.
+    Status applyTo(ModelConfig& config, const std::string& hint = {}) const;
+};
+
+/// The task generator options (docs/tasks.md) of `task`, `train` and `eval`; --seed stays per command.
+void addTaskOptions(CLI::App& command, TaskOptions& options);
 
 } // namespace attn::cli

@@ -30,16 +30,7 @@ void registerEval(CLI::App& app, int& exitCode)
     cmd->add_option("--device", args->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     TaskOptions& t = args->options;
     cmd->add_option("--seed", t.seed, "seed of the evaluation samples")->capture_default_str();
-    cmd->add_option("--vars", t.nVars, "counting: variables")->capture_default_str();
-    cmd->add_option("--max-steps", t.maxSteps, "counting: most statements")->capture_default_str();
-    cmd->add_option("--length", t.length, "flipflop: tokens per sequence")->capture_default_str();
-    cmd->add_option("--p-ignore", t.pIgnore, "flipflop: probability of an ignore instruction")->capture_default_str();
-    cmd->add_option("--data", t.nData, "selective-copy: data tokens")->capture_default_str();
-    cmd->add_option("--blanks", t.nBlank, "selective-copy: blank tokens")->capture_default_str();
-    cmd->add_option("--context-words", t.contextWords, "needles: filler words")->capture_default_str();
-    cmd->add_option("--needles", t.nNeedles, "needles: N")->capture_default_str();
-    cmd->add_option("--queried", t.nQueried, "needles: R")->capture_default_str();
-    cmd->add_option("--depth", t.depthPercent, "needles: answer depth 0..100, -1 = random")->capture_default_str();
+    addTaskOptions(*cmd, t);
     cmd->callback([args, &exitCode] {
         auto task = parseTaskKind(args->task);
         if (!task) {

@@ -15,12 +15,7 @@ namespace {
 
 struct InitArgs {
     std::string dir;
-    std::string attention = "softmax";
-    std::string position = "rope";
-    int64_t layers = 2;
-    int64_t dModel = 128;
-    int64_t heads = 4;
-    int64_t kvHeads = 0;
+    ModelShapeArgs shape;
     int64_t headDim = 0;
     int64_t ffnHidden = 0;
     int64_t maxSeqLen = 1024;
@@ -39,32 +34,16 @@ struct InitArgs {
 
 Result<ModelConfig> buildConfig(const InitArgs& a)
 {
-    ModelConfig c;
-    auto attention = parseAttentionKind(a.attention);
-    if (!attention)
-        return attention.status();
-    auto position = parsePositionKind(a.position);
-    if (!position)
-        return position.status();
     if (a.tokenizer != "bytes")
         return Status::error("--tokenizer: only 'bytes' can be initialised from the CLI (word vocabularies come with "
                              "a task; see docs/model-format.md)");
-    c.attention = *attention;
-    c.position = *position;
+    ModelConfig c;
     c.vocabSize = ByteTokenizer::kVocabSize;
-    c.dModel = a.dModel;
-    c.nLayers = a.layers;
-    c.nHeads = a.heads;
-    c.nKvHeads = a.kvHeads > 0 ? a.kvHeads : a.heads;
-    // Head alignment of the DIFF paper: d = D / (2H) for diff, D / H for softmax, so both have the same
-    // parameter count for the same --d-model and "twice the heads" for softmax.
-    const int64_t divisor = c.isDiff() ? 2 * a.heads : a.heads;
-    if (a.headDim == 0 && (a.heads <= 0 || a.dModel % divisor != 0))
-        return Status::error("--d-model " + std::to_string(a.dModel) + " is not divisible by " + std::to_string(divisor)
-            + (c.isDiff() ? " (2 x heads for diff)" : " (heads)") + "; pass --head-dim");
-    c.headDim = a.headDim > 0 ? a.headDim : a.dModel / divisor;
+    c.headDim = a.headDim;
+    if (Status s = a.shape.applyTo(c, "; pass --head-dim"); !s)
+        return s;
     // SwiGLU at 8/3 D, rounded up to a multiple of 8.
-    c.ffnHidden = a.ffnHidden > 0 ? a.ffnHidden : ((8 * a.dModel / 3 + 7) / 8) * 8;
+    c.ffnHidden = a.ffnHidden > 0 ? a.ffnHidden : ((8 * c.dModel / 3 + 7) / 8) * 8;
     c.maxSeqLen = a.maxSeqLen;
     c.tieEmbeddings = a.tieEmbeddings;
     if (c.isDiff())
@@ -89,18 +68,7 @@ void registerInit(CLI::App& app, int& exitCode)
     auto args = std::make_shared<InitArgs>();
     CLI::App* cmd = app.add_subcommand("init", "create a seeded, randomly initialised model directory");
     cmd->add_option("DIR", args->dir, "model directory to create")->required();
-    cmd->add_option("--attention", args->attention, "softmax or diff")
-        ->check(CLI::IsMember({"softmax", "diff"}))
-        ->capture_default_str();
-    cmd->add_option("--position", args->position, "none, learned, rope, cope or rope+cope")
-        ->check(CLI::IsMember({"none", "learned", "rope", "cope", "rope+cope"}))
-        ->capture_default_str();
-    cmd->add_option("--layers", args->layers, "number of layers")->check(CLI::Range(1, 1024))->capture_default_str();
-    cmd->add_option("--d-model", args->dModel, "model width")->check(CLI::Range(1, 65536))->capture_default_str();
-    cmd->add_option("--heads", args->heads, "heads per layer (diff: differential heads)")
-        ->check(CLI::Range(1, 1024))
-        ->capture_default_str();
-    cmd->add_option("--kv-heads", args->kvHeads, "key/value heads (GQA); default: --heads")->check(CLI::Range(1, 1024));
+    args->shape.addTo(*cmd);
     cmd->add_option("--head-dim", args->headDim, "q/k head dim; default d_model/heads (diff: d_model/(2 heads))")
         ->check(CLI::Range(1, 4096));
     cmd->add_option("--ffn-hidden", args->ffnHidden, "SwiGLU hidden width; default 8/3 d_model rounded up to 8")

@@ -25,18 +25,7 @@ void registerTask(CLI::App& app, int& exitCode)
     cmd->add_option("TASK", args->task, "counting, flipflop, selective-copy or needles")->required();
     cmd->add_option("--count", args->count, "samples to write")->check(CLI::Range(0, 10000000))->capture_default_str();
     cmd->add_option("--seed", args->options.seed, "random seed")->capture_default_str();
-    cmd->add_option("--vars", args->options.nVars, "counting: variables")->capture_default_str();
-    cmd->add_option("--max-steps", args->options.maxSteps, "counting: most statements")->capture_default_str();
-    cmd->add_option("--length", args->options.length, "flipflop: tokens per sequence")->capture_default_str();
-    cmd->add_option("--p-ignore", args->options.pIgnore, "flipflop: probability of an ignore instruction")
-        ->capture_default_str();
-    cmd->add_option("--data", args->options.nData, "selective-copy: data tokens")->capture_default_str();
-    cmd->add_option("--blanks", args->options.nBlank, "selective-copy: blank tokens")->capture_default_str();
-    cmd->add_option("--context-words", args->options.contextWords, "needles: filler words")->capture_default_str();
-    cmd->add_option("--needles", args->options.nNeedles, "needles: N")->capture_default_str();
-    cmd->add_option("--queried", args->options.nQueried, "needles: R")->capture_default_str();
-    cmd->add_option("--depth", args->options.depthPercent, "needles: answer depth 0..100, -1 = random")
-        ->capture_default_str();
+    addTaskOptions(*cmd, args->options);
     cmd->add_option("--vocab-out", args->vocabOut, "also write the task's word vocabulary (vocab.txt format)");
     cmd->add_flag("--text", args->textOnly, "print only the prompt text, one sample per line");
     cmd->callback([args, &exitCode] {

@@ -15,12 +15,7 @@ namespace {
 
 struct TrainArgs {
     std::string task;
-    std::string attention = "softmax";
-    std::string position = "rope";
-    int64_t layers = 2;
-    int64_t dModel = 64;
-    int64_t heads = 4;
-    int64_t kvHeads = 0;
+    ModelShapeArgs shape;
     int64_t maxSeqLen = 256;
     std::string device = "auto";
     TrainOptions options;
@@ -43,18 +38,8 @@ void registerTrain(CLI::App& app, int& exitCode)
     TrainOptions& o = args->options;
     CLI::App* cmd = app.add_subcommand("train", "train a small model on a synthetic task (docs/tasks.md)");
     cmd->add_option("--task", args->task, "counting, flipflop, selective-copy or needles")->required();
-    cmd->add_option("--attention", args->attention, "softmax or diff")
-        ->check(CLI::IsMember({"softmax", "diff"}))
-        ->capture_default_str();
-    cmd->add_option("--position", args->position, "none, learned, rope, cope or rope+cope")
-        ->check(CLI::IsMember({"none", "learned", "rope", "cope", "rope+cope"}))
-        ->capture_default_str();
-    cmd->add_option("--layers", args->layers, "layers")->check(CLI::Range(1, 1024))->capture_default_str();
-    cmd->add_option("--d-model", args->dModel, "model width")->check(CLI::Range(1, 65536))->capture_default_str();
-    cmd->add_option("--heads", args->heads, "heads (diff: differential heads)")
-        ->check(CLI::Range(1, 1024))
-        ->capture_default_str();
-    cmd->add_option("--kv-heads", args->kvHeads, "key/value heads (GQA); default: --heads")->check(CLI::Range(1, 1024));
+    args->shape.dModel = 64; // a width that trains in minutes on a CPU
+    args->shape.addTo(*cmd);
     cmd->add_option("--max-seq-len", args->maxSeqLen, "longest input (longer samples are left-truncated)")
         ->check(CLI::Range(2, 1 << 20))
         ->capture_default_str();
@@ -73,44 +58,25 @@ void registerTrain(CLI::App& app, int& exitCode)
     cmd->add_option("--seed", o.seed, "random seed (init, data)")->capture_default_str();
     cmd->add_option("--device", args->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     TaskOptions& t = o.taskOptions;
-    cmd->add_option("--vars", t.nVars, "counting: variables")->capture_default_str();
-    cmd->add_option("--max-steps", t.maxSteps, "counting: most statements")->capture_default_str();
-    cmd->add_option("--length", t.length, "flipflop: tokens per sequence")->capture_default_str();
-    cmd->add_option("--p-ignore", t.pIgnore, "flipflop: probability of an ignore instruction")->capture_default_str();
-    cmd->add_option("--data", t.nData, "selective-copy: data tokens")->capture_default_str();
-    cmd->add_option("--blanks", t.nBlank, "selective-copy: blank tokens")->capture_default_str();
-    cmd->add_option("--context-words", t.contextWords, "needles: filler words")->capture_default_str();
-    cmd->add_option("--needles", t.nNeedles, "needles: N")->capture_default_str();
-    cmd->add_option("--queried", t.nQueried, "needles: R")->capture_default_str();
-    cmd->add_option("--depth", t.depthPercent, "needles: answer depth 0..100, -1 = random")->capture_default_str();
+    addTaskOptions(*cmd, t);
     cmd->add_option("--out", o.outDir, "run directory (must be empty unless --resume)")->required();
     cmd->add_flag("--resume", o.resume, "continue the run checkpointed in --out");
     cmd->callback([args, &exitCode] {
         TrainOptions& o = args->options;
         auto task = parseTaskKind(args->task);
-        auto attention = parseAttentionKind(args->attention);
-        auto position = parsePositionKind(args->position);
         auto device = DeviceSpec::parse(args->device);
-        for (const Status* s : {&task.status(), &attention.status(), &position.status(), &device.status()})
-            if (!s->isOk()) {
-                exitCode = fail(s->message());
+        for (const Status* st : {&task.status(), &device.status()})
+            if (!st->isOk()) {
+                exitCode = fail(st->message());
                 return;
             }
-        o.task = *task;
-        o.device = *device;
-        o.model.attention = *attention;
-        o.model.position = *position;
-        o.model.nLayers = args->layers;
-        o.model.dModel = args->dModel;
-        o.model.nHeads = args->heads;
-        o.model.nKvHeads = args->kvHeads > 0 ? args->kvHeads : args->heads;
-        o.model.maxSeqLen = args->maxSeqLen;
-        const int64_t divisor = *attention == AttentionKind::Diff ? 2 * args->heads : args->heads;
-        if (args->dModel % divisor != 0) {
-            exitCode = fail("--d-model " + std::to_string(args->dModel) + " is not divisible by "
-                + std::to_string(divisor) + (divisor != args->heads ? " (2 x heads for diff)" : " (heads)"));
+        if (Status st = args->shape.applyTo(o.model); !st) {
+            exitCode = fail(st.message());
             return;
         }
+        o.task = *task;
+        o.device = *device;
+        o.model.maxSeqLen = args->maxSeqLen;
         auto lastPrint = std::chrono::steady_clock::now() - std::chrono::seconds(2);
         auto onProgress = [&lastPrint](const TrainProgress& p) {
             const auto now = std::chrono::steady_clock::now();
