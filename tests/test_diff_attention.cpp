@@ -46,16 +46,26 @@ LayerWeights randomWeights(const ModelConfig& c)
 
 struct LayerRun {
     at::Tensor output;
-    LayerMaps maps;
+    std::map<MapKind, at::Tensor> maps; ///< [H, T, T], masked cells 0 (as the attention weights are)
+    std::map<MapKind, at::Tensor> raw; ///< as captured: masked cells NaN
+    double lambda = 0.0;
 };
 
 LayerRun run(const ModelConfig& c, const LayerWeights& w, const at::Tensor& h, int64_t depth, const RopeTables* rope)
 {
     const int64_t t = h.size(1);
-    AttentionContext ctx {c, depth, rope, futureMask(t, at::kCPU)};
-    LayerMapRequest request {{MapKind::A1, MapKind::A2, MapKind::LA2, MapKind::D, MapKind::DN}};
+    AttentionContext ctx {c, depth, rope};
+    std::vector<int64_t> heads;
+    for (int64_t head = 0; head < c.nHeads; ++head)
+        heads.push_back(head);
+    LayerCapture capture(MapCollector(MapRegion::full(), t, heads,
+        {MapKind::A1, MapKind::A2, MapKind::LA2, MapKind::D, MapKind::DN}, at::kCPU));
     LayerRun r;
-    r.output = diffAttention(h, w, ctx, &request, &r.maps);
+    r.output = diffAttention(h, w, ctx, &capture);
+    r.raw = capture.collector.results();
+    for (const auto& [kind, map] : r.raw)
+        r.maps[kind] = map.nan_to_num(0.0);
+    r.lambda = *capture.lambda;
     return r;
 }
 
@@ -79,16 +89,17 @@ TEST(DiffAttention, RowsOfDSumToOneMinusLambdaAndMaskedCellsAreZero)
     const int64_t t = 7;
     const RopeTables rope = ropeTables(t, c.headDim, c.rope, at::kCPU);
     const LayerRun r = run(c, w, at::randn({1, t, c.dModel}), 5, &rope);
-    const double lambda = *r.maps.lambda;
-    const at::Tensor d = r.maps.maps.at(MapKind::D);
+    const double lambda = r.lambda;
+    const at::Tensor d = r.maps.at(MapKind::D);
     ASSERT_EQ(d.sizes(), (at::IntArrayRef {2, t, t}));
     EXPECT_LE(maxAbsDiff(d.sum(-1), at::full({2, t}, 1.0 - lambda)), 1e-6);
-    EXPECT_LE(maxAbsDiff(r.maps.maps.at(MapKind::DN).sum(-1), at::ones({2, t})), 1e-5);
-    EXPECT_EQ(d.masked_select(futureMask(t, at::kCPU)).abs().max().item<float>(), 0.0f);
+    EXPECT_LE(maxAbsDiff(r.maps.at(MapKind::DN).sum(-1), at::ones({2, t})), 1e-5);
+    EXPECT_TRUE(r.raw.at(MapKind::D).masked_select(futureMask(t, at::kCPU)).isnan().all().item<bool>())
+        << "masked (future) cells are NaN in every captured map";
     // A1 and A2 are proper distributions over the visible keys.
-    EXPECT_LE(maxAbsDiff(r.maps.maps.at(MapKind::A1).sum(-1), at::ones({2, t})), 1e-6);
-    EXPECT_LE(maxAbsDiff(r.maps.maps.at(MapKind::A2).sum(-1), at::ones({2, t})), 1e-6);
-    EXPECT_LE(maxAbsDiff(r.maps.maps.at(MapKind::LA2), lambda * r.maps.maps.at(MapKind::A2)), 1e-7);
+    EXPECT_LE(maxAbsDiff(r.maps.at(MapKind::A1).sum(-1), at::ones({2, t})), 1e-6);
+    EXPECT_LE(maxAbsDiff(r.maps.at(MapKind::A2).sum(-1), at::ones({2, t})), 1e-6);
+    EXPECT_LE(maxAbsDiff(r.maps.at(MapKind::LA2), lambda * r.maps.at(MapKind::A2)), 1e-7);
 }
 
 TEST(DiffAttention, IdenticalGroupsGiveDEqualToOneMinusLambdaTimesA1)
@@ -104,8 +115,8 @@ TEST(DiffAttention, IdenticalGroupsGiveDEqualToOneMinusLambdaTimesA1)
     }
     const int64_t t = 6;
     const LayerRun r = run(c, w, at::randn({1, t, c.dModel}), 1, nullptr);
-    const double lambda = *r.maps.lambda;
-    EXPECT_LE(maxAbsDiff(r.maps.maps.at(MapKind::D), (1.0 - lambda) * r.maps.maps.at(MapKind::A1)), 1e-6);
+    const double lambda = r.lambda;
+    EXPECT_LE(maxAbsDiff(r.maps.at(MapKind::D), (1.0 - lambda) * r.maps.at(MapKind::A1)), 1e-6);
 }
 
 TEST(DiffAttention, SingleTokenGivesOneMinusLambdaAndNormalisedValue)
@@ -116,10 +127,10 @@ TEST(DiffAttention, SingleTokenGivesOneMinusLambdaAndNormalisedValue)
     const at::Tensor h = at::randn({1, 1, c.dModel});
     const int64_t depth = 3;
     const LayerRun r = run(c, w, h, depth, nullptr);
-    const double lambda = *r.maps.lambda;
-    EXPECT_LE(maxAbsDiff(r.maps.maps.at(MapKind::A1), at::ones({2, 1, 1})), 1e-7);
-    EXPECT_LE(maxAbsDiff(r.maps.maps.at(MapKind::A2), at::ones({2, 1, 1})), 1e-7);
-    EXPECT_LE(maxAbsDiff(r.maps.maps.at(MapKind::D), at::full({2, 1, 1}, 1.0 - lambda)), 1e-6);
+    const double lambda = r.lambda;
+    EXPECT_LE(maxAbsDiff(r.maps.at(MapKind::A1), at::ones({2, 1, 1})), 1e-7);
+    EXPECT_LE(maxAbsDiff(r.maps.at(MapKind::A2), at::ones({2, 1, 1})), 1e-7);
+    EXPECT_LE(maxAbsDiff(r.maps.at(MapKind::D), at::full({2, 1, 1}, 1.0 - lambda)), 1e-6);
     // Output = out_proj( (1 - lambda_init) * RMSNorm((1 - lambda) v) * gain ), and RMSNorm removes |1 - lambda|.
     const at::Tensor v = at::linear(h, w.wv).view({1, c.nHeads, 2 * c.headDim});
     const double sign = 1.0 - lambda > 0 ? 1.0 : -1.0;
@@ -136,11 +147,11 @@ TEST(DiffAttention, DifferenceOfMapsTimesValuesEqualsDifferenceOfOutputs)
     const int64_t t = 7;
     const at::Tensor h = at::randn({1, t, c.dModel});
     const LayerRun r = run(c, w, h, 2, nullptr);
-    const double lambda = *r.maps.lambda;
+    const double lambda = r.lambda;
     const at::Tensor v = at::linear(h, w.wv).view({t, c.nHeads, 2 * c.headDim}).transpose(0, 1);
-    const at::Tensor a1 = r.maps.maps.at(MapKind::A1), a2 = r.maps.maps.at(MapKind::A2);
+    const at::Tensor a1 = r.maps.at(MapKind::A1), a2 = r.maps.at(MapKind::A2);
     // naive (A1 - lambda A2) V  ==  flash-1 A1 V - lambda A2 V  ==  flash-2 with V split into halves
-    const at::Tensor naive = at::matmul(r.maps.maps.at(MapKind::D), v);
+    const at::Tensor naive = at::matmul(r.maps.at(MapKind::D), v);
     const at::Tensor flash1 = at::matmul(a1, v) - lambda * at::matmul(a2, v);
     const at::Tensor v1 = v.slice(-1, 0, c.headDim), v2 = v.slice(-1, c.headDim);
     const at::Tensor flash2 = at::cat({at::matmul(a1, v1), at::matmul(a1, v2)}, -1)
@@ -173,11 +184,11 @@ TEST(DiffAttention, GqaFlashMapsEqualExplicitPerHeadGathering)
             const at::Tensor logits = at::matmul(q[2 * head + g], k[g].t()).masked_fill(mask, -INFINITY);
             const at::Tensor expected = at::softmax(logits, -1);
             const MapKind kind = g == 0 ? MapKind::A1 : MapKind::A2;
-            EXPECT_LE(maxAbsDiff(flash.maps.maps.at(kind)[head], expected), 1e-6) << "head " << head << " group " << g;
+            EXPECT_LE(maxAbsDiff(flash.maps.at(kind)[head], expected), 1e-6) << "head " << head << " group " << g;
         }
     c.gqa = GqaSemantics::Naive;
     const LayerRun naive = run(c, w, h, 0, nullptr);
-    EXPECT_GT(maxAbsDiff(naive.maps.maps.at(MapKind::D), flash.maps.maps.at(MapKind::D)), 1e-3)
+    EXPECT_GT(maxAbsDiff(naive.maps.at(MapKind::D), flash.maps.at(MapKind::D)), 1e-3)
         << "with n_rep = 2 the naive file pairs groups differently";
 }
 
@@ -192,10 +203,10 @@ TEST(DiffAttention, LambdaAboveOneFlipsRowSumsAndHeadOutputSign)
     const int64_t t = 6;
     const at::Tensor h = at::randn({1, t, c.dModel});
     const LayerRun r = run(c, w, h, 4, nullptr);
-    const double lambda = *r.maps.lambda;
+    const double lambda = r.lambda;
     ASSERT_GT(lambda, 1.0);
-    EXPECT_LE(maxAbsDiff(r.maps.maps.at(MapKind::D).sum(-1), at::full({2, t}, 1.0 - lambda)), 1e-5);
-    EXPECT_LT(r.maps.maps.at(MapKind::D).sum(-1).max().item<double>(), 0.0);
+    EXPECT_LE(maxAbsDiff(r.maps.at(MapKind::D).sum(-1), at::full({2, t}, 1.0 - lambda)), 1e-5);
+    EXPECT_LT(r.maps.at(MapKind::D).sum(-1).max().item<double>(), 0.0);
 
     // With identical groups the head output is sign(1 - lambda) (1 - lambda_init) RMSNorm(A1 V) gain.
     LayerWeights same = w;
@@ -205,7 +216,7 @@ TEST(DiffAttention, LambdaAboveOneFlipsRowSumsAndHeadOutputSign)
     }
     const LayerRun rs = run(c, same, h, 4, nullptr);
     const at::Tensor v = at::linear(h, same.wv).view({t, 2, 32}).transpose(0, 1);
-    const at::Tensor av = at::matmul(rs.maps.maps.at(MapKind::A1), v);
+    const at::Tensor av = at::matmul(rs.maps.at(MapKind::A1), v);
     const at::Tensor normed = av * at::rsqrt(av.pow(2).mean(-1, true) + 1e-5) * same.subln;
     const at::Tensor expected = at::linear((-(1.0 - lambdaInit(4)) * normed).transpose(0, 1).flatten(1), same.wo);
     EXPECT_LE(maxAbsDiff(rs.output.view({t, -1}), expected), 1e-4);

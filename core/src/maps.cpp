@@ -97,4 +97,39 @@ const AttentionMap* CaptureResult::find(int64_t layer, int64_t head, MapKind kin
     return nullptr;
 }
 
+
+std::string toString(PoolMode mode)
+{
+    return mode == PoolMode::Max ? "max" : "mean";
+}
+
+Result<PoolMode> parsePoolMode(const std::string& text)
+{
+    if (text == "max")
+        return PoolMode::Max;
+    if (text == "mean")
+        return PoolMode::Mean;
+    return Status::error("unknown pooling '" + text + "' (known: max, mean)");
+}
+
+MapRegion MapRegion::overview(int64_t size, PoolMode pool)
+{
+    MapRegion region;
+    region.mode = Mode::Overview;
+    region.overviewSize = size;
+    region.pool = pool;
+    return region;
+}
+
+MapRegion MapRegion::window(int64_t rowBegin, int64_t rowEnd, int64_t colBegin, int64_t colEnd)
+{
+    MapRegion region;
+    region.mode = Mode::Window;
+    region.rowBegin = rowBegin;
+    region.rowEnd = rowEnd;
+    region.colBegin = colBegin;
+    region.colEnd = colEnd;
+    return region;
+}
+
 } // namespace attn

@@ -41,6 +41,10 @@ AttentionMap poolMap(const AttentionMap& map, int64_t maxSize, PoolMode mode, bo
     out.layer = map.layer;
     out.head = map.head;
     out.kind = map.kind;
+    out.rowBegin = map.rowBegin;
+    out.colBegin = map.colBegin;
+    out.rowBlock = map.rowBlock * blockRows;
+    out.colBlock = map.colBlock * blockCols;
     out.rows = ceilDiv(map.rows, blockRows);
     out.cols = ceilDiv(map.cols, blockCols);
     out.values.assign(static_cast<std::size_t>(out.rows * out.cols), std::numeric_limits<float>::quiet_NaN());

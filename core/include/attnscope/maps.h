@@ -35,22 +35,64 @@ struct HeadRef {
     bool operator==(const HeadRef& o) const { return layer == o.layer && head == o.head; }
 };
 
+/// max keeps one-token spikes visible in an overview; mean shows average mass.
+enum class PoolMode { Max, Mean };
+std::string toString(PoolMode mode);
+Result<PoolMode> parsePoolMode(const std::string& text);
+
+/**
+ * @brief Which part of every requested N x N map a capture returns.
+ *
+ * Full: the whole map (refused above kMaxFullMapTokens: a 64K^2 float map is 16 GiB). Overview: the map
+ * reduced to at most overviewSize x overviewSize cells by pooling blocks of ceil(N/overviewSize)^2 cells, exactly
+ * as poolMap() does on the full map. Window: exact values of queries [rowBegin, rowEnd) x keys [colBegin, colEnd).
+ * Overviews and windows are reduced on the compute device, a query tile at a time.
+ */
+struct MapRegion {
+    enum class Mode { Full, Overview, Window };
+    Mode mode = Mode::Full;
+    int64_t overviewSize = 1024;
+    PoolMode pool = PoolMode::Max;
+    int64_t rowBegin = 0, rowEnd = 0, colBegin = 0, colEnd = 0;
+
+    static MapRegion full() { return {}; }
+    static MapRegion overview(int64_t size, PoolMode pool = PoolMode::Max);
+    static MapRegion window(int64_t rowBegin, int64_t rowEnd, int64_t colBegin, int64_t colEnd);
+};
+
+/// Full maps are refused above this many tokens; ask for an overview or a window instead.
+constexpr int64_t kMaxFullMapTokens = 8192;
+
 /** @brief What to run and what to keep. Only the listed (layer, head) pairs are materialised. */
 struct CaptureRequest {
     std::vector<int64_t> tokens;
     std::vector<HeadRef> heads;
     std::vector<MapKind> kinds;
+    MapRegion region;
+    /// Query rows computed at once per layer (memory O(tile x N) per head); 0 picks one from a memory budget.
+    /// tile >= N is the naive path: the whole N x N score matrix at once.
+    int64_t queryTile = 0;
 };
 
-/** @brief One captured map: rows x cols float32, row-major, NaN where masked. */
+/**
+ * @brief One captured map: rows x cols float32, row-major, NaN where masked.
+ *
+ * Cell (r, c) covers queries [rowBegin + r*rowBlock, +rowBlock) x keys [colBegin + c*colBlock, +colBlock) of the
+ * full map (clipped at the sequence end): blocks are 1 for full maps and windows, >1 for pooled overviews.
+ */
 struct AttentionMap {
     int64_t layer = 0;
     int64_t head = 0;
     MapKind kind = MapKind::A;
     int64_t rows = 0;
     int64_t cols = 0;
+    int64_t rowBegin = 0, colBegin = 0;
+    int64_t rowBlock = 1, colBlock = 1;
     std::vector<float> values;
     float at(int64_t row, int64_t col) const { return values[static_cast<size_t>(row * cols + col)]; }
+    /// First query / key token that cell row r / column c covers.
+    int64_t firstQuery(int64_t r) const { return rowBegin + r * rowBlock; }
+    int64_t firstKey(int64_t c) const { return colBegin + c * colBlock; }
 };
 
 struct CaptureResult {

@@ -41,6 +41,24 @@ struct RunControl {
     const std::atomic<bool>* cancel = nullptr;
 };
 
+/**
+ * @brief What a capture needs, estimated before it runs (bytes). A capture that cannot fit is refused with a
+ * message saying how much it needs and what would fit, instead of failing half-way.
+ */
+struct MemoryEstimate {
+    int64_t activationBytes = 0; ///< hidden states, q/k/v, FFN of one layer, on the compute device
+    int64_t tileBytes = 0; ///< one query tile of scores for every head (tile x N x heads)
+    int64_t deviceMapBytes = 0; ///< overviews/windows while they are reduced on the device
+    int64_t hostMapBytes = 0; ///< the maps handed back (and full maps as they are assembled)
+    int64_t queryTile = 0; ///< the tile the capture will use
+    /// Peak on the compute device beyond the weights (on CPU, device and host are the same memory).
+    int64_t deviceBytes() const { return activationBytes + tileBytes + deviceMapBytes; }
+    int64_t available = -1; ///< what the device has for it, -1 when unknown
+};
+
+/** @brief Human-readable byte count: "512 MiB", "3.2 GiB". */
+std::string formatBytes(double bytes);
+
 /** @brief Whether this build and machine can run CUDA, and how many devices. */
 bool cudaAvailable();
 int cudaDeviceCount();
@@ -75,6 +93,8 @@ public:
 
     /** @brief Runs the tokens and returns the requested maps (validated against the config). */
     Result<CaptureResult> capture(const CaptureRequest& request, const RunControl& control = {});
+    /** @brief The memory a capture would need on this model's device, and what is available. */
+    Result<MemoryEstimate> estimateMemory(const CaptureRequest& request) const;
     /** @brief Greedy decoding of up to n new tokens (stops early at EOS); returns only the new tokens. */
     Result<std::vector<int64_t>> generate(
         const std::vector<int64_t>& prompt, int64_t n, const RunControl& control = {});

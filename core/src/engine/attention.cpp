@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Softmax attention and the pieces both attention kinds share.
+// Softmax attention and the pieces both attention kinds share. Scores are computed a query tile at a time:
+// tile [q0, q1) needs keys 0..q1 only (causal), so a layer holds heads x tile x N scores, never N x N.
+// With one tile (short prompts, the trainer) this is exactly the textbook computation.
 #include "engine/cope.h"
 #include "engine/layer.h"
+
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace attn::engine {
-
-bool LayerMapRequest::wants(MapKind kind) const
-{
-    return std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
-}
 
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps)
 {
@@ -31,19 +30,54 @@ at::Tensor splitHeads(const at::Tensor& x, int64_t n, int64_t d)
     return x.unflatten(-1, {n, d}).transpose(1, 2);
 }
 
-void keepMap(LayerMaps* out, const LayerMapRequest* request, MapKind kind, const at::Tensor& perHead)
+bool wants(const LayerCapture* capture, MapKind kind)
 {
-    if (out && request && request->wants(kind))
-        out->maps[kind] = perHead.select(0, 0);
+    return capture && capture->collector.wants(kind);
 }
 
-at::Tensor softmaxAttention(const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx,
-    const LayerMapRequest* request, LayerMaps* out)
+void keepTile(LayerCapture* capture, MapKind kind, const at::Tensor& perHead, int64_t q0)
+{
+    if (wants(capture, kind))
+        capture->collector.add(kind, perHead, q0);
+}
+
+void forEachQueryTile(int64_t seqLen, const AttentionContext& ctx, const std::function<void(int64_t, int64_t)>& f)
+{
+    const int64_t tile = ctx.queryTile > 0 ? ctx.queryTile : seqLen;
+    for (int64_t q0 = 0; q0 < seqLen; q0 += tile) {
+        if (ctx.cancel && ctx.cancel->load())
+            throw Cancelled();
+        f(q0, std::min(seqLen, q0 + tile));
+    }
+}
+
+bool haveFusedAttention()
+{
+    return TORCH_VERSION_MAJOR >= 2;
+}
+
+at::Tensor fusedCausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v)
+{
+#if TORCH_VERSION_MAJOR >= 2
+    // Flash / memory-efficient kernels where the device and dtype allow; default scale 1/sqrt(q.size(-1)).
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
+#else
+    (void)q;
+    (void)k;
+    (void)v;
+    TORCH_CHECK(false, "fused attention needs LibTorch 2.x");
+    return {};
+#endif
+}
+
+at::Tensor softmaxAttention(
+    const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx, LayerCapture* capture)
 {
     const ModelConfig& c = ctx.config;
     const int64_t d = c.headDim;
     const int64_t nRep = c.nHeads / c.nKvHeads;
     const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    const int64_t seqLen = h.size(1);
 
     at::Tensor q = splitHeads(at::linear(h, w.wq), c.nHeads, d);
     at::Tensor k = splitHeads(at::linear(h, w.wk), c.nKvHeads, d);
@@ -65,22 +99,34 @@ at::Tensor softmaxAttention(const at::Tensor& h, const LayerWeights& w, const At
             copeKey = copeKey.repeat_interleave(nRep, 1);
     }
 
-    at::Tensor logits = at::matmul(q * scale, k.transpose(-2, -1));
-    if (c.hasCope()) {
-        const at::Tensor gateLogits = copeKey.defined() ? at::matmul(q * scale, copeKey.transpose(-2, -1)) : logits;
+    at::Tensor heads;
+    if (!capture && !c.hasCope() && haveFusedAttention()) {
+        heads = fusedCausalAttention(q, k, v);
+    } else {
         const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
-        const CopeTerms cope = copeTerms(gateLogits, unrotated ? qUnrotated : q, w.posEmb, ctx.future);
-        logits = addCopeBias(logits, cope.bias, c.cope.scaling, d);
-        keepMap(out, request, MapKind::G, cope.gates);
-        keepMap(out, request, MapKind::P, cope.positions);
-        keepMap(out, request, MapKind::B, cope.bias);
+        const at::Tensor& copeQuery = unrotated ? qUnrotated : q;
+        std::vector<at::Tensor> rows;
+        forEachQueryTile(seqLen, ctx, [&](int64_t q0, int64_t q1) {
+            const at::Tensor qs = q.narrow(2, q0, q1 - q0) * scale;
+            const at::Tensor future = tileFutureMask(q0, q1, h.device());
+            at::Tensor logits = at::matmul(qs, k.narrow(2, 0, q1).transpose(-2, -1));
+            if (c.hasCope()) {
+                const at::Tensor gateLogits
+                    = copeKey.defined() ? at::matmul(qs, copeKey.narrow(2, 0, q1).transpose(-2, -1)) : logits;
+                const CopeTerms cope = copeTerms(gateLogits, copeQuery.narrow(2, q0, q1 - q0), w.posEmb, future);
+                logits = addCopeBias(logits, cope.bias, c.cope.scaling, d);
+                keepTile(capture, MapKind::G, cope.gates, q0);
+                keepTile(capture, MapKind::P, cope.positions, q0);
+                keepTile(capture, MapKind::B, cope.bias, q0);
+            }
+            logits = logits.masked_fill(future, -std::numeric_limits<double>::infinity());
+            keepTile(capture, MapKind::S, logits, q0);
+            const at::Tensor attention = at::softmax(logits, -1, at::kFloat).to(h.scalar_type());
+            keepTile(capture, MapKind::A, attention, q0);
+            rows.push_back(at::matmul(attention, v.narrow(2, 0, q1))); // [B, H, t, d]
+        });
+        heads = rows.size() == 1 ? rows.front() : at::cat(rows, 2);
     }
-    logits = logits.masked_fill(ctx.future, -std::numeric_limits<double>::infinity());
-    keepMap(out, request, MapKind::S, logits);
-    const at::Tensor attention = at::softmax(logits, -1, at::kFloat).to(h.scalar_type());
-    keepMap(out, request, MapKind::A, attention);
-
-    const at::Tensor heads = at::matmul(attention, v); // [B, H, T, d]
     return at::linear(heads.transpose(1, 2).flatten(2), w.wo);
 }
 

@@ -39,8 +39,8 @@ at::Tensor diffLambda(const LayerWeights& w, int64_t depth)
     return lambda1 - lambda2 + lambdaInit(depth);
 }
 
-at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx,
-    const LayerMapRequest* request, LayerMaps* out)
+at::Tensor diffAttention(
+    const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx, LayerCapture* capture)
 {
     const ModelConfig& c = ctx.config;
     const int64_t d = c.headDim;
@@ -48,6 +48,7 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
     const int64_t nRep = c.nHeads / c.nKvHeads;
     const double scale = 1.0 / std::sqrt(static_cast<double>(d)); // from d, not 2d
     const auto dtype = h.scalar_type();
+    const int64_t seqLen = h.size(1);
 
     at::Tensor q = splitHeads(at::linear(h, w.wq), 2 * nHeads, d); // [B, 2H, T, d]
     at::Tensor k = splitHeads(at::linear(h, w.wk), 2 * c.nKvHeads, d); // [B, 2Hkv, T, d]
@@ -71,44 +72,61 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
         v = v.repeat_interleave(nRep, 1); // head h reads kv head h / nRep in both GQA semantics
     }
 
-    const at::Tensor qScaled = q * scale;
-    at::Tensor logits = at::nan_to_num(at::matmul(qScaled, k.transpose(-2, -1))); // [B, 2H, T, T]
-    if (c.hasCope()) {
-        // diff + CoPE: each sub-head (group) gets its own gates and positions from its own q_g . k_g, and
-        // both groups read the layer's single pos_emb table.
-        const at::Tensor gateLogits = copeKey.defined() ? at::matmul(qScaled, copeKey.transpose(-2, -1)) : logits;
-        const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
-        const CopeTerms cope = copeTerms(gateLogits, unrotated ? qUnrotated : q, w.posEmb, ctx.future);
-        logits = addCopeBias(logits, cope.bias, c.cope.scaling, d);
-        keepMap(out, request, MapKind::G1, group(cope.gates, 0));
-        keepMap(out, request, MapKind::P1, group(cope.positions, 0));
-        keepMap(out, request, MapKind::B1, group(cope.bias, 0));
-        keepMap(out, request, MapKind::G2, group(cope.gates, 1));
-        keepMap(out, request, MapKind::P2, group(cope.positions, 1));
-        keepMap(out, request, MapKind::B2, group(cope.bias, 1));
-    }
-    logits = logits.masked_fill(ctx.future, -std::numeric_limits<double>::infinity());
-    keepMap(out, request, MapKind::S1, group(logits, 0));
-    keepMap(out, request, MapKind::S2, group(logits, 1));
-    const at::Tensor attention = at::softmax(logits, -1, at::kFloat).to(dtype);
-
     const at::Tensor lambdaFull = diffLambda(w, ctx.layer).to(dtype); // the reference casts lambda to q's dtype
-    const at::Tensor a1 = group(attention, 0);
-    const at::Tensor a2 = group(attention, 1);
-    const at::Tensor lambdaA2 = lambdaFull * a2;
-    const at::Tensor diff = a1 - lambdaA2; // [B, H, T, T]; rows sum to 1 - lambda
-    if (out) {
-        const double lambda = lambdaFull.item<double>();
-        out->lambda = lambda;
-        keepMap(out, request, MapKind::A1, a1);
-        keepMap(out, request, MapKind::A2, a2);
-        keepMap(out, request, MapKind::LA2, lambdaA2);
-        keepMap(out, request, MapKind::D, diff);
-        if (request && request->wants(MapKind::DN))
-            keepMap(out, request, MapKind::DN, diff.to(at::kFloat) / (1.0 - lambda));
-    }
+    const double lambda = capture ? lambdaFull.item<double>() : 0.0; // read back only when maps are kept
+    if (capture)
+        capture->lambda = lambda;
 
-    at::Tensor heads = at::matmul(diff, v); // [B, H, T, 2d]
+    at::Tensor heads;
+    if (!capture && !c.hasCope() && haveFusedAttention()) {
+        // diff-attention.md 2.2: four fused calls with equal q/k/v head sizes (A1 V1, A1 V2, A2 V1, A2 V2), so
+        // a flash kernel qualifies; A V = [A V1, A V2] and (A1 - lambda A2) V = A1 V - lambda A2 V.
+        const at::Tensor v1 = v.narrow(-1, 0, d), v2 = v.narrow(-1, d, d);
+        auto groupOutput = [&](int64_t g) {
+            const at::Tensor qg = group(q, g), kg = group(k, g);
+            return at::cat({fusedCausalAttention(qg, kg, v1), fusedCausalAttention(qg, kg, v2)}, -1);
+        };
+        heads = groupOutput(0) - lambdaFull * groupOutput(1);
+    } else {
+        const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
+        const at::Tensor& copeQuery = unrotated ? qUnrotated : q;
+        std::vector<at::Tensor> rows;
+        forEachQueryTile(seqLen, ctx, [&](int64_t q0, int64_t q1) {
+            const at::Tensor qs = q.narrow(2, q0, q1 - q0) * scale;
+            const at::Tensor future = tileFutureMask(q0, q1, h.device());
+            at::Tensor logits = at::nan_to_num(at::matmul(qs, k.narrow(2, 0, q1).transpose(-2, -1))); // [B, 2H, t, q1]
+            if (c.hasCope()) {
+                // diff + CoPE: each sub-head (group) gets its own gates and positions from its own q_g . k_g, and
+                // both groups read the layer's single pos_emb table.
+                const at::Tensor gateLogits
+                    = copeKey.defined() ? at::matmul(qs, copeKey.narrow(2, 0, q1).transpose(-2, -1)) : logits;
+                const CopeTerms cope = copeTerms(gateLogits, copeQuery.narrow(2, q0, q1 - q0), w.posEmb, future);
+                logits = addCopeBias(logits, cope.bias, c.cope.scaling, d);
+                keepTile(capture, MapKind::G1, group(cope.gates, 0), q0);
+                keepTile(capture, MapKind::P1, group(cope.positions, 0), q0);
+                keepTile(capture, MapKind::B1, group(cope.bias, 0), q0);
+                keepTile(capture, MapKind::G2, group(cope.gates, 1), q0);
+                keepTile(capture, MapKind::P2, group(cope.positions, 1), q0);
+                keepTile(capture, MapKind::B2, group(cope.bias, 1), q0);
+            }
+            logits = logits.masked_fill(future, -std::numeric_limits<double>::infinity());
+            keepTile(capture, MapKind::S1, group(logits, 0), q0);
+            keepTile(capture, MapKind::S2, group(logits, 1), q0);
+            const at::Tensor attention = at::softmax(logits, -1, at::kFloat).to(dtype);
+            const at::Tensor a1 = group(attention, 0);
+            const at::Tensor a2 = group(attention, 1);
+            const at::Tensor lambdaA2 = lambdaFull * a2;
+            const at::Tensor diff = a1 - lambdaA2; // [B, H, t, q1]; rows sum to 1 - lambda
+            keepTile(capture, MapKind::A1, a1, q0);
+            keepTile(capture, MapKind::A2, a2, q0);
+            keepTile(capture, MapKind::LA2, lambdaA2, q0);
+            keepTile(capture, MapKind::D, diff, q0);
+            if (wants(capture, MapKind::DN))
+                keepTile(capture, MapKind::DN, diff.to(at::kFloat) / (1.0 - lambda), q0);
+            rows.push_back(at::matmul(diff, v.narrow(2, 0, q1))); // [B, H, t, 2d]
+        });
+        heads = rows.size() == 1 ? rows.front() : at::cat(rows, 2);
+    }
     heads = rmsNorm(heads, w.subln, kSublnEps) * (1.0 - lambdaInit(ctx.layer));
     return at::linear(heads.transpose(1, 2).flatten(2), w.wo);
 }

@@ -3,11 +3,14 @@
 
 #include "attnscope/config.h"
 #include "attnscope/maps.h"
+#include "engine/map_collector.h"
 #include "engine/rope.h"
 #include "engine/torch_includes.h"
 
-#include <map>
+#include <atomic>
+#include <functional>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 namespace attn::engine {
@@ -25,37 +28,44 @@ struct LayerWeights {
     at::Tensor w1, w2, w3;
 };
 
+/// Thrown between layers and query tiles when RunControl::cancel is set; a Status at the API boundary.
+struct Cancelled : std::runtime_error {
+    Cancelled()
+        : std::runtime_error("cancelled")
+    {
+    }
+};
+
 /// Per-forward state every attention layer needs.
 struct AttentionContext {
     const ModelConfig& config;
     int64_t layer = 0;
     const RopeTables* rope = nullptr; ///< set when the model uses RoPE
-    at::Tensor future; ///< bool [T, T], true where key > query
+    /// Query rows per tile: a tile holds heads x tile x N scores, never N x N. >= N: one tile (naive path).
+    int64_t queryTile = 0;
+    const std::atomic<bool>* cancel = nullptr;
 };
 
-/// Which maps one layer should hand out; kinds are checked against the config beforehand.
-struct LayerMapRequest {
-    std::vector<MapKind> kinds;
-    bool wants(MapKind kind) const;
-};
-
-/// What an attention layer hands out for capture: per kind, [H, T, T] for batch element 0 (all heads;
-/// the caller slices the requested ones), plus lambda for diff layers.
-struct LayerMaps {
-    std::map<MapKind, at::Tensor> maps;
+/// What one captured layer hands out: its maps (through the collector, a tile at a time) and lambda (diff).
+struct LayerCapture {
+    explicit LayerCapture(MapCollector c)
+        : collector(std::move(c))
+    {
+    }
+    MapCollector collector;
     std::optional<double> lambda;
 };
 
 /// RMSNorm as the reference computes it: in fp32, cast back to x's dtype, then times the weight.
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
-/// Softmax attention (optionally with RoPE and/or CoPE). h: [B, T, D] -> [B, T, D].
-at::Tensor softmaxAttention(const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx,
-    const LayerMapRequest* request, LayerMaps* out);
+/// Softmax attention (optionally with RoPE and/or CoPE). h: [B, T, D] -> [B, T, D]. capture may be null.
+at::Tensor softmaxAttention(
+    const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx, LayerCapture* capture);
 
 /// Differential attention V1 (diff-attention.md 1.3), optionally with CoPE per group.
-at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx,
-    const LayerMapRequest* request, LayerMaps* out);
+at::Tensor diffAttention(
+    const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx, LayerCapture* capture);
 
 /// lambda = exp(lq1 . lk1) - exp(lq2 . lk2) + lambda_init(depth), in fp32 (0-dim tensor).
 at::Tensor diffLambda(const LayerWeights& w, int64_t depth);
@@ -66,8 +76,18 @@ std::vector<int64_t> diffKeySubHeadIndex(int64_t nHeads, int64_t nKvHeads, GqaSe
 /// [B, T, n*d] -> [B, n, T, d]
 at::Tensor splitHeads(const at::Tensor& x, int64_t n, int64_t d);
 
-/// Stores batch element 0 of a per-head tensor [B, H, T, T] under `kind` if the request wants it.
-void keepMap(LayerMaps* out, const LayerMapRequest* request, MapKind kind, const at::Tensor& perHead);
+/// True when the collector wants this kind (so it is worth computing).
+bool wants(const LayerCapture* capture, MapKind kind);
+/// Hands a tile [B, H, t, q0 + t] of map `kind` to the collector if it wants that kind.
+void keepTile(LayerCapture* capture, MapKind kind, const at::Tensor& perHead, int64_t q0);
+
+/// Calls f(q0, q1) for the query tiles [q0, q1) covering 0..seqLen, checking for cancellation before each.
+void forEachQueryTile(int64_t seqLen, const AttentionContext& ctx, const std::function<void(int64_t, int64_t)>& f);
+
+/// Whether this LibTorch has fused causal attention (scaled_dot_product_attention, 2.x) for uncaptured layers.
+bool haveFusedAttention();
+/// Fused causal softmax attention: q, k [B, H, T, d], v [B, H, T, dv] -> [B, H, T, dv], scale 1/sqrt(d).
+at::Tensor fusedCausalAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 
 /// Causal mask: bool [T, T], true where key j > query i.
 at::Tensor futureMask(int64_t seqLen, const at::Device& device);

@@ -6,6 +6,7 @@
 #include "attnscope/fileio.h"
 #include "attnscope/model_format.h"
 #include "engine/device.h"
+#include "engine/memory.h"
 #include "engine/transformer.h"
 #include "engine/weights.h"
 
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <new>
 
 namespace attn {
@@ -27,6 +29,7 @@ struct Model::Impl {
     at::Device device = at::Device(at::kCPU);
     ComputeDType dtype = ComputeDType::F32;
     engine::ModelWeights weights;
+    int64_t weightBytes = 0; ///< on the compute device
 };
 
 namespace {
@@ -70,6 +73,34 @@ Status checkTokens(const ModelConfig& config, const std::vector<int64_t>& tokens
     return Status::ok();
 }
 
+Status checkRegion(const CaptureRequest& request)
+{
+    const int64_t n = static_cast<int64_t>(request.tokens.size());
+    const MapRegion& r = request.region;
+    const bool keepsMaps = !request.heads.empty() && !request.kinds.empty();
+    switch (r.mode) {
+    case MapRegion::Mode::Full:
+        if (keepsMaps && n > kMaxFullMapTokens)
+            return Status::error("full maps of " + std::to_string(n) + " tokens would take "
+                + formatBytes(4.0 * static_cast<double>(n) * static_cast<double>(n)) + " each; above "
+                + std::to_string(kMaxFullMapTokens) + " tokens ask for an overview (--overview 1024) or a window "
+                + "(--window q0:q1,k0:k1)");
+        break;
+    case MapRegion::Mode::Overview:
+        if (r.overviewSize < 1)
+            return Status::error("the overview size must be at least 1 cell, not " + std::to_string(r.overviewSize));
+        break;
+    case MapRegion::Mode::Window:
+        if (r.rowBegin < 0 || r.rowBegin >= r.rowEnd || r.rowEnd > n || r.colBegin < 0 || r.colBegin >= r.colEnd
+            || r.colEnd > n)
+            return Status::error("the window queries " + std::to_string(r.rowBegin) + ":" + std::to_string(r.rowEnd)
+                + ", keys " + std::to_string(r.colBegin) + ":" + std::to_string(r.colEnd)
+                + " is not a non-empty range inside the " + std::to_string(n) + " tokens (0:" + std::to_string(n) + ")");
+        break;
+    }
+    return Status::ok();
+}
+
 Status checkRequest(const ModelConfig& config, const CaptureRequest& request)
 {
     if (Status s = checkTokens(config, request.tokens); !s)
@@ -82,6 +113,8 @@ Status checkRequest(const ModelConfig& config, const CaptureRequest& request)
             return Status::error("head " + std::to_string(ref.head) + " does not exist (the model has "
                 + std::to_string(config.nHeads) + " heads per layer, 0.." + std::to_string(config.nHeads - 1) + ")");
     }
+    if (Status s = checkRegion(request); !s)
+        return s;
     const std::vector<MapKind> available = availableMapKinds(config, /*includeLogits=*/true);
     for (MapKind kind : request.kinds) {
         if (std::find(available.begin(), available.end(), kind) == available.end()) {
@@ -95,18 +128,20 @@ Status checkRequest(const ModelConfig& config, const CaptureRequest& request)
     return Status::ok();
 }
 
-AttentionMap toHostMap(const at::Tensor& perHead, const at::Tensor& future, const HeadRef& ref, MapKind kind)
+AttentionMap toHostMap(const engine::MapCollector& collector, const at::Tensor& perHead, int64_t row,
+    const HeadRef& ref, MapKind kind)
 {
-    const at::Tensor values = perHead.to(at::kFloat)
-                                  .masked_fill(future, std::numeric_limits<double>::quiet_NaN())
-                                  .to(at::kCPU)
-                                  .contiguous();
+    const at::Tensor values = perHead.select(0, row).to(at::kCPU).contiguous();
     AttentionMap map;
     map.layer = ref.layer;
     map.head = ref.head;
     map.kind = kind;
     map.rows = values.size(0);
     map.cols = values.size(1);
+    map.rowBegin = collector.rowBegin();
+    map.colBegin = collector.colBegin();
+    map.rowBlock = collector.rowBlock();
+    map.colBlock = collector.colBlock();
     map.values.resize(static_cast<size_t>(values.numel()));
     std::memcpy(map.values.data(), values.data_ptr<float>(), map.values.size() * sizeof(float));
     return map;
@@ -156,6 +191,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& dir, const LoadOpt
     impl.tensorInfos = (*file)->tensors();
     for (const TensorInfo& info : impl.tensorInfos)
         impl.parameterCount += info.numel();
+    impl.weightBytes = impl.parameterCount * (options.dtype == ComputeDType::BF16 ? 2 : 4);
     impl.weightsHash = std::move(hash.value());
     impl.device = *device;
     impl.dtype = options.dtype;
@@ -211,12 +247,24 @@ Result<CaptureResult> Model::capture(const CaptureRequest& request, const RunCon
 {
     if (Status s = checkRequest(m->config, request); !s)
         return s;
+    if (Status s = engine::checkFits(m->config, request, engine::scalarType(m->dtype), m->device, m->weightBytes); !s)
+        return s;
     const std::string what = "running " + std::to_string(request.tokens.size()) + " tokens failed";
     return guarded<CaptureResult>(what, deviceName(), [&] {
         c10::InferenceMode guard; // thread-local: created on the calling (worker) thread, per call
         engine::ForwardCapture capture;
-        for (const HeadRef& ref : request.heads)
-            capture.requests[ref.layer].kinds = request.kinds;
+        capture.queryTile = request.queryTile;
+        const int64_t seqLen = static_cast<int64_t>(request.tokens.size());
+        std::map<int64_t, std::vector<int64_t>> headsByLayer; // unique, in request order
+        for (const HeadRef& ref : request.heads) {
+            std::vector<int64_t>& heads = headsByLayer[ref.layer];
+            if (std::find(heads.begin(), heads.end(), ref.head) == heads.end())
+                heads.push_back(ref.head);
+        }
+        if (!request.kinds.empty())
+            for (const auto& [layer, heads] : headsByLayer)
+                capture.layers.emplace(layer,
+                    engine::LayerCapture(engine::MapCollector(request.region, seqLen, heads, request.kinds, m->device)));
         const at::Tensor tokens
             = at::tensor(request.tokens, at::TensorOptions().dtype(at::kLong)).to(m->device).unsqueeze(0);
         const at::Tensor logits = engine::forward(m->weights, m->config, tokens, &capture, control);
@@ -228,23 +276,30 @@ Result<CaptureResult> Model::capture(const CaptureRequest& request, const RunCon
                 result.lambda.push_back(engine::diffLambda(m->weights.layers[static_cast<size_t>(layer)], layer)
                                             .to(engine::scalarType(m->dtype))
                                             .item<double>());
-        const at::Tensor future = engine::futureMask(tokens.size(1), m->device);
-        std::vector<HeadRef> seen;
-        for (const HeadRef& ref : request.heads) {
-            if (std::find(seen.begin(), seen.end(), ref) != seen.end())
+        for (const HeadRef& ref : request.heads) { // in request order, each (layer, head) once
+            auto layerIt = capture.layers.find(ref.layer);
+            if (layerIt == capture.layers.end())
                 continue;
-            seen.push_back(ref);
-            const engine::LayerMaps& layerMaps = capture.maps.at(ref.layer);
+            const engine::MapCollector& collector = layerIt->second.collector;
+            const auto row = std::find(collector.heads().begin(), collector.heads().end(), ref.head)
+                - collector.heads().begin();
             for (MapKind kind : request.kinds) {
-                auto it = layerMaps.maps.find(kind);
-                if (it != layerMaps.maps.end() && !result.find(ref.layer, ref.head, kind))
-                    result.maps.push_back(toHostMap(it->second.select(0, ref.head), future, ref, kind));
+                auto it = collector.results().find(kind);
+                if (it != collector.results().end() && !result.find(ref.layer, ref.head, kind))
+                    result.maps.push_back(toHostMap(collector, it->second, row, ref, kind));
             }
         }
         const at::Tensor last = logits.select(0, 0).to(at::kCPU).contiguous();
         result.lastLogits.assign(last.data_ptr<float>(), last.data_ptr<float>() + last.numel());
         return result;
     });
+}
+
+Result<MemoryEstimate> Model::estimateMemory(const CaptureRequest& request) const
+{
+    if (Status s = checkRequest(m->config, request); !s)
+        return s;
+    return engine::estimateCapture(m->config, request, engine::scalarType(m->dtype), m->device, m->weightBytes);
 }
 
 Result<std::vector<int64_t>> Model::generate(const std::vector<int64_t>& prompt, int64_t n, const RunControl& control)

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "engine/transformer.h"
 
+#include "engine/memory.h"
+
+#include <algorithm>
 #include <optional>
 
 namespace attn::engine {
@@ -27,24 +30,29 @@ at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const
     std::optional<RopeTables> rope;
     if (config.hasRope())
         rope = ropeTables(seqLen, config.headDim, config.rope, device);
-    AttentionContext ctx {config, 0, rope ? &*rope : nullptr, futureMask(seqLen, device)};
+    const int64_t budgetTile = capture && capture->queryTile > 0
+        ? capture->queryTile
+        : autoQueryTile(config, tokens.size(0), seqLen, weights.tokEmbeddings.scalar_type(), device);
+    AttentionContext ctx {config, 0, rope ? &*rope : nullptr, budgetTile, control.cancel};
 
     for (int64_t layer = 0; layer < config.nLayers; ++layer) {
         if (control.cancel && control.cancel->load())
             throw Cancelled();
         const LayerWeights& w = weights.layers[static_cast<size_t>(layer)];
         ctx.layer = layer;
-        const LayerMapRequest* request = nullptr;
-        LayerMaps* out = nullptr;
+        LayerCapture* layerCapture = nullptr;
+        ctx.queryTile = budgetTile;
         if (capture) {
-            auto it = capture->requests.find(layer);
-            if (it != capture->requests.end()) {
-                request = &it->second;
-                out = &capture->maps[layer];
+            auto it = capture->layers.find(layer);
+            if (it != capture->layers.end()) {
+                layerCapture = &it->second;
+                // Tiles start on overview block boundaries so that no pooled block straddles two tiles.
+                const int64_t align = layerCapture->collector.rowAlignment();
+                ctx.queryTile = std::max(align, budgetTile / align * align);
             }
         }
         const at::Tensor h = rmsNorm(x, w.attentionNorm, config.normEps);
-        x = x + (config.isDiff() ? diffAttention(h, w, ctx, request, out) : softmaxAttention(h, w, ctx, request, out));
+        x = x + (config.isDiff() ? diffAttention(h, w, ctx, layerCapture) : softmaxAttention(h, w, ctx, layerCapture));
         x = x + feedForward(rmsNorm(x, w.ffnNorm, config.normEps), w);
         if (control.onLayer)
             control.onLayer(layer + 1, config.nLayers);

@@ -7,21 +7,12 @@
 #include "engine/weights.h"
 
 #include <map>
-#include <stdexcept>
 
 namespace attn::engine {
 
-/// Thrown between layers when RunControl::cancel is set; turned into a Status at the API boundary.
-struct Cancelled : std::runtime_error {
-    Cancelled()
-        : std::runtime_error("cancelled")
-    {
-    }
-};
-
 struct ForwardCapture {
-    std::map<int64_t, LayerMapRequest> requests; ///< by layer
-    std::map<int64_t, LayerMaps> maps; ///< filled for requested layers
+    std::map<int64_t, LayerCapture> layers; ///< by layer; only these layers keep maps
+    int64_t queryTile = 0; ///< rows per score tile; 0 = from the memory budget (autoQueryTile)
 };
 
 /**
