@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -24,8 +25,51 @@ struct MapsArgs {
     std::string layers = "all", heads = "all", maps = "all";
     bool logits = false;
     bool force = false;
+    int64_t overview = 0;
+    std::string pool = "max";
+    std::string window;
+    int64_t tile = 0;
     RunOptions run;
 };
+
+/// "q0:q1,k0:k1" (half-open token ranges) -> a window region.
+Result<MapRegion> parseWindow(const std::string& text)
+{
+    long long q0 = 0, q1 = 0, k0 = 0, k1 = 0;
+    char tail = 0;
+    if (std::sscanf(text.c_str(), "%lld:%lld,%lld:%lld%c", &q0, &q1, &k0, &k1, &tail) != 4)
+        return Status::error("--window: expected q0:q1,k0:k1 (query and key token ranges, end exclusive), got '"
+            + text + "'");
+    return MapRegion::window(q0, q1, k0, k1);
+}
+
+Result<MapRegion> parseRegion(const MapsArgs& a)
+{
+    if (a.overview != 0 && !a.window.empty())
+        return Status::error("--overview and --window are exclusive: ask for one region per run");
+    if (!a.window.empty())
+        return parseWindow(a.window);
+    auto pool = parsePoolMode(a.pool);
+    if (!pool)
+        return Status::error("--pool: " + pool.message());
+    if (a.overview != 0)
+        return MapRegion::overview(a.overview, *pool);
+    return MapRegion::full();
+}
+
+std::string regionText(const MapRegion& r)
+{
+    switch (r.mode) {
+    case MapRegion::Mode::Overview:
+        return "overview " + std::to_string(r.overviewSize) + " " + toString(r.pool);
+    case MapRegion::Mode::Window:
+        return "window " + std::to_string(r.rowBegin) + ":" + std::to_string(r.rowEnd) + ","
+            + std::to_string(r.colBegin) + ":" + std::to_string(r.colEnd);
+    case MapRegion::Mode::Full:
+        break;
+    }
+    return "full";
+}
 
 Result<std::vector<MapKind>> parseKinds(const std::string& text, const ModelConfig& config, bool logits)
 {
@@ -69,6 +113,9 @@ int runMaps(const MapsArgs& a)
     auto kinds = parseKinds(a.maps, config, a.logits);
     if (!layers || !heads || !kinds)
         return fail(!layers ? layers.message() : !heads ? heads.message() : kinds.message());
+    auto region = parseRegion(a);
+    if (!region)
+        return fail(region.message());
 
     std::error_code ec;
     fs::create_directories(outDir, ec);
@@ -81,12 +128,16 @@ int runMaps(const MapsArgs& a)
     std::vector<double> lambda;
     // Layers are captured in groups whose maps fit a host-memory budget: one forward pass when they
     // all fit, one per layer at worst (each capture reruns the forward pass).
-    const double bytesPerLayer = 4.0 * static_cast<double>(heads->size() * kinds->size())
-        * static_cast<double>(tokens.size()) * static_cast<double>(tokens.size());
-    const size_t layersPerCapture
-        = std::max<size_t>(1, static_cast<size_t>(kMapBudgetBytes / std::max(1.0, bytesPerLayer)));
+    CaptureRequest oneLayer {tokens, {}, *kinds, *region, a.tile};
+    for (int64_t head : *heads)
+        oneLayer.heads.push_back({layers->front(), head});
+    auto perLayer = m.estimateMemory(oneLayer);
+    if (!perLayer)
+        return fail(perLayer.message());
+    const size_t layersPerCapture = std::max<size_t>(
+        1, static_cast<size_t>(kMapBudgetBytes / std::max(1.0, static_cast<double>(perLayer->hostMapBytes))));
     for (size_t first = 0; first < layers->size(); first += layersPerCapture) {
-        CaptureRequest request {tokens, {}, *kinds};
+        CaptureRequest request {tokens, {}, *kinds, *region, a.tile};
         for (size_t i = first; i < std::min(layers->size(), first + layersPerCapture); ++i)
             for (int64_t head : *heads)
                 request.heads.push_back({(*layers)[i], head});
@@ -99,7 +150,8 @@ int runMaps(const MapsArgs& a)
             if (Status s = writeNpyFloat32((outDir / name).string(), map.values.data(), {map.rows, map.cols}); !s)
                 return fail(s.message());
             files.push_back({{"file", name}, {"layer", map.layer}, {"head", map.head}, {"kind", toString(map.kind)},
-                {"shape", {map.rows, map.cols}}});
+                {"shape", {map.rows, map.cols}}, {"first_query", map.rowBegin}, {"first_key", map.colBegin},
+                {"block", {map.rowBlock, map.colBlock}}});
         }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -117,13 +169,16 @@ int runMaps(const MapsArgs& a)
     manifest["lambda"] = lambda;
     manifest["device"] = m.deviceName();
     manifest["dtype"] = toString(m.dtype());
-    manifest["layout"] = "float32 C order, row = query token, column = key token, NaN = masked (future)";
+    manifest["region"] = regionText(*region);
+    manifest["layout"] = "float32 C order, row = query token, column = key token, NaN = masked (future); cell (r, c) "
+                         "covers queries first_query + r*block[0] .. +block[0] and keys first_key + c*block[1] .. "
+                         "+block[1] (block 1 = exact values; >1 = a pooled overview)";
     manifest["maps"] = files;
     manifest["seconds"] = seconds;
     if (Status s = writeFileAtomic(manifestPath.string(), manifest.dump(2) + "\n"); !s)
         return fail(s.message());
-    std::cout << "wrote " << files.size() << " maps for " << tokens.size() << " tokens to " << outDir.string() << " in "
-              << seconds << " s\n";
+    std::cout << "wrote " << files.size() << " maps (" << regionText(*region) << ") for " << tokens.size()
+              << " tokens to " << outDir.string() << " in " << seconds << " s\n";
     return 0;
 }
 
@@ -142,6 +197,14 @@ void registerMaps(CLI::App& app, int& exitCode)
     cmd->add_flag("--logits", args->logits, "with --maps all, also write the pre-softmax logits (S, S1, S2)");
     cmd->add_option("--out", args->out, "output directory")->required();
     cmd->add_flag("--force", args->force, "overwrite an existing maps.json in --out");
+    cmd->add_option("--overview", args->overview,
+           "reduce each map to at most R x R cells on the device (pooling blocks of ceil(N/R) tokens)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--pool", args->pool, "overview pooling: max (keeps one-token spikes) or mean")
+        ->capture_default_str();
+    cmd->add_option("--window", args->window, "exact values of queries q0:q1 x keys k0:k1 only (end exclusive)");
+    cmd->add_option("--tile", args->tile, "query rows per score tile (default: from a memory budget)")
+        ->check(CLI::PositiveNumber);
     args->run.addTo(*cmd);
     cmd->callback([args, &exitCode] { exitCode = runMaps(*args); });
 }
