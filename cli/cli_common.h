@@ -22,6 +22,7 @@ void registerGenerate(CLI::App& app, int& exitCode);
 void registerTask(CLI::App& app, int& exitCode);
 void registerTrain(CLI::App& app, int& exitCode);
 void registerEval(CLI::App& app, int& exitCode);
+void registerBench(CLI::App& app, int& exitCode);
 
 /// Prints "attnscope-cli: error: <message>" to stderr and returns the exit code 1.
 int fail(const std::string& message);

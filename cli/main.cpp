@@ -18,6 +18,7 @@ int main(int argc, char** argv)
     attn::cli::registerTask(app, exitCode);
     attn::cli::registerTrain(app, exitCode);
     attn::cli::registerEval(app, exitCode);
+    attn::cli::registerBench(app, exitCode);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

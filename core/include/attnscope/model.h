@@ -66,6 +66,16 @@ int cudaDeviceCount();
 std::string torchVersion();
 
 /**
+ * @brief Peak memory in use on a device since the last reset, for benchmarks: the CUDA caching allocator's peak
+ * of allocated bytes, or on CPU the process's peak resident set (VmHWM). -1 where this build cannot tell.
+ */
+int64_t peakMemoryBytes(const DeviceSpec& device);
+/** @brief Starts a new peak for peakMemoryBytes (CPU: clears VmHWM through /proc/self/clear_refs). */
+void resetPeakMemory(const DeviceSpec& device);
+/** @brief Measured matrix-product rate (FLOP/s) of an n x n x n product in this dtype on the device. */
+Result<double> matmulFlopsPerSecond(const DeviceSpec& device, ComputeDType dtype, int64_t n = 4096);
+
+/**
  * @brief A loaded model (config, tokenizer, weights on a device) that runs prompts and captures maps.
  *
  * Not thread-safe: one thread owns a Model and makes every call on it (the GUI's worker thread).

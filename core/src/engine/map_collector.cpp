@@ -75,28 +75,33 @@ at::Tensor& MapCollector::result(MapKind kind)
     return out;
 }
 
-at::Tensor MapCollector::pool(const at::Tensor& blocks, MapKind kind) const
+at::Tensor MapCollector::pool(const at::Tensor& tile, const at::Tensor& future, MapKind kind) const
 {
-    // blocks: [H, rows, rowBlock, cols, colBlock]. Non-finite cells (masked NaN, -inf logits) are not values,
-    // as in poolMap(); a block without any finite cell stays NaN.
-    const at::Tensor finite = at::isfinite(blocks);
-    const at::Tensor count = finite.sum({2, 4});
-    at::Tensor pooled;
+    // tile: [H, t, q1] fp32 for queries q0..q0+t; future: its masked cells. Masked cells are not values (as in
+    // poolMap()); a block without any visible cell comes out NaN. Filling the masked cells with the reduction's
+    // identity (-inf for max, +inf for min, 0 for sums) and padding with it to whole blocks keeps this to a
+    // few passes over the tile.
+    const int64_t t = tile.size(1), q1 = tile.size(2);
+    const int64_t blockRows = ceilDiv(t, m_rowBlock);
+    auto blocks = [&](const at::Tensor& x, double identity) {
+        const at::Tensor padded
+            = at::constant_pad_nd(x, {0, m_outCols * m_colBlock - q1, 0, blockRows * m_rowBlock - t}, identity);
+        return padded.view({padded.size(0), blockRows, m_rowBlock, m_outCols, m_colBlock});
+    };
     if (m_region.pool == PoolMode::Max) {
-        const at::Tensor hi = blocks.masked_fill(finite.logical_not(), -kInf).amax({2, 4});
+        const at::Tensor hi = blocks(tile.masked_fill(future, -kInf), -kInf).amax({2, 4});
+        at::Tensor pooled = hi;
         if (isSignedMap(kind)) {
             // Largest magnitude with its sign; on a tie the positive value wins (poolMap's rule).
-            const at::Tensor lo = blocks.masked_fill(finite.logical_not(), kInf).amin({2, 4});
+            const at::Tensor lo = blocks(tile.masked_fill(future, kInf), kInf).amin({2, 4});
             pooled = at::where(hi >= -lo, hi, lo);
-        } else {
-            pooled = hi;
         }
-    } else {
-        // Sum in double like poolMap(): a block holds up to (N/R)^2 small weights.
-        pooled = (blocks.masked_fill(finite.logical_not(), 0.0).sum({2, 4}, false, at::kDouble) / count)
-                     .to(at::kFloat);
+        return pooled.masked_fill(hi == -kInf, kNaN);
     }
-    return pooled.masked_fill(count == 0, kNaN);
+    // Mean over the visible cells; sums in double like poolMap(): a block holds up to (N/R)^2 small weights.
+    const at::Tensor sums = blocks(tile.masked_fill(future, 0.0), 0.0).sum({2, 4}, false, at::kDouble);
+    const at::Tensor visible = blocks(future.logical_not().to(at::kDouble).unsqueeze(0), 0.0).sum({2, 4});
+    return (sums / visible).to(at::kFloat).masked_fill(visible == 0, kNaN);
 }
 
 void MapCollector::add(MapKind kind, const at::Tensor& perHead, int64_t q0)
@@ -108,33 +113,32 @@ void MapCollector::add(MapKind kind, const at::Tensor& perHead, int64_t q0)
     TORCH_CHECK(q1 == q0 + t && q1 <= m_seqLen, "map tile must cover keys 0..q0+t");
     if (!needsRows(q0, q1))
         return;
-    const at::Tensor tile = perHead.select(0, 0)
-                                .index_select(0, m_headIndex.to(perHead.device()))
-                                .to(at::kFloat)
-                                .masked_fill(tileFutureMask(q0, q1, perHead.device()), kNaN);
+    // Cells with key > query hold whatever the kind has there (G = 0, S = -inf, ...): the future mask says
+    // which they are, and they come out NaN (or are skipped by the pooling).
+    const at::Tensor tile = perHead.select(0, 0).index_select(0, m_headIndex.to(perHead.device())).to(at::kFloat);
+    const at::Tensor future = tileFutureMask(q0, q1, perHead.device());
     at::Tensor& out = result(kind);
     switch (m_region.mode) {
     case MapRegion::Mode::Full:
-        out.narrow(1, q0, t).narrow(2, 0, q1).copy_(tile);
+        out.narrow(1, q0, t).narrow(2, 0, q1).copy_(tile.masked_fill(future, kNaN));
         break;
     case MapRegion::Mode::Window: {
         const int64_t r0 = std::max(m_rowBegin, q0), r1 = std::min(m_rowEnd, q1);
         const int64_t c1 = std::min(m_colEnd, q1); // keys at or beyond q1 are masked for every row of the tile
-        if (c1 > m_colBegin)
+        if (c1 > m_colBegin) {
+            auto part = [&](const at::Tensor& x) {
+                return x.narrow(-2, r0 - q0, r1 - r0).narrow(-1, m_colBegin, c1 - m_colBegin);
+            };
             out.narrow(1, r0 - m_rowBegin, r1 - r0)
                 .narrow(2, 0, c1 - m_colBegin)
-                .copy_(tile.narrow(1, r0 - q0, r1 - r0).narrow(2, m_colBegin, c1 - m_colBegin));
+                .copy_(part(tile).masked_fill(part(future), kNaN));
+        }
         break;
     }
     case MapRegion::Mode::Overview: {
         TORCH_CHECK(q0 % m_rowBlock == 0, "query tiles must be aligned to overview blocks");
-        const int64_t blockRows = ceilDiv(t, m_rowBlock);
-        // Pad with NaN (= masked, ignored by the pooling) to whole blocks: keys up to the full width, rows to
-        // the last block (only the final tile can end mid-block, at the sequence end).
-        const at::Tensor padded = at::constant_pad_nd(tile, {0, m_outCols * m_colBlock - q1, 0, blockRows * m_rowBlock - t}, kNaN);
-        const at::Tensor blocks
-            = padded.view({padded.size(0), blockRows, m_rowBlock, m_outCols, m_colBlock});
-        out.narrow(1, q0 / m_rowBlock, blockRows).copy_(pool(blocks, kind));
+        const at::Tensor pooled = pool(tile, future, kind);
+        out.narrow(1, q0 / m_rowBlock, pooled.size(1)).copy_(pooled);
         break;
     }
     }

@@ -46,7 +46,7 @@ public:
 
 private:
     at::Tensor& result(MapKind kind);
-    at::Tensor pool(const at::Tensor& rows, MapKind kind) const;
+    at::Tensor pool(const at::Tensor& tile, const at::Tensor& future, MapKind kind) const;
 
     MapRegion m_region;
     int64_t m_seqLen;
