@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Joins `attnscope-cli bench --json` and `eager_reference.py --json` outputs into one Markdown table with the
+ratios (eager / attnscope, naive / attnscope, attnscope / matmul floor). Usage: report.py ATTNSCOPE.json EAGER.json..."""
+import json
+import sys
+
+
+def fmt(seconds):
+    if seconds is None:
+        return "OOM"
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def sec(entry):
+    return entry.get("seconds") if isinstance(entry, dict) else None
+
+
+def ratio(a, b):
+    return f"{a / b:.1f}x" if a is not None and b else "-"
+
+
+def main():
+    ours = json.load(open(sys.argv[1]))
+    eager = {}
+    for path in sys.argv[2:]:
+        for row in json.load(open(path))["rows"]:
+            eager[(row["model"], row["tokens"])] = row
+    print(f"attnscope on {ours['device']} ({ours['dtype']}, LibTorch {ours['torch']}); matmul "
+          f"{ours['matmul_flops'] / 1e12:.2f} TFLOP/s; overview {ours['overview']}^2 max-pool; medians of {ours['repeats']}\n")
+    print("| model | N | forward | 1 head overview | 1 layer overviews | all overviews | 256² window | peak mem "
+          "| naive 1 head | eager 1 head | eager all | eager/ours (all) | ours/floor (all) |")
+    print("|" + "---|" * 13)
+    for row in ours["rows"]:
+        e = eager.get((row["model"].removesuffix("-stretched"), row["tokens"]), {})
+        peak = row["overview_all"].get("peak_bytes")
+        floor = row.get("floor_all_seconds")
+        print(f"| {row['model']} | {row['tokens']} | {fmt(sec(row['forward']))} | {fmt(sec(row['overview_head']))} | "
+              f"{fmt(sec(row['overview_layer']))} | {fmt(sec(row['overview_all']))} | {fmt(sec(row['window_256']))} | "
+              f"{peak / 2**30:.2f} GiB | " if peak else "? | ", end="")
+        print(f"{fmt(sec(row['naive_head'])) if 'error' not in row['naive_head'] or row['naive_head'].get('error') != 'skipped' else '-'} | "
+              f"{fmt(sec(e.get('overview_head'))) if e else '-'} | {fmt(sec(e.get('overview_all'))) if e else '-'} | "
+              f"{ratio(sec(e.get('overview_all')), sec(row['overview_all'])) if e else '-'} | "
+              f"{ratio(sec(row['overview_all']), floor) if floor and floor > 0 else '-'} |")
+
+
+if __name__ == "__main__":
+    main()
