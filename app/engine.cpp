@@ -210,6 +210,8 @@ public:
             Q_EMIT runProgress(requestId, static_cast<int>(done), static_cast<int>(total));
         };
         CaptureRequest request {model.tokenizer().encode(prompt.toStdString()), heads, kinds};
+        if (static_cast<int64_t>(request.tokens.size()) > kLongPromptTokens)
+            request.region = MapRegion::overview(kLongPromptOverview, PoolMode::Max);
         auto result = model.capture(request, control);
         if (!result) {
             Q_EMIT runFailed(requestId, QString::fromStdString(result.message()));
@@ -242,6 +244,25 @@ public:
         for (int64_t layer = 0; layer < config.nLayers; ++layer)
             for (int64_t head = 0; head < config.nHeads; ++head)
                 request.heads.push_back({layer, head});
+        if (static_cast<int64_t>(tokens.size()) > kLongPromptTokens) {
+            // Full maps of every head would be layers x heads x N^2 floats: pool the thumbnails on the device
+            // instead, and say why the table is empty.
+            request.kinds = {attention};
+            request.region = MapRegion::overview(kThumbnailSize, PoolMode::Max);
+            auto pooled = model.capture(request, control);
+            if (!pooled) {
+                output.metricsError = QString::fromStdString(pooled.message());
+                return;
+            }
+            for (const HeadRef& ref : request.heads)
+                if (const AttentionMap* map = pooled->find(ref.layer, ref.head, attention))
+                    output.thumbnails.push_back(*map);
+            output.metricsError = QStringLiteral("per-head metrics need every head's full map: computed for prompts "
+                                                 "of up to %1 tokens (this one has %2)")
+                                      .arg(kLongPromptTokens)
+                                      .arg(tokens.size());
+            return;
+        }
         auto all = model.capture(request, control);
         if (!all) {
             output.metricsError = QString::fromStdString(all.message());

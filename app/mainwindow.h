@@ -139,6 +139,7 @@ private:
     QSpinBox* m_headSpin = nullptr;
     QLabel* m_lambdaLabel = nullptr;
     QLabel* m_readout = nullptr;
+    int m_cellBlock = 1; ///< tokens per cell side of the shown maps (> 1: a pooled overview of a long prompt)
     QGridLayout* m_panelGrid = nullptr;
     std::vector<HeatmapPanel*> m_panels;
     ColorControls* m_colors = nullptr;

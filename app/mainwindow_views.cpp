@@ -136,6 +136,14 @@ void MainWindow::onRunFinished(const RunOutput& output)
         panelMap.values = map->values;
         panelMap.isSigned = isSignedMap(kinds[i]);
         panelMap.tokens = output.tokenDisplay;
+        m_cellBlock = static_cast<int>(map->rowBlock);
+        if (map->rowBlock > 1) { // a pooled overview: each cell covers a block of tokens; label it by its first
+            panelMap.tokens.clear();
+            for (int64_t cell = 0; cell < map->rows; ++cell)
+                panelMap.tokens << QStringLiteral("%1 %2").arg(map->firstQuery(cell)).arg(
+                    output.tokenDisplay.value(static_cast<int>(map->firstQuery(cell))));
+            panelMap.title += tr(" · max-pooled %1×%2").arg(map->rowBlock).arg(map->colBlock);
+        }
         m_panels[i]->setMap(panelMap);
     }
     applyColors();
@@ -163,15 +171,23 @@ void MainWindow::onCellHovered(int row, int col)
         updateSidePlots();
     }
     const auto& tokens = m_lastRun.tokenDisplay;
-    if (row < 0 || col < 0 || row >= tokens.size() || col >= tokens.size()) {
+    const int block = std::max(1, m_cellBlock);
+    const int firstRow = row * block, firstCol = col * block;
+    if (row < 0 || col < 0 || firstRow >= tokens.size() || firstCol >= tokens.size()) {
         m_readout->clear();
         return;
     }
-    QString text = tr("query <b>%1</b> [%2] → key <b>%3</b> [%4]")
-                       .arg(tokens[row].toHtmlEscaped())
-                       .arg(row)
-                       .arg(tokens[col].toHtmlEscaped())
-                       .arg(col);
+    const int n = static_cast<int>(tokens.size());
+    QString text = block == 1 ? tr("query <b>%1</b> [%2] → key <b>%3</b> [%4]")
+                                    .arg(tokens[row].toHtmlEscaped())
+                                    .arg(row)
+                                    .arg(tokens[col].toHtmlEscaped())
+                                    .arg(col)
+                              : tr("queries [%1, %2) → keys [%3, %4), max over the block")
+                                    .arg(firstRow)
+                                    .arg(std::min(n, firstRow + block))
+                                    .arg(firstCol)
+                                    .arg(std::min(n, firstCol + block));
     for (HeatmapPanel* panel : m_panels) {
         const PanelMap& map = panel->map();
         if (map.rows > row && map.cols > col) {
@@ -257,7 +273,12 @@ void MainWindow::updateOverview()
         spans[{s.layer, s.head}] = s.span;
     const int metric = m_overviewMetric->currentIndex();
     std::vector<OverviewCell> cells;
-    for (size_t i = 0; i < m_lastRun.thumbnails.size() && i < m_lastRun.metrics.size(); ++i) {
+    for (size_t i = 0; i < m_lastRun.thumbnails.size(); ++i) {
+        if (i >= m_lastRun.metrics.size()) { // a long prompt: thumbnails without metrics, so no frames
+            const AttentionMap& t = m_lastRun.thumbnails[i];
+            cells.push_back({static_cast<int>(t.layer), static_cast<int>(t.head), t, kNoMetric});
+            continue;
+        }
         const HeadMetrics& m = m_lastRun.metrics[i];
         const auto span = spans.find({m.layer, m.head});
         const double values[] = {m.entropy, m.sinkMass, m.maxWeight, m.meanDistance, m.negativeMass, m.meanGate,

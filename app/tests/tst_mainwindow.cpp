@@ -22,6 +22,7 @@
 #include <QTest>
 
 #include "apptest.h"
+#include "attnscope/pooling.h"
 
 #include <cmath>
 
@@ -314,6 +315,45 @@ private Q_SLOTS:
         QVERIFY2(errors.front().front().toString().contains(QStringLiteral("max_seq_len")),
             qPrintable(errors.front().front().toString()));
         QCOMPARE(shown.count(), 0);
+    }
+
+    void aLongPromptShowsDevicePooledOverviewsEqualToPoolingTheFullMap()
+    {
+        ModelConfig longConfig = diffCopeConfig();
+        longConfig.position = PositionKind::Rope;
+        longConfig.maxSeqLen = 4096;
+        const QString path = m_dir.filePath(QStringLiteral("long"));
+        QVERIFY(initRandomModel(path.toStdString(), longConfig, 8, false).isOk());
+        const QString prompt = QString(2999, QLatin1Char('y')); // + <bos> = 3000 tokens: blocks of 3
+        MainWindow window;
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        window.setPrompt(prompt);
+        window.openModel(path);
+        QVERIFY(shown.wait(60000));
+
+        auto model = Model::load(path.toStdString());
+        QVERIFY(model.isOk());
+        CaptureRequest full {(*model)->tokenizer().encode(prompt.toStdString()), {{0, 0}}, {MapKind::D}};
+        auto reference = (*model)->capture(full);
+        QVERIFY(reference.isOk());
+        const AttentionMap expected = poolMap(reference->maps.front(), kLongPromptOverview, PoolMode::Max, true);
+        const HeatmapPanel* panel = nullptr;
+        for (HeatmapPanel* p : window.panels())
+            if (p->map().kind == QStringLiteral("D"))
+                panel = p;
+        QVERIFY(panel);
+        QCOMPARE(panel->map().rows, 1000);
+        QCOMPARE(panel->map().tokens.at(1), QStringLiteral("3 y")); // cells are labelled by their first token
+        double worst = 0.0;
+        for (size_t i = 0; i < expected.values.size(); ++i) {
+            const float a = expected.values[i], b = panel->map().values[i];
+            QVERIFY2(std::isnan(a) == std::isnan(b), qPrintable(QStringLiteral("masked cell differs at %1").arg(i)));
+            if (!std::isnan(a))
+                worst = std::max(worst, static_cast<double>(std::fabs(a - b)));
+        }
+        QVERIFY2(worst < 1e-5, qPrintable(QString::number(worst)));
+        // Metrics need every head's full map: skipped with a reason, while the thumbnails still arrive.
+        QTRY_VERIFY_WITH_TIMEOUT(window.metricsPanel()->summary().contains(QStringLiteral("2048")), 30000);
     }
 
 private:
