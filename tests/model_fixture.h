@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 namespace attn::test {
@@ -28,6 +29,14 @@ inline ModelConfig smallConfig(AttentionKind attention, PositionKind position)
     c.maxSeqLen = 64;
     c.cope.npos = 65;
     return c;
+}
+
+/// Test-name suffix for (attention, position) parameterised suites, e.g. "diff_rope_cope".
+inline std::string attentionPositionName(AttentionKind attention, PositionKind position)
+{
+    std::string name = toString(attention) + "_" + toString(position);
+    std::replace(name.begin(), name.end(), '+', '_');
+    return name;
 }
 
 /// Writes a random model to dir/name and returns its path (fails the test on error).

@@ -153,13 +153,7 @@ TEST_P(TiledCapture, WindowsEqualSlicingTheFullMap)
 INSTANTIATE_TEST_SUITE_P(EveryAttentionAndPosition, TiledCapture,
     ::testing::Combine(::testing::Values(AttentionKind::Softmax, AttentionKind::Diff),
         ::testing::Values(PositionKind::None, PositionKind::Rope, PositionKind::Cope, PositionKind::RopeCope)),
-    [](const auto& info) {
-        std::string name = toString(std::get<0>(info.param)) + "_" + toString(std::get<1>(info.param));
-        for (char& ch : name)
-            if (ch == '+')
-                ch = '_';
-        return name;
-    });
+    [](const auto& info) { return attentionPositionName(std::get<0>(info.param), std::get<1>(info.param)); });
 
 namespace {
 

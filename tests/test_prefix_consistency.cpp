@@ -58,10 +58,4 @@ INSTANTIATE_TEST_SUITE_P(EveryAttentionAndPosition, PrefixConsistency,
     ::testing::Combine(::testing::Values(AttentionKind::Softmax, AttentionKind::Diff),
         ::testing::Values(
             PositionKind::None, PositionKind::Learned, PositionKind::Rope, PositionKind::Cope, PositionKind::RopeCope)),
-    [](const auto& info) {
-        std::string name = toString(std::get<0>(info.param)) + "_" + toString(std::get<1>(info.param));
-        for (char& ch : name)
-            if (ch == '+')
-                ch = '_';
-        return name;
-    });
+    [](const auto& info) { return attentionPositionName(std::get<0>(info.param), std::get<1>(info.param)); });

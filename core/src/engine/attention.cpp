@@ -51,6 +51,26 @@ void forEachQueryTile(int64_t seqLen, const AttentionContext& ctx, const std::fu
     }
 }
 
+TileScores tileScores(
+    const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t q0, int64_t q1, bool nanToNum)
+{
+    const int64_t d = c.headDim;
+    const at::Tensor qs = in.q.narrow(2, q0, q1 - q0) * (1.0 / std::sqrt(static_cast<double>(d)));
+    TileScores out;
+    out.future = tileFutureMask(q0, q1, in.q.device());
+    out.logits = at::matmul(qs, in.k.narrow(2, 0, q1).transpose(-2, -1));
+    if (nanToNum)
+        out.logits = at::nan_to_num(out.logits);
+    if (c.hasCope()) {
+        const at::Tensor gateLogits
+            = in.copeKey.defined() ? at::matmul(qs, in.copeKey.narrow(2, 0, q1).transpose(-2, -1)) : out.logits;
+        out.cope = copeTerms(gateLogits, in.copeQuery.narrow(2, q0, q1 - q0), w.posEmb, out.future);
+        out.logits = addCopeBias(out.logits, out.cope->bias, c.cope.scaling, d);
+    }
+    out.logits = out.logits.masked_fill(out.future, -std::numeric_limits<double>::infinity());
+    return out;
+}
+
 bool haveFusedAttention()
 {
     return TORCH_VERSION_MAJOR >= 2;
@@ -76,7 +96,6 @@ at::Tensor softmaxAttention(
     const ModelConfig& c = ctx.config;
     const int64_t d = c.headDim;
     const int64_t nRep = c.nHeads / c.nKvHeads;
-    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
     const int64_t seqLen = h.size(1);
 
     at::Tensor q = splitHeads(at::linear(h, w.wq), c.nHeads, d);
@@ -104,24 +123,17 @@ at::Tensor softmaxAttention(
         heads = fusedCausalAttention(q, k, v);
     } else {
         const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
-        const at::Tensor& copeQuery = unrotated ? qUnrotated : q;
+        const ScoreInputs inputs {q, k, copeKey, unrotated ? qUnrotated : q};
         std::vector<at::Tensor> rows;
         forEachQueryTile(seqLen, ctx, [&](int64_t q0, int64_t q1) {
-            const at::Tensor qs = q.narrow(2, q0, q1 - q0) * scale;
-            const at::Tensor future = tileFutureMask(q0, q1, h.device());
-            at::Tensor logits = at::matmul(qs, k.narrow(2, 0, q1).transpose(-2, -1));
-            if (c.hasCope()) {
-                const at::Tensor gateLogits
-                    = copeKey.defined() ? at::matmul(qs, copeKey.narrow(2, 0, q1).transpose(-2, -1)) : logits;
-                const CopeTerms cope = copeTerms(gateLogits, copeQuery.narrow(2, q0, q1 - q0), w.posEmb, future);
-                logits = addCopeBias(logits, cope.bias, c.cope.scaling, d);
-                keepTile(capture, MapKind::G, cope.gates, q0);
-                keepTile(capture, MapKind::P, cope.positions, q0);
-                keepTile(capture, MapKind::B, cope.bias, q0);
+            const TileScores scores = tileScores(inputs, w, c, q0, q1, /*nanToNum=*/false);
+            if (scores.cope) {
+                keepTile(capture, MapKind::G, scores.cope->gates, q0);
+                keepTile(capture, MapKind::P, scores.cope->positions, q0);
+                keepTile(capture, MapKind::B, scores.cope->bias, q0);
             }
-            logits = logits.masked_fill(future, -std::numeric_limits<double>::infinity());
-            keepTile(capture, MapKind::S, logits, q0);
-            const at::Tensor attention = at::softmax(logits, -1, at::kFloat).to(h.scalar_type());
+            keepTile(capture, MapKind::S, scores.logits, q0);
+            const at::Tensor attention = at::softmax(scores.logits, -1, at::kFloat).to(h.scalar_type());
             keepTile(capture, MapKind::A, attention, q0);
             rows.push_back(at::matmul(attention, v.narrow(2, 0, q1))); // [B, H, t, d]
         });

@@ -45,8 +45,7 @@ at::Tensor diffAttention(
     const ModelConfig& c = ctx.config;
     const int64_t d = c.headDim;
     const int64_t nHeads = c.nHeads;
-    const int64_t nRep = c.nHeads / c.nKvHeads;
-    const double scale = 1.0 / std::sqrt(static_cast<double>(d)); // from d, not 2d
+    const int64_t nRep = c.nHeads / c.nKvHeads; // scores are scaled by 1/sqrt(d), not 1/sqrt(2d)
     const auto dtype = h.scalar_type();
     const int64_t seqLen = h.size(1);
 
@@ -89,27 +88,21 @@ at::Tensor diffAttention(
         heads = groupOutput(0) - lambdaFull * groupOutput(1);
     } else {
         const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
-        const at::Tensor& copeQuery = unrotated ? qUnrotated : q;
+        const ScoreInputs inputs {q, k, copeKey, unrotated ? qUnrotated : q};
         std::vector<at::Tensor> rows;
         forEachQueryTile(seqLen, ctx, [&](int64_t q0, int64_t q1) {
-            const at::Tensor qs = q.narrow(2, q0, q1 - q0) * scale;
-            const at::Tensor future = tileFutureMask(q0, q1, h.device());
-            at::Tensor logits = at::nan_to_num(at::matmul(qs, k.narrow(2, 0, q1).transpose(-2, -1))); // [B, 2H, t, q1]
-            if (c.hasCope()) {
-                // diff + CoPE: each sub-head (group) gets its own gates and positions from its own q_g . k_g, and
-                // both groups read the layer's single pos_emb table.
-                const at::Tensor gateLogits
-                    = copeKey.defined() ? at::matmul(qs, copeKey.narrow(2, 0, q1).transpose(-2, -1)) : logits;
-                const CopeTerms cope = copeTerms(gateLogits, copeQuery.narrow(2, q0, q1 - q0), w.posEmb, future);
-                logits = addCopeBias(logits, cope.bias, c.cope.scaling, d);
-                keepTile(capture, MapKind::G1, group(cope.gates, 0), q0);
-                keepTile(capture, MapKind::P1, group(cope.positions, 0), q0);
-                keepTile(capture, MapKind::B1, group(cope.bias, 0), q0);
-                keepTile(capture, MapKind::G2, group(cope.gates, 1), q0);
-                keepTile(capture, MapKind::P2, group(cope.positions, 1), q0);
-                keepTile(capture, MapKind::B2, group(cope.bias, 1), q0);
+            // diff + CoPE: each sub-head (group) gets its own gates and positions from its own q_g . k_g, and
+            // both groups read the layer's single pos_emb table.
+            const TileScores scores = tileScores(inputs, w, c, q0, q1, /*nanToNum=*/true); // [B, 2H, t, q1]
+            if (scores.cope) {
+                keepTile(capture, MapKind::G1, group(scores.cope->gates, 0), q0);
+                keepTile(capture, MapKind::P1, group(scores.cope->positions, 0), q0);
+                keepTile(capture, MapKind::B1, group(scores.cope->bias, 0), q0);
+                keepTile(capture, MapKind::G2, group(scores.cope->gates, 1), q0);
+                keepTile(capture, MapKind::P2, group(scores.cope->positions, 1), q0);
+                keepTile(capture, MapKind::B2, group(scores.cope->bias, 1), q0);
             }
-            logits = logits.masked_fill(future, -std::numeric_limits<double>::infinity());
+            const at::Tensor& logits = scores.logits;
             keepTile(capture, MapKind::S1, group(logits, 0), q0);
             keepTile(capture, MapKind::S2, group(logits, 1), q0);
             const at::Tensor attention = at::softmax(logits, -1, at::kFloat).to(dtype);

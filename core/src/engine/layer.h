@@ -3,6 +3,7 @@
 
 #include "attnscope/config.h"
 #include "attnscope/maps.h"
+#include "engine/cope.h"
 #include "engine/map_collector.h"
 #include "engine/rope.h"
 #include "engine/torch_includes.h"
@@ -80,6 +81,24 @@ at::Tensor splitHeads(const at::Tensor& x, int64_t n, int64_t d);
 bool wants(const LayerCapture* capture, MapKind kind);
 /// Hands a tile [B, H, t, q0 + t] of map `kind` to the collector if it wants that kind.
 void keepTile(LayerCapture* capture, MapKind kind, const at::Tensor& perHead, int64_t q0);
+
+/// One layer's queries and keys as both attention kinds prepare them: projected, rotated, GQA-expanded.
+struct ScoreInputs {
+    at::Tensor q; ///< [B, Hs, T, d], Hs = query heads (softmax) or sub-heads (diff)
+    at::Tensor k; ///< [B, Hs, T, d], expanded to the query (sub-)heads
+    at::Tensor copeKey; ///< separate CoPE gate keys (cope.sepKey), else undefined
+    at::Tensor copeQuery; ///< the query CoPE's z = q.E uses (rotated or not, per config)
+};
+
+/// Query tile [q0, q1) against keys 0..q1: scaled logits plus the CoPE term, masked with -inf.
+struct TileScores {
+    at::Tensor logits; ///< [B, Hs, t, q1]
+    at::Tensor future; ///< bool [t, q1], true where key > query
+    std::optional<CopeTerms> cope; ///< when the model has CoPE
+};
+/// nanToNum: the official diff module applies nan_to_num to q.k before anything else.
+TileScores tileScores(
+    const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t q0, int64_t q1, bool nanToNum);
 
 /// Calls f(q0, q1) for the query tiles [q0, q1) covering 0..seqLen, checking for cancellation before each.
 void forEachQueryTile(int64_t seqLen, const AttentionContext& ctx, const std::function<void(int64_t, int64_t)>& f);
