@@ -185,7 +185,7 @@ public:
     void RT_unload(int modelId) { m_models.erase(modelId); }
 
     void RT_run(quint64 requestId, int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
-        const std::vector<MapKind>& kinds, const MetricsRequest& metricsRequest)
+        const std::vector<MapKind>& kinds, const MetricsRequest& metricsRequest, const MapRegion& region)
     {
         if (requestId != m_latestRun->load())
             return; // superseded while queued: skip without running
@@ -210,7 +210,9 @@ public:
             Q_EMIT runProgress(requestId, static_cast<int>(done), static_cast<int>(total));
         };
         CaptureRequest request {model.tokenizer().encode(prompt.toStdString()), heads, kinds};
-        if (static_cast<int64_t>(request.tokens.size()) > kLongPromptTokens)
+        if (region.mode == MapRegion::Mode::Window)
+            request.region = region;
+        else if (static_cast<int64_t>(request.tokens.size()) > kLongPromptTokens)
             request.region = MapRegion::overview(kLongPromptOverview, PoolMode::Max);
         auto result = model.capture(request, control);
         if (!result) {
@@ -393,7 +395,7 @@ void Engine::unloadModel(int modelId)
 }
 
 quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
-    const std::vector<MapKind>& kinds, const MetricsRequest& metrics)
+    const std::vector<MapKind>& kinds, const MetricsRequest& metrics, const MapRegion& region)
 {
     const quint64 id = m_nextRequest++;
     m_latestRun = id;
@@ -401,8 +403,8 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
     m_cancel->store(true); // the run in flight (if any) stops at its next layer boundary
     QMetaObject::invokeMethod(
         m_worker,
-        [w = m_worker, id, modelId, prompt, heads, kinds, metrics] {
-            w->RT_run(id, modelId, prompt, heads, kinds, metrics);
+        [w = m_worker, id, modelId, prompt, heads, kinds, metrics, region] {
+            w->RT_run(id, modelId, prompt, heads, kinds, metrics, region);
         },
         Qt::QueuedConnection);
     return id;

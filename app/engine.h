@@ -111,8 +111,10 @@ public:
     /// device: "auto", "cpu", "cuda", "cuda:N"; dtype: "fp32" or "bf16".
     quint64 loadModel(const QString& path, const QString& device, const QString& dtype);
     void unloadModel(int modelId);
+    /// region: a Window asks for exact values of part of the maps; otherwise full maps, or overviews above
+    /// kLongPromptTokens.
     quint64 run(int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
-        const std::vector<MapKind>& kinds, const MetricsRequest& metrics = {});
+        const std::vector<MapKind>& kinds, const MetricsRequest& metrics = {}, const MapRegion& region = {});
     /// The same prompt, layer/head and kind on several models (its own latest-request-wins stream).
     quint64 compare(const std::vector<int>& modelIds, const QString& prompt, const HeadRef& head, CompareKind kind);
     /// Every layer x head of the kinds, one layer per batchLayer signal, then batchDone (for batch export).

@@ -304,13 +304,18 @@ void HeatmapPanel::Private::fillData()
 
 void HeatmapPanel::Private::updateTickers()
 {
-    QStringList labels;
-    labels.reserve(map.tokens.size());
-    for (const QString& token : map.tokens)
-        labels.append(displayToken(token));
+    auto displayed = [](const QStringList& tokens) {
+        QStringList out;
+        out.reserve(tokens.size());
+        for (const QString& token : tokens)
+            out.append(displayToken(token));
+        return out;
+    };
+    const QStringList queryLabels = displayed(map.tokens);
+    const QStringList labels = map.keyTokens.isEmpty() ? queryLabels : displayed(map.keyTokens);
 
     keyTicker->setLabels(labels, map.cols, /*flipped=*/false);
-    queryTicker->setLabels(labels, map.rows, /*flipped=*/true);
+    queryTicker->setLabels(queryLabels, map.rows, /*flipped=*/true);
     // Anchor the vertical ticks at the top cell so the first query token is always labelled.
     queryTicker->setTickOrigin(std::max(0, map.rows - 1));
 

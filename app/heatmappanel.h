@@ -23,7 +23,8 @@ struct PanelMap {
     int cols = 0;
     std::vector<float> values; ///< row-major, size rows*cols
     bool isSigned = false; ///< diverging scale centred on 0
-    QStringList tokens; ///< display string per token (axis labels), size == rows == cols
+    QStringList tokens; ///< axis labels, one per row (and per column unless keyTokens is set)
+    QStringList keyTokens; ///< column labels when they differ from the rows' (a window of the map)
 };
 
 /**

@@ -9,6 +9,8 @@
 #include <QFileInfo>
 
 #include <QTimer>
+
+#include <cstdio>
 #include <algorithm>
 
 namespace {
@@ -57,7 +59,17 @@ int main(int argc, char** argv)
     parser.addOption(screenshot);
     QCommandLineOption compare(QStringLiteral("compare"), QStringLiteral("open on the Compare models tab"));
     parser.addOption(compare);
+    QCommandLineOption exactWindow(QStringLiteral("window"),
+        QStringLiteral("for long prompts: show exact values of queries q0:q1 x keys k0:k1 instead of the overview"),
+        QStringLiteral("q0:q1,k0:k1"));
+    parser.addOption(exactWindow);
     parser.process(app);
+    long long q0 = 0, q1 = 0, k0 = 0, k1 = 0;
+    if (parser.isSet(exactWindow)
+        && std::sscanf(parser.value(exactWindow).toLatin1().constData(), "%lld:%lld,%lld:%lld", &q0, &q1, &k0, &k1) != 4) {
+        std::fprintf(stderr, "attnscope: --window expects q0:q1,k0:k1 (token ranges, end exclusive)\n");
+        return 2;
+    }
 
     attn::app::MainWindow window;
     window.resize(1500, 950);
@@ -81,10 +93,16 @@ int main(int argc, char** argv)
     window.show();
     if (parser.isSet(compare))
         window.showCompare();
+    if (parser.isSet(exactWindow)) // once the first maps are in, ask for the window (the screenshot waits for it)
+        QObject::connect(&window, &attn::app::MainWindow::mapsShown, &window,
+            [&window, q0, q1, k0, k1] { window.showExactWindow(q0, q1, k0, k1); }, Qt::SingleShotConnection);
     if (parser.isSet(screenshot)) {
         const QString path = parser.value(screenshot);
         auto shown = parser.isSet(compare) ? &attn::app::MainWindow::compareShown : &attn::app::MainWindow::mapsShown;
-        QObject::connect(&window, shown, &app, [&window, path] {
+        const int skip = parser.isSet(exactWindow) ? 1 : 0; // the overview comes first, then the window
+        QObject::connect(&window, shown, &app, [&window, path, skip, seen = 0]() mutable {
+            if (seen++ < skip)
+                return;
             // One event-loop turn later, so the queued replots have painted.
             QTimer::singleShot(500, &window, [&window, path] {
                 const bool saved = window.grab().save(path);

@@ -156,6 +156,10 @@ void MainWindow::buildUi()
     runRow->addWidget(m_runButton);
     runRow->addWidget(m_cancelButton);
     runRow->addWidget(m_tokenCount);
+    m_exactButton = new QPushButton(central);
+    m_exactButton->setObjectName(QStringLiteral("exactButton"));
+    m_exactButton->setVisible(false); // only for prompts long enough to be shown as overviews
+    runRow->addWidget(m_exactButton);
     runRow->addStretch();
     runRow->addWidget(m_layerSpin);
     runRow->addWidget(m_headSpin);
@@ -305,6 +309,7 @@ void MainWindow::buildUi()
     restoreState(m_settings.windowState());
     connect(m_runButton, &QPushButton::clicked, this, &MainWindow::runNow);
     connect(m_cancelButton, &QPushButton::clicked, m_engine, &Engine::cancel);
+    connect(m_exactButton, &QPushButton::clicked, this, &MainWindow::onExactButton);
     connect(m_prompt, &QPlainTextEdit::textChanged, this, &MainWindow::updateTokenStrip);
     connect(m_tokenStrip, &QListWidget::itemSelectionChanged, this, &MainWindow::onTokenSelectionChanged);
     connect(m_layerSpin, qOverload<int>(&QSpinBox::valueChanged), this, &MainWindow::requestRun);
@@ -395,7 +400,10 @@ void MainWindow::requestRun()
         m_requestedMetricsKey = metricsKey();
     metrics.spanBegin = m_spanBegin;
     metrics.spanEnd = m_spanEnd;
-    m_engine->run(info->id, m_prompt->toPlainText(), {ref}, availableMapKinds(info->config, false), metrics);
+    if (m_window && (m_window->modelId != info->id || m_window->prompt != m_prompt->toPlainText()))
+        m_window.reset(); // a window belongs to the prompt and model it was taken from
+    m_engine->run(info->id, m_prompt->toPlainText(), {ref}, availableMapKinds(info->config, false), metrics,
+        m_window ? m_window->region : MapRegion {});
     requestCompare();
 }
 

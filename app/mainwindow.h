@@ -6,6 +6,7 @@
 #include "settings.h"
 
 #include <QMainWindow>
+#include <QRectF>
 
 #include <map>
 #include <memory>
@@ -33,6 +34,7 @@ class MetricsPanel;
 class CompareView;
 class OverviewGrid;
 struct Provenance;
+struct PanelMap;
 struct ExportResult;
 
 /**
@@ -67,6 +69,10 @@ public:
     void showCompare();
     /// Marks the relevant key span [begin, end) (as selecting tokens in the strip does) and re-runs.
     void setRelevantSpan(int64_t begin, int64_t end);
+    /// Long prompts (mainwindow_regions.cpp): exact values of queries [q0, q1) x keys [k0, k1) instead of the
+    /// pooled overview, and back. The window is dropped when the prompt or the model changes.
+    void showExactWindow(int64_t q0, int64_t q1, int64_t k0, int64_t k1);
+    void showOverview();
     /// Panels currently shown, in display order (for tests and export).
     const std::vector<HeatmapPanel*>& panels() const;
 
@@ -139,7 +145,22 @@ private:
     QSpinBox* m_headSpin = nullptr;
     QLabel* m_lambdaLabel = nullptr;
     QLabel* m_readout = nullptr;
-    int m_cellBlock = 1; ///< tokens per cell side of the shown maps (> 1: a pooled overview of a long prompt)
+    /// Where the shown maps' cells sit in the token grid: first query/key and tokens per cell side (> 1: a pooled
+    /// overview of a long prompt; an offset: a window of one).
+    struct ShownGeometry {
+        int64_t rowBegin = 0, colBegin = 0, block = 1;
+    } m_shown;
+    struct WindowRequest {
+        MapRegion region;
+        QString prompt;
+        int modelId = -1;
+    };
+    std::optional<WindowRequest> m_window; ///< the exact window asked for, if any
+    QRectF m_lastView; ///< the panels' visible cells (x: keys, y: queries), for "exact values in view"
+    QPushButton* m_exactButton = nullptr;
+    void onExactButton();
+    void updateExactButton();
+    PanelMap panelMapFor(const AttentionMap& map, MapKind kind, const QStringList& tokens) const;
     QGridLayout* m_panelGrid = nullptr;
     std::vector<HeatmapPanel*> m_panels;
     ColorControls* m_colors = nullptr;

@@ -96,6 +96,7 @@ void MainWindow::rebuildPanels()
         m_panelGrid->addWidget(panel, static_cast<int>(i) / columns, static_cast<int>(i) % columns);
         connect(panel, &HeatmapPanel::cellHovered, this, &MainWindow::onCellHovered);
         connect(panel, &HeatmapPanel::viewChanged, this, [this, panel](double k0, double k1, double q0, double q1) {
+            m_lastView = QRectF(QPointF(k0, q0), QPointF(k1, q1));
             for (HeatmapPanel* other : m_panels)
                 if (other != panel)
                     other->setView(k0, k1, q0, q1); // synced zoom and pan
@@ -124,32 +125,23 @@ void MainWindow::onRunFinished(const RunOutput& output)
     if (!info || output.modelId != info->id)
         return;
     const std::vector<MapKind> kinds = displayKinds(info->config);
+    m_lastView = QRectF(); // new maps, new cell grid: "exact values in view" starts from the whole map
     for (size_t i = 0; i < kinds.size() && i < m_panels.size(); ++i) {
         const AttentionMap* map = output.capture.find(m_layerSpin->value(), m_headSpin->value(), kinds[i]);
         if (!map)
             continue;
-        PanelMap panelMap;
-        panelMap.kind = QString::fromStdString(toString(kinds[i]));
+        PanelMap panelMap = panelMapFor(*map, kinds[i], output.tokenDisplay);
         panelMap.title = mapTitle(kinds[i]);
-        panelMap.rows = static_cast<int>(map->rows);
-        panelMap.cols = static_cast<int>(map->cols);
-        panelMap.values = map->values;
-        panelMap.isSigned = isSignedMap(kinds[i]);
-        panelMap.tokens = output.tokenDisplay;
-        m_cellBlock = static_cast<int>(map->rowBlock);
-        if (map->rowBlock > 1) { // a pooled overview: each cell covers a block of tokens; label it by its first
-            panelMap.tokens.clear();
-            for (int64_t cell = 0; cell < map->rows; ++cell)
-                panelMap.tokens << QStringLiteral("%1 %2").arg(map->firstQuery(cell)).arg(
-                    output.tokenDisplay.value(static_cast<int>(map->firstQuery(cell))));
+        if (map->rowBlock > 1)
             panelMap.title += tr(" · max-pooled %1×%2").arg(map->rowBlock).arg(map->colBlock);
-        }
+        m_shown = {map->rowBegin, map->colBegin, map->rowBlock};
         m_panels[i]->setMap(panelMap);
     }
     applyColors();
     updateSidePlots();
     m_metrics->setResults(m_lastRun, spanDescription());
     updateOverview();
+    updateExactButton();
     const auto& lambda = output.capture.lambda;
     const size_t layer = static_cast<size_t>(m_layerSpin->value());
     m_lambdaLabel->setText(layer < lambda.size() ? QStringLiteral("λ = %1").arg(lambda[layer], 0, 'f', 4) : QString());
@@ -171,23 +163,24 @@ void MainWindow::onCellHovered(int row, int col)
         updateSidePlots();
     }
     const auto& tokens = m_lastRun.tokenDisplay;
-    const int block = std::max(1, m_cellBlock);
-    const int firstRow = row * block, firstCol = col * block;
-    if (row < 0 || col < 0 || firstRow >= tokens.size() || firstCol >= tokens.size()) {
+    const int n = static_cast<int>(tokens.size());
+    const int block = static_cast<int>(m_shown.block);
+    const int query = static_cast<int>(m_shown.rowBegin) + row * block;
+    const int key = static_cast<int>(m_shown.colBegin) + col * block;
+    if (row < 0 || col < 0 || query >= n || key >= n) {
         m_readout->clear();
         return;
     }
-    const int n = static_cast<int>(tokens.size());
     QString text = block == 1 ? tr("query <b>%1</b> [%2] → key <b>%3</b> [%4]")
-                                    .arg(tokens[row].toHtmlEscaped())
-                                    .arg(row)
-                                    .arg(tokens[col].toHtmlEscaped())
-                                    .arg(col)
+                                    .arg(tokens[query].toHtmlEscaped())
+                                    .arg(query)
+                                    .arg(tokens[key].toHtmlEscaped())
+                                    .arg(key)
                               : tr("queries [%1, %2) → keys [%3, %4), max over the block")
-                                    .arg(firstRow)
-                                    .arg(std::min(n, firstRow + block))
-                                    .arg(firstCol)
-                                    .arg(std::min(n, firstCol + block));
+                                    .arg(query)
+                                    .arg(std::min(n, query + block))
+                                    .arg(key)
+                                    .arg(std::min(n, key + block));
     for (HeatmapPanel* panel : m_panels) {
         const PanelMap& map = panel->map();
         if (map.rows > row && map.cols > col) {

@@ -19,6 +19,7 @@
 #include <QStandardItemModel>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QPushButton>
 #include <QTest>
 
 #include "apptest.h"
@@ -354,6 +355,25 @@ private Q_SLOTS:
         QVERIFY2(worst < 1e-5, qPrintable(QString::number(worst)));
         // Metrics need every head's full map: skipped with a reason, while the thumbnails still arrive.
         QTRY_VERIFY_WITH_TIMEOUT(window.metricsPanel()->summary().contains(QStringLiteral("2048")), 30000);
+
+        // Exact values of a window: queries 2500..2600 x keys 1000..1300, equal to slicing the full map.
+        window.showExactWindow(2500, 2600, 1000, 1300);
+        QVERIFY(shown.wait(60000));
+        QCOMPARE(panel->map().rows, 100);
+        QCOMPARE(panel->map().cols, 300);
+        QCOMPARE(panel->map().tokens.front(), QStringLiteral("2500 y"));
+        QCOMPARE(panel->map().keyTokens.front(), QStringLiteral("1000 y"));
+        const AttentionMap& fullD = reference->maps.front();
+        for (int r = 0; r < 100; ++r)
+            for (int c = 0; c < 300; ++c)
+                QVERIFY2(std::fabs(panel->map().values[static_cast<size_t>(r * 300 + c)] - fullD.at(2500 + r, 1000 + c)) < 1e-6,
+                    qPrintable(QStringLiteral("window cell %1,%2").arg(r).arg(c)));
+        auto* exact = window.findChild<QPushButton*>(QStringLiteral("exactButton"));
+        QVERIFY(exact && !exact->isHidden()); // the window itself is never shown in this test
+        QCOMPARE(exact->text(), QStringLiteral("Back to overview"));
+        exact->click();
+        QVERIFY(shown.wait(60000));
+        QCOMPARE(panel->map().rows, 1000);
     }
 
 private:
