@@ -54,6 +54,7 @@ private:
     std::vector<MapKind> m_kinds;
     at::Device m_device;
     at::Tensor m_headIndex;
+    bool m_allHeadsInOrder = false; ///< heads 0..n-1: a tile's head dimension needs no gather
     int64_t m_outRows = 0, m_outCols = 0;
     int64_t m_rowBegin = 0, m_colBegin = 0;
     int64_t m_rowEnd = 0, m_colEnd = 0;
