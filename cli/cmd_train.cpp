@@ -57,6 +57,7 @@ void registerTrain(CLI::App& app, int& exitCode)
     cmd->add_option("--checkpoint-every", o.checkpointEvery, "checkpoint every N steps")->capture_default_str();
     cmd->add_option("--seed", o.seed, "random seed (init, data)")->capture_default_str();
     cmd->add_option("--device", args->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    cmd->add_flag("--bos", o.addBos, "start every sequence with <bos> (tokenizer.add_bos)");
     TaskOptions& t = o.taskOptions;
     addTaskOptions(*cmd, t);
     cmd->add_option("--out", o.outDir, "run directory (must be empty unless --resume)")->required();

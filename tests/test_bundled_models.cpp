@@ -51,6 +51,8 @@ TEST_P(BundledModel, LoadsAndAnswersAtItsCardsAccuracy)
     options.contextWords = o.value("context_words", options.contextWords);
     options.nNeedles = o.value("needles", options.nNeedles);
     options.nQueried = o.value("queried", options.nQueried);
+    options.length = o.value("length", options.length);
+    options.pIgnore = o.value("p_ignore", options.pIgnore);
     options.seed = card.at("seed").get<uint64_t>();
     DeviceSpec cpu;
     cpu.type = DeviceSpec::Type::Cpu;

@@ -126,3 +126,44 @@ TEST(Cli, TaskSamplesAreSeededJsonLinesAndVocabIsNotOverwritten)
     EXPECT_NE(again.code, 0);
     EXPECT_NE(again.output.find("already exists"), std::string::npos) << again.output;
 }
+
+TEST(Cli, TrainThenEvalReportsSplitsAndNeedleAllocation)
+{
+    TempDir dir;
+    const std::string tiny = " --layers 1 --d-model 16 --heads 2 --steps 2 --batch 4 --eval-every 0 --eval-samples 4"
+                             " --device cpu";
+    const std::string flip = dir.file("flip");
+    CliRun trained = cli("train --task flipflop --length 16" + tiny + " --out " + flip, dir);
+    ASSERT_EQ(trained.code, 0) << trained.output;
+    CliRun text = cli("eval " + flip + " --task flipflop --length 16 --samples 8 --device cpu", dir);
+    ASSERT_EQ(text.code, 0) << text.output;
+    for (const char* split : {"in-distribution, p_ignore 0.80", "sparse, p_ignore 0.98", "dense, p_ignore 0.10"})
+        EXPECT_NE(text.output.find(split), std::string::npos) << text.output;
+    CliRun json = cli("eval " + flip + " --task flipflop --length 16 --samples 8 --device cpu --json", dir);
+    ASSERT_EQ(json.code, 0) << json.output;
+    const auto splits = nlohmann::json::parse(json.output).at("splits");
+    ASSERT_EQ(splits.size(), 3u);
+    EXPECT_EQ(splits[1].at("name"), "sparse");
+    EXPECT_EQ(splits[1].at("options").at("p_ignore").get<double>(), 0.98);
+    EXPECT_EQ(splits[2].at("samples").get<int>(), 8);
+
+    const std::string needles = dir.file("needles");
+    const std::string task = " --task needles --context-words 24 --needles 2";
+    trained = cli("train" + task + " --bos --max-seq-len 96" + tiny + " --out " + needles, dir);
+    ASSERT_EQ(trained.code, 0) << trained.output;
+    json = cli("eval " + needles + task + " --samples 4 --depth-samples 2 --device cpu --json", dir);
+    ASSERT_EQ(json.code, 0) << json.output;
+    const auto allocation = nlohmann::json::parse(json.output).at("allocation");
+    ASSERT_EQ(allocation.size(), 5u);
+    for (const auto& row : allocation) {
+        const double sum = row.at("answer").get<double>() + row.at("noise").get<double>()
+            + row.at("bos").get<double>() + row.at("query").get<double>();
+        EXPECT_NEAR(sum, 1.0, 1e-4) << row.dump();
+    }
+    EXPECT_EQ(allocation[4].at("depth").get<int>(), 100);
+    text = cli("eval " + needles + task + " --samples 4 --depth-samples 2 --device cpu", dir);
+    EXPECT_NE(text.output.find("attention allocation"), std::string::npos) << text.output;
+    CliRun tooLong = cli("eval " + needles + " --task needles --context-words 300 --samples 2 --device cpu", dir);
+    EXPECT_NE(tooLong.code, 0);
+    EXPECT_NE(tooLong.output.find("max_seq_len"), std::string::npos) << tooLong.output;
+}

@@ -274,6 +274,53 @@ TEST(TaskFlipFlop, SparseSettingAndHandComputedTargets)
     std::printf("[ stats    ] flipflop p=0.98: %.2f reads per sequence\n", perSeq);
 }
 
+TEST(TaskSplits, FlipFlopSplitsChangeOnlyTheIgnoreProbabilityAndTheReadDensity)
+{
+    TaskOptions o;
+    o.length = 64;
+    o.seed = 5;
+    const auto splits = attn::taskSplits(TaskKind::FlipFlop, o);
+    ASSERT_EQ(splits.size(), 3u);
+    const std::vector<std::pair<std::string, double>> expected
+        = {{"in-distribution", 0.8}, {"sparse", 0.98}, {"dense", 0.1}};
+    std::vector<double> readsPerSeq;
+    for (size_t k = 0; k < splits.size(); ++k) {
+        EXPECT_EQ(splits[k].name, expected[k].first);
+        EXPECT_DOUBLE_EQ(splits[k].options.pIgnore, expected[k].second);
+        EXPECT_EQ(splits[k].options.length, 64);
+        EXPECT_EQ(splits[k].options.seed, 5u);
+        auto gen = makeGenerator(TaskKind::FlipFlop, splits[k].options);
+        int64_t reads = 0;
+        for (int i = 0; i < 400; ++i) {
+            const auto targets = attn::flipFlopReadTargets(gen.next().context);
+            reads += std::count_if(targets.begin(), targets.end(), [](int t) { return t >= 0; });
+        }
+        readsPerSeq.push_back(static_cast<double>(reads) / 400.0);
+    }
+    // 30 inner instructions: a read with probability (1 - p) / 2, plus the final read.
+    EXPECT_NEAR(readsPerSeq[0], 1 + 30 * 0.1, 0.3);
+    EXPECT_NEAR(readsPerSeq[1], 1 + 30 * 0.01, 0.15);
+    EXPECT_NEAR(readsPerSeq[2], 1 + 30 * 0.45, 0.6);
+}
+
+TEST(TaskSplits, SelectiveCopyHalvesAndDoublesTheBlanksOtherTasksHaveOneSplit)
+{
+    TaskOptions o;
+    o.nBlank = 128;
+    const auto copy = attn::taskSplits(TaskKind::SelectiveCopy, o);
+    ASSERT_EQ(copy.size(), 3u);
+    EXPECT_EQ(copy[0].options.nBlank, 128);
+    EXPECT_EQ(copy[1].name, "dense");
+    EXPECT_EQ(copy[1].options.nBlank, 64);
+    EXPECT_EQ(copy[2].name, "sparse");
+    EXPECT_EQ(copy[2].options.nBlank, 256);
+    for (TaskKind kind : {TaskKind::Counting, TaskKind::Needles}) {
+        const auto one = attn::taskSplits(kind, o);
+        ASSERT_EQ(one.size(), 1u);
+        EXPECT_EQ(one[0].name, "in-distribution");
+    }
+}
+
 TEST(TaskSelectiveCopy, DataInOrderAndBlankCount)
 {
     TaskOptions o;

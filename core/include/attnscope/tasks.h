@@ -67,6 +67,23 @@ inline std::string promptText(const TaskSample& sample)
 /** @brief Checks the options a kind uses; the message names the offending option. */
 Status validateTaskOptions(TaskKind kind, const TaskOptions& options);
 
+/** @brief A named evaluation split: the options a held-out set is drawn with. */
+struct TaskSplit {
+    std::string name;
+    TaskOptions options;
+};
+
+/**
+ * @brief The papers' evaluation splits of a task, derived from the training options:
+ * - flipflop (Liu et al., cope.md 4.2): "in-distribution" (pIgnore as given, 0.8 by default),
+ *   "sparse" (pIgnore 0.98: long write-to-read gaps) and "dense" (pIgnore 0.1);
+ * - selective-copy (cope.md 4.3): "in-distribution" (nBlank as given), "dense" (nBlank / 2) and
+ *   "sparse" (2 nBlank), CoPE's 64 / 128 / 256 blanks around 128 data tokens scaled to the given size;
+ * - counting and needles: one split, "in-distribution".
+ * Every split keeps the seed and all other options.
+ */
+std::vector<TaskSplit> taskSplits(TaskKind kind, const TaskOptions& options);
+
 /**
  * @brief Every word the generator can emit (WordTokenizer splitting), in a stable order, starting
  * with "<pad>", "<unk>", "<bos>", "<eos>": write it out as a model's vocab.txt. Options are expected to

@@ -37,6 +37,10 @@ struct TrainOptions {
     int64_t checkpointEvery = 500; ///< 0: only at the end (and on cancel)
     int64_t logEvery = 10; ///< train.json keeps the loss of every logEvery-th step
     uint64_t seed = 0;
+    /// Start every sequence with <bos> (tokenizer.add_bos in config.json). Off by default so the counting
+    /// models keep their recipe; the needles models use it because the DIFF paper's protocol has a BOS
+    /// (attention sink) that is kept out of "noise", and without one the first context word is the sink.
+    bool addBos = false;
     DeviceSpec device;
     /// Continue the run checkpointed in outDir: its config.json and train_state.json (seed, step) win over
     /// `model` and `seed`; task and batch size must match. An empty outDir starts a fresh run.

@@ -69,10 +69,10 @@ std::map<std::string, at::Tensor*> namedTensors(engine::ModelWeights& w)
     return out;
 }
 
-ModelConfig completeConfig(ModelConfig c, const std::vector<std::string>& vocab)
+ModelConfig completeConfig(ModelConfig c, const std::vector<std::string>& vocab, bool addBos)
 {
     c.vocabSize = static_cast<int64_t>(vocab.size());
-    c.tokenizer = TokenizerConfig {TokenizerType::Word, kVocabFile, /*lowercase=*/true, /*addBos=*/false};
+    c.tokenizer = TokenizerConfig {TokenizerType::Word, kVocabFile, /*lowercase=*/true, addBos};
     if (c.nKvHeads == 0)
         c.nKvHeads = c.nHeads;
     if (c.headDim == 0 && c.nHeads > 0)
@@ -155,7 +155,7 @@ json optionsJson(const TrainOptions& o)
     return {{"task", toString(o.task)}, {"steps", o.steps}, {"batch_size", o.batchSize}, {"lr", o.lr},
         {"min_lr_ratio", o.minLrRatio}, {"warmup_steps", o.warmupSteps}, {"weight_decay", o.weightDecay},
         {"grad_clip", o.gradClip}, {"eval_every", o.evalEvery}, {"eval_samples", o.evalSamples},
-        {"checkpoint_every", o.checkpointEvery}, {"log_every", o.logEvery}, {"seed", o.seed},
+        {"checkpoint_every", o.checkpointEvery}, {"log_every", o.logEvery}, {"seed", o.seed}, {"bos", o.addBos},
         {"task_options",
             {{"vars", t.nVars}, {"max_steps", t.maxSteps}, {"length", t.length}, {"p_ignore", t.pIgnore},
                 {"data", t.nData}, {"blanks", t.nBlank}, {"data_vocab", t.dataVocab}, {"context_words", t.contextWords},
@@ -179,7 +179,7 @@ Status setUp(Run& run)
             + (fs::exists(dir / kStateFile) ? " (--resume)" : " (it holds no train_state.json to resume from)"));
     const std::vector<std::string> vocab = taskVocabulary(o.task, o.taskOptions);
     if (!resuming) {
-        run.config = completeConfig(o.model, vocab);
+        run.config = completeConfig(o.model, vocab, o.addBos);
         if (Status s = initRandomModel(o.outDir, run.config, o.seed, false, vocab); !s)
             return s;
     } else {

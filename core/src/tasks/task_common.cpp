@@ -215,6 +215,31 @@ Result<TaskGenerator> TaskGenerator::create(TaskKind kind, TaskOptions options)
     }
 }
 
+std::vector<TaskSplit> taskSplits(TaskKind kind, const TaskOptions& options)
+{
+    std::vector<TaskSplit> splits {{"in-distribution", options}};
+    auto add = [&](const char* name, auto&& change) {
+        TaskOptions o = options;
+        change(o);
+        splits.push_back({name, o});
+    };
+    switch (kind) {
+    case TaskKind::FlipFlop:
+        // Liu et al.'s OOD splits are fixed ignore probabilities, not relative to the training one.
+        add("sparse", [](TaskOptions& o) { o.pIgnore = 0.98; });
+        add("dense", [](TaskOptions& o) { o.pIgnore = 0.1; });
+        break;
+    case TaskKind::SelectiveCopy:
+        add("dense", [](TaskOptions& o) { o.nBlank /= 2; });
+        add("sparse", [](TaskOptions& o) { o.nBlank *= 2; });
+        break;
+    case TaskKind::Counting:
+    case TaskKind::Needles:
+        break;
+    }
+    return splits;
+}
+
 TaskSample TaskGenerator::next()
 {
     switch (m_kind) {
