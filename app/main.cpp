@@ -10,8 +10,8 @@
 
 #include <QTimer>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 
 namespace {
 
@@ -66,7 +66,8 @@ int main(int argc, char** argv)
     parser.process(app);
     long long q0 = 0, q1 = 0, k0 = 0, k1 = 0;
     if (parser.isSet(exactWindow)
-        && std::sscanf(parser.value(exactWindow).toLatin1().constData(), "%lld:%lld,%lld:%lld", &q0, &q1, &k0, &k1) != 4) {
+        && std::sscanf(parser.value(exactWindow).toLatin1().constData(), "%lld:%lld,%lld:%lld", &q0, &q1, &k0, &k1)
+            != 4) {
         std::fprintf(stderr, "attnscope: --window expects q0:q1,k0:k1 (token ranges, end exclusive)\n");
         return 2;
     }
@@ -94,7 +95,8 @@ int main(int argc, char** argv)
     if (parser.isSet(compare))
         window.showCompare();
     if (parser.isSet(exactWindow)) // once the first maps are in, ask for the window (the screenshot waits for it)
-        QObject::connect(&window, &attn::app::MainWindow::mapsShown, &window,
+        QObject::connect(
+            &window, &attn::app::MainWindow::mapsShown, &window,
             [&window, q0, q1, k0, k1] { window.showExactWindow(q0, q1, k0, k1); }, Qt::SingleShotConnection);
     if (parser.isSet(screenshot)) {
         const QString path = parser.value(screenshot);

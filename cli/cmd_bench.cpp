@@ -113,9 +113,8 @@ nlohmann::json toJson(const Timing& t)
 std::string cell(const Timing& t)
 {
     if (t.seconds < 0)
-        return t.error.find("needs about") != std::string::npos || t.error.find("out of") != std::string::npos
-            ? "OOM"
-            : "-";
+        return t.error.find("needs about") != std::string::npos || t.error.find("out of") != std::string::npos ? "OOM"
+                                                                                                               : "-";
     char text[32];
     std::snprintf(text, sizeof text, "%.3f s", t.seconds);
     return text;
@@ -123,15 +122,14 @@ std::string cell(const Timing& t)
 
 std::vector<MapKind> overviewKinds(const ModelConfig& c)
 {
-    std::vector<MapKind> kinds = c.isDiff() ? std::vector<MapKind> {MapKind::A1, MapKind::A2, MapKind::D}
-                                            : std::vector<MapKind> {MapKind::A};
+    std::vector<MapKind> kinds
+        = c.isDiff() ? std::vector<MapKind> {MapKind::A1, MapKind::A2, MapKind::D} : std::vector<MapKind> {MapKind::A};
     if (c.hasCope())
         kinds.push_back(c.isDiff() ? MapKind::G1 : MapKind::G);
     return kinds;
 }
 
-nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name, const DeviceSpec& device,
-    double flops)
+nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name, const DeviceSpec& device, double flops)
 {
     const ModelConfig& c = m.config();
     const int64_t layer = c.nLayers / 2;
@@ -197,8 +195,8 @@ nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name,
         row["floor_all_seconds"] = floorOf(static_cast<double>(c.nHeads * c.nLayers));
         rows.push_back(row);
         std::printf("%-24s %6lld  fwd %10s  head %10s  layer %10s  all %10s  win %10s  naive %10s  peak %s\n",
-            name.c_str(), static_cast<long long>(n), cell(forward).c_str(), cell(head).c_str(),
-            cell(layerAll).c_str(), cell(every).c_str(), cell(win).c_str(), cell(naive).c_str(),
+            name.c_str(), static_cast<long long>(n), cell(forward).c_str(), cell(head).c_str(), cell(layerAll).c_str(),
+            cell(every).c_str(), cell(win).c_str(), cell(naive).c_str(),
             every.peakBytes < 0 ? "?" : formatBytes(static_cast<double>(every.peakBytes)).c_str());
         std::fflush(stdout);
     }

@@ -113,16 +113,16 @@ void registerEval(CLI::App& app, int& exitCode)
             nlohmann::json out = {{"model", args->dir}, {"task", args->task}, {"seed", args->options.seed},
                 {"splits", nlohmann::json::array()}};
             for (const SplitResult& s : *splits)
-                out["splits"].push_back({{"name", s.name}, {"options", taskOptionsJson(*task, s.options)},
-                    {"samples", s.result.samples}, {"accuracy", s.result.accuracy},
-                    {"token_accuracy", s.result.tokenAccuracy}});
+                out["splits"].push_back(
+                    {{"name", s.name}, {"options", taskOptionsJson(*task, s.options)}, {"samples", s.result.samples},
+                        {"accuracy", s.result.accuracy}, {"token_accuracy", s.result.tokenAccuracy}});
             if (!depths.empty()) {
                 out["allocation"] = nlohmann::json::array();
                 for (const DepthAllocation& d : depths)
-                    out["allocation"].push_back({{"depth", d.depthPercent}, {"samples", d.result.samples},
-                        {"accuracy", d.result.accuracy}, {"token_accuracy", d.result.tokenAccuracy},
-                        {"answer", d.attention.toSpan}, {"noise", d.attention.noise}, {"bos", d.attention.sink},
-                        {"query", d.attention.rest}});
+                    out["allocation"].push_back(
+                        {{"depth", d.depthPercent}, {"samples", d.result.samples}, {"accuracy", d.result.accuracy},
+                            {"token_accuracy", d.result.tokenAccuracy}, {"answer", d.attention.toSpan},
+                            {"noise", d.attention.noise}, {"bos", d.attention.sink}, {"query", d.attention.rest}});
             }
             std::cout << out.dump(2) << "\n";
             return;
@@ -130,8 +130,8 @@ void registerEval(CLI::App& app, int& exitCode)
         char line[200];
         for (const SplitResult& s : *splits) {
             std::snprintf(line, sizeof line, "%s: %lld samples  accuracy %.4f  token accuracy %.4f%s",
-                args->task.c_str(), static_cast<long long>(s.result.samples), s.result.accuracy,
-                s.result.tokenAccuracy, splitNote(*task, s, splits->size()).c_str());
+                args->task.c_str(), static_cast<long long>(s.result.samples), s.result.accuracy, s.result.tokenAccuracy,
+                splitNote(*task, s, splits->size()).c_str());
             std::cout << line << "\n";
         }
         if (depths.empty())

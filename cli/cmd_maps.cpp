@@ -38,8 +38,8 @@ Result<MapRegion> parseWindow(const std::string& text)
     long long q0 = 0, q1 = 0, k0 = 0, k1 = 0;
     char tail = 0;
     if (std::sscanf(text.c_str(), "%lld:%lld,%lld:%lld%c", &q0, &q1, &k0, &k1, &tail) != 4)
-        return Status::error("--window: expected q0:q1,k0:k1 (query and key token ranges, end exclusive), got '"
-            + text + "'");
+        return Status::error(
+            "--window: expected q0:q1,k0:k1 (query and key token ranges, end exclusive), got '" + text + "'");
     return MapRegion::window(q0, q1, k0, k1);
 }
 

@@ -156,8 +156,8 @@ TEST(Cli, TrainThenEvalReportsSplitsAndNeedleAllocation)
     const auto allocation = nlohmann::json::parse(json.output).at("allocation");
     ASSERT_EQ(allocation.size(), 5u);
     for (const auto& row : allocation) {
-        const double sum = row.at("answer").get<double>() + row.at("noise").get<double>()
-            + row.at("bos").get<double>() + row.at("query").get<double>();
+        const double sum = row.at("answer").get<double>() + row.at("noise").get<double>() + row.at("bos").get<double>()
+            + row.at("query").get<double>();
         EXPECT_NEAR(sum, 1.0, 1e-4) << row.dump();
     }
     EXPECT_EQ(allocation[4].at("depth").get<int>(), 100);

@@ -58,8 +58,8 @@ LayerRun run(const ModelConfig& c, const LayerWeights& w, const at::Tensor& h, i
     std::vector<int64_t> heads;
     for (int64_t head = 0; head < c.nHeads; ++head)
         heads.push_back(head);
-    LayerCapture capture(MapCollector(MapRegion::full(), t, heads,
-        {MapKind::A1, MapKind::A2, MapKind::LA2, MapKind::D, MapKind::DN}, at::kCPU));
+    LayerCapture capture(MapCollector(
+        MapRegion::full(), t, heads, {MapKind::A1, MapKind::A2, MapKind::LA2, MapKind::D, MapKind::DN}, at::kCPU));
     LayerRun r;
     r.output = diffAttention(h, w, ctx, &capture);
     r.raw = capture.collector.results();

@@ -103,7 +103,8 @@ TEST_P(TiledCapture, TiledFullMapsAndLogitsEqualTheOneTileCapture)
         }
         double worstLogit = 0.0;
         for (size_t i = 0; i < naive.lastLogits.size(); ++i)
-            worstLogit = std::max(worstLogit, static_cast<double>(std::fabs(naive.lastLogits[i] - tiled.lastLogits[i])));
+            worstLogit
+                = std::max(worstLogit, static_cast<double>(std::fabs(naive.lastLogits[i] - tiled.lastLogits[i])));
         EXPECT_LE(worstLogit, 1e-4) << "tile " << tile;
     }
 }

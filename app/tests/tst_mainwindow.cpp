@@ -14,12 +14,12 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QLabel>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QTableWidget>
 #include <QTemporaryDir>
-#include <QPushButton>
 #include <QTest>
 
 #include "apptest.h"
@@ -366,7 +366,8 @@ private Q_SLOTS:
         const AttentionMap& fullD = reference->maps.front();
         for (int r = 0; r < 100; ++r)
             for (int c = 0; c < 300; ++c)
-                QVERIFY2(std::fabs(panel->map().values[static_cast<size_t>(r * 300 + c)] - fullD.at(2500 + r, 1000 + c)) < 1e-6,
+                QVERIFY2(std::fabs(panel->map().values[static_cast<size_t>(r * 300 + c)] - fullD.at(2500 + r, 1000 + c))
+                        < 1e-6,
                     qPrintable(QStringLiteral("window cell %1,%2").arg(r).arg(c)));
         auto* exact = window.findChild<QPushButton*>(QStringLiteral("exactButton"));
         QVERIFY(exact && !exact->isHidden()); // the window itself is never shown in this test

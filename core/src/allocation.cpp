@@ -76,10 +76,11 @@ Result<SpanAttention> captureAllocation(const CaptureResult& capture, const Allo
                         + ", needed to normalise its D map");
                 lambda = capture.lambda[static_cast<size_t>(key.first)];
             }
-            auto head = spanAttention(*map, lambda, layout.queryRows, layout.spanBegin, layout.spanEnd, layout.noiseEnd);
+            auto head
+                = spanAttention(*map, lambda, layout.queryRows, layout.spanBegin, layout.spanEnd, layout.noiseEnd);
             if (!head)
-                return Status::error(
-                    "layer " + std::to_string(key.first) + " head " + std::to_string(key.second) + ": " + head.message());
+                return Status::error("layer " + std::to_string(key.first) + " head " + std::to_string(key.second) + ": "
+                    + head.message());
             if (!layout.firstTokenIsBos) {
                 // Token 0 is a context word, not the paper's BOS: it is noise like any other context word.
                 head->noise += head->sink;

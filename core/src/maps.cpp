@@ -97,7 +97,6 @@ const AttentionMap* CaptureResult::find(int64_t layer, int64_t head, MapKind kin
     return nullptr;
 }
 
-
 std::string toString(PoolMode mode)
 {
     return mode == PoolMode::Max ? "max" : "mean";

@@ -39,8 +39,7 @@ at::Tensor diffLambda(const LayerWeights& w, int64_t depth)
     return lambda1 - lambda2 + lambdaInit(depth);
 }
 
-at::Tensor diffAttention(
-    const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx, LayerCapture* capture)
+at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx, LayerCapture* capture)
 {
     const ModelConfig& c = ctx.config;
     const int64_t d = c.headDim;

@@ -24,8 +24,8 @@ at::Tensor tileFutureMask(int64_t q0, int64_t q1, const at::Device& device)
     return at::arange(q1, options).unsqueeze(0) > at::arange(q0, q1, options).unsqueeze(1);
 }
 
-MapCollector::MapCollector(MapRegion region, int64_t seqLen, std::vector<int64_t> heads, std::vector<MapKind> kinds,
-    const at::Device& device)
+MapCollector::MapCollector(
+    MapRegion region, int64_t seqLen, std::vector<int64_t> heads, std::vector<MapKind> kinds, const at::Device& device)
     : m_region(region)
     , m_seqLen(seqLen)
     , m_heads(std::move(heads))
@@ -108,7 +108,8 @@ at::Tensor MapCollector::pool(const at::Tensor& tile, const at::Tensor& future, 
     // Mean over the visible cells. A block row (<= colBlock cells) is summed in float, the block in double like
     // poolMap(): a block holds up to (N/R)^2 small weights.
     const at::Tensor sums = blocks(tile.masked_fill(future, 0.0), 0.0).sum(4).to(at::kDouble).sum(2);
-    const at::Tensor visible = blocks(future.logical_not().to(at::kFloat).unsqueeze(0), 0.0).sum(4).to(at::kDouble).sum(2);
+    const at::Tensor visible
+        = blocks(future.logical_not().to(at::kFloat).unsqueeze(0), 0.0).sum(4).to(at::kDouble).sum(2);
     return (sums / visible).to(at::kFloat).masked_fill(visible == 0, kNaN);
 }
 
@@ -124,11 +125,10 @@ void MapCollector::add(MapKind kind, const at::Tensor& perHead, int64_t q0)
     // Cells with key > query hold whatever the kind has there (G = 0, S = -inf, ...): the future mask says
     // which they are, and they come out NaN (or are skipped by the pooling).
     const at::Tensor batch0 = perHead.select(0, 0);
-    const at::Tensor tile
-        = (m_allHeadsInOrder && batch0.size(0) == static_cast<int64_t>(m_heads.size())
-                ? batch0
-                : batch0.index_select(0, m_headIndex.to(perHead.device())))
-              .to(at::kFloat);
+    const at::Tensor tile = (m_allHeadsInOrder && batch0.size(0) == static_cast<int64_t>(m_heads.size())
+            ? batch0
+            : batch0.index_select(0, m_headIndex.to(perHead.device())))
+                                .to(at::kFloat);
     const at::Tensor future = tileFutureMask(q0, q1, perHead.device());
     at::Tensor& out = result(kind);
     switch (m_region.mode) {

@@ -143,8 +143,8 @@ MemoryEstimate estimateCapture(const ModelConfig& config, const CaptureRequest& 
     const int64_t hs = scoreHeads(config);
     const int64_t dv = config.isDiff() ? 2 * config.headDim : config.headDim;
     MemoryEstimate out;
-    out.activationBytes = seqLen * e
-            * (6 * config.dModel + 5 * hs * config.headDim + 3 * config.nHeads * dv + 3 * config.ffnHidden)
+    out.activationBytes
+        = seqLen * e * (6 * config.dModel + 5 * hs * config.headDim + 3 * config.nHeads * dv + 3 * config.ffnHidden)
         + seqLen * config.headDim * 8 + config.vocabSize * 4;
 
     const RegionSize size = regionSize(request.region, seqLen);
@@ -164,7 +164,8 @@ MemoryEstimate estimateCapture(const ModelConfig& config, const CaptureRequest& 
         maxHeads = std::max(maxHeads, n);
     const int64_t kinds = static_cast<int64_t>(request.kinds.size());
     // The tile's scores for every head, plus the fp32, masked and padded copies of the kept heads.
-    out.tileBytes = tile * hs * seqLen * scoreBytesPerCell(config, dtype) + (kinds > 0 ? tile * maxHeads * seqLen * 12 : 0);
+    out.tileBytes
+        = tile * hs * seqLen * scoreBytesPerCell(config, dtype) + (kinds > 0 ? tile * maxHeads * seqLen * 12 : 0);
     const int64_t mapBytes = static_cast<int64_t>(pairs.size()) * kinds * size.rows * size.cols * 4;
     out.deviceMapBytes = request.region.mode == MapRegion::Mode::Full ? 0 : mapBytes;
     out.hostMapBytes = 2 * mapBytes; // the assembled tensor and the AttentionMap copies handed back
@@ -220,8 +221,9 @@ Status checkFits(const ModelConfig& config, const CaptureRequest& request, at::S
             << need.queryTile << " queries " << formatBytes(static_cast<double>(need.tileBytes)) << ", maps "
             << formatBytes(static_cast<double>(device.is_cpu() ? need.hostMapBytes : need.deviceMapBytes)) << ")";
     if (!device.is_cpu() && hostAvailable >= 0 && need.hostMapBytes > hostAvailable)
-        message << " and " << formatBytes(static_cast<double>(need.hostMapBytes)) << " of host memory for the maps, with "
-                << formatBytes(static_cast<double>(hostAvailable)) << " available";
+        message << " and " << formatBytes(static_cast<double>(need.hostMapBytes))
+                << " of host memory for the maps, with " << formatBytes(static_cast<double>(hostAvailable))
+                << " available";
     else
         message << ", but only " << formatBytes(static_cast<double>(std::max<int64_t>(need.available, 0)))
                 << " are available";

@@ -95,7 +95,8 @@ Status checkRegion(const CaptureRequest& request)
             || r.colEnd > n)
             return Status::error("the window queries " + std::to_string(r.rowBegin) + ":" + std::to_string(r.rowEnd)
                 + ", keys " + std::to_string(r.colBegin) + ":" + std::to_string(r.colEnd)
-                + " is not a non-empty range inside the " + std::to_string(n) + " tokens (0:" + std::to_string(n) + ")");
+                + " is not a non-empty range inside the " + std::to_string(n) + " tokens (0:" + std::to_string(n)
+                + ")");
         break;
     }
     return Status::ok();
@@ -128,8 +129,8 @@ Status checkRequest(const ModelConfig& config, const CaptureRequest& request)
     return Status::ok();
 }
 
-AttentionMap toHostMap(const engine::MapCollector& collector, const at::Tensor& perHead, int64_t row,
-    const HeadRef& ref, MapKind kind)
+AttentionMap toHostMap(
+    const engine::MapCollector& collector, const at::Tensor& perHead, int64_t row, const HeadRef& ref, MapKind kind)
 {
     const at::Tensor values = perHead.select(0, row).to(at::kCPU).contiguous();
     AttentionMap map;
@@ -264,7 +265,8 @@ Result<CaptureResult> Model::capture(const CaptureRequest& request, const RunCon
         if (!request.kinds.empty())
             for (const auto& [layer, heads] : headsByLayer)
                 capture.layers.emplace(layer,
-                    engine::LayerCapture(engine::MapCollector(request.region, seqLen, heads, request.kinds, m->device)));
+                    engine::LayerCapture(
+                        engine::MapCollector(request.region, seqLen, heads, request.kinds, m->device)));
         const at::Tensor tokens
             = at::tensor(request.tokens, at::TensorOptions().dtype(at::kLong)).to(m->device).unsqueeze(0);
         const at::Tensor logits = engine::forward(m->weights, m->config, tokens, &capture, control);
@@ -281,8 +283,8 @@ Result<CaptureResult> Model::capture(const CaptureRequest& request, const RunCon
             if (layerIt == capture.layers.end())
                 continue;
             const engine::MapCollector& collector = layerIt->second.collector;
-            const auto row = std::find(collector.heads().begin(), collector.heads().end(), ref.head)
-                - collector.heads().begin();
+            const auto row
+                = std::find(collector.heads().begin(), collector.heads().end(), ref.head) - collector.heads().begin();
             for (MapKind kind : request.kinds) {
                 auto it = collector.results().find(kind);
                 if (it != collector.results().end() && !result.find(ref.layer, ref.head, kind))

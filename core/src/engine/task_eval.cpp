@@ -9,8 +9,8 @@
 
 namespace attn {
 
-Result<std::vector<SplitResult>> evaluateSplits(const std::string& modelDir, TaskKind task, const TaskOptions& options,
-    int64_t samples, const DeviceSpec& device)
+Result<std::vector<SplitResult>> evaluateSplits(
+    const std::string& modelDir, TaskKind task, const TaskOptions& options, int64_t samples, const DeviceSpec& device)
 {
     std::vector<SplitResult> out;
     for (const TaskSplit& split : taskSplits(task, options)) {
