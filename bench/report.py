@@ -35,9 +35,10 @@ def main():
         e = eager.get((row["model"].removesuffix("-stretched"), row["tokens"]), {})
         peak = row["overview_all"].get("peak_bytes")
         floor = row.get("floor_all_seconds")
+        peak_text = f"{peak / 2**30:.2f} GiB" if peak else "?"
         print(f"| {row['model']} | {row['tokens']} | {fmt(sec(row['forward']))} | {fmt(sec(row['overview_head']))} | "
               f"{fmt(sec(row['overview_layer']))} | {fmt(sec(row['overview_all']))} | {fmt(sec(row['window_256']))} | "
-              f"{peak / 2**30:.2f} GiB | " if peak else "? | ", end="")
+              f"{peak_text} | ", end="")
         print(f"{fmt(sec(row['naive_head'])) if 'error' not in row['naive_head'] or row['naive_head'].get('error') != 'skipped' else '-'} | "
               f"{fmt(sec(e.get('overview_head'))) if e else '-'} | {fmt(sec(e.get('overview_all'))) if e else '-'} | "
               f"{ratio(sec(e.get('overview_all')), sec(row['overview_all'])) if e else '-'} | "
