@@ -214,7 +214,8 @@ def main():
         print(f"{name:24s} {n:6d}  {cells}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(torch=torch.__version__, device=str(device), dtype=args.dtype, rows=rows), f, indent=2)
+            json.dump(dict(torch=torch.__version__, cpu_threads=torch.get_num_threads(), device=str(device), dtype=args.dtype,
+                           rows=rows), f, indent=2)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,17 @@ def ratio(a, b):
 def main():
     ours = json.load(open(sys.argv[1]))
     eager = {}
+    eager_meta = {}
     for path in sys.argv[2:]:
-        for row in json.load(open(path))["rows"]:
+        doc = json.load(open(path))
+        eager_meta = doc
+        for row in doc["rows"]:
             eager[(row["model"], row["tokens"])] = row
-    print(f"attnscope on {ours['device']} ({ours['dtype']}, LibTorch {ours['torch']}); matmul "
+    threads = f", {ours['cpu_threads']} CPU thread(s)" if "cpu_threads" in ours else ""
+    if eager_meta:
+        eager_threads = f", {eager_meta['cpu_threads']} CPU thread(s)" if "cpu_threads" in eager_meta else ""
+        print(f"eager reference: PyTorch {eager_meta['torch']} on {eager_meta['device']} ({eager_meta['dtype']}{eager_threads})")
+    print(f"attnscope on {ours['device']} ({ours['dtype']}, LibTorch {ours['torch']}{threads}); matmul "
           f"{ours['matmul_flops'] / 1e12:.2f} TFLOP/s; overview {ours['overview']}^2 max-pool; medians of {ours['repeats']}\n")
     print("| model | N | forward | 1 head overview | 1 layer overviews | all overviews | 256² window | peak mem "
           "| naive 1 head | eager 1 head | eager all | eager/ours (all) | ours/floor (all) |")

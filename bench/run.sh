@@ -7,7 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI=${CLI:-build/release/cli/attnscope-cli}
-PYTHON=${PYTHON:-python3}
+# The eager reference needs a Python with torch: Debian's python3-torch is for /usr/bin/python3, which a
+# pyenv or venv python3 earlier on PATH does not see.
+if [ -z "${PYTHON:-}" ]; then
+  for candidate in python3 /usr/bin/python3; do
+    if "$candidate" -c 'import torch' 2>/dev/null; then PYTHON=$candidate; break; fi
+  done
+  [ -n "${PYTHON:-}" ] || { echo "bench/run.sh: no python3 with torch (apt install python3-torch, or set PYTHON)" >&2; exit 2; }
+fi
 OUT=${OUT:-out/bench}
 mkdir -p "$OUT"
 case "${1:-cpu}" in
@@ -25,7 +32,7 @@ cpu)
   # Peak host memory of overview requests per N, each N in its own process (a process's peak never goes down).
   echo; echo "| N | peak RSS, overviews of every head of every layer (counting-diff-ropecope) |"; echo "|---|---|"
   for n in 2048 4096 8192 16384; do
-    "$CLI" bench resources/models/counting-diff-ropecope --tokens "$n" --device cpu --repeats 1 --no-naive \
+    "$CLI" bench resources/models/counting-diff-ropecope --tokens "$n" --device cpu --repeats 1 --no-naive --paths all \
       --json "$OUT/rss-$n.json" >/dev/null 2>&1
     "$PYTHON" -c "import json,sys; r=json.load(open(sys.argv[1]))['rows'][0]['overview_all']; \
 print('| $n | %.0f MiB |' % (r['peak_bytes'] / 2**20))" "$OUT/rss-$n.json"

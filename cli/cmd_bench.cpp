@@ -31,6 +31,9 @@ struct BenchArgs {
     int64_t layers = 0; ///< override the shapes' layer count (0 = as the paper)
     int64_t overview = 1024;
     int repeats = 3;
+    int64_t tile = 0; ///< query tile of every capture (0 = the engine's choice from its memory budget)
+    /// Which measurements to take: forward, head, layer, all, window (naive has its own flag).
+    std::vector<std::string> paths {"forward", "head", "layer", "all", "window"};
     bool naive = true;
     std::string work = "out/bench";
     std::string json;
@@ -159,11 +162,19 @@ nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name,
         const MapRegion window = MapRegion::window(n - w, n, n / 2 - w / 2, n / 2 - w / 2 + w);
         std::cerr << name << " N=" << n << " ..." << std::endl;
 
-        const Timing forward = timeIt(a, device, [&] { return capture({}, overview, 0); });
-        const Timing head = timeIt(a, device, [&] { return capture({{layer, 0}}, overview, 0); });
-        const Timing layerAll = timeIt(a, device, [&] { return capture(layerHeads, overview, 0); });
-        const Timing every = timeIt(a, device, [&] { return capture(allHeads, overview, 0); });
-        const Timing win = timeIt(a, device, [&] { return capture({{layer, 0}}, window, 0); });
+        auto measure = [&](const char* path, std::vector<HeadRef> heads, MapRegion region) {
+            if (std::find(a.paths.begin(), a.paths.end(), path) == a.paths.end()) {
+                Timing skipped;
+                skipped.error = "skipped";
+                return skipped;
+            }
+            return timeIt(a, device, [&] { return capture(heads, region, a.tile); });
+        };
+        const Timing forward = measure("forward", {}, overview);
+        const Timing head = measure("head", {{layer, 0}}, overview);
+        const Timing layerAll = measure("layer", layerHeads, overview);
+        const Timing every = measure("all", allHeads, overview);
+        const Timing win = measure("window", {{layer, 0}}, window);
         Timing naive;
         naive.error = "skipped";
         if (a.naive && n <= kMaxFullMapTokens)
@@ -239,6 +250,7 @@ int runBench(const BenchArgs& a)
     nlohmann::json out;
     out["attnscope_version"] = ATTNSCOPE_VERSION;
     out["torch"] = torchVersion();
+    out["cpu_threads"] = cpuThreads();
     out["device"] = load->device.toString();
     out["dtype"] = toString(load->dtype);
     out["overview"] = a.overview;
@@ -293,6 +305,12 @@ void registerBench(CLI::App& app, int& exitCode)
     cmd->add_option("--overview", args->overview, "overview size R (R x R cells)")->capture_default_str();
     cmd->add_option("--repeats", args->repeats, "timed repeats per measurement (median)")->capture_default_str();
     cmd->add_flag("--naive,!--no-naive", args->naive, "also time the naive path (full maps in one tile)");
+    cmd->add_option("--paths", args->paths, "measurements to take: forward, head, layer, all, window")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"forward", "head", "layer", "all", "window"}))
+        ->capture_default_str();
+    cmd->add_option("--tile", args->tile, "query tile of every capture (default: from the memory budget)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--work", args->work, "where the --shape models are written")->capture_default_str();
     cmd->add_option("--json", args->json, "write every measurement here");
     args->run.addTo(*cmd);

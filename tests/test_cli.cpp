@@ -167,3 +167,40 @@ TEST(Cli, TrainThenEvalReportsSplitsAndNeedleAllocation)
     EXPECT_NE(tooLong.code, 0);
     EXPECT_NE(tooLong.output.find("max_seq_len"), std::string::npos) << tooLong.output;
 }
+
+TEST(Cli, BenchWritesEveryRequestedMeasurementAndStretchesShortModels)
+{
+    TempDir dir;
+    const std::string model = dir.file("model");
+    ASSERT_EQ(
+        cli("init " + model + " --attention diff --position rope --layers 2 --d-model 32 --heads 2 --max-seq-len 64",
+            dir)
+            .code,
+        0);
+    const std::string json = dir.file("bench.json");
+    // 96 tokens is beyond the model's max_seq_len of 64: bench runs a stretched copy (RoPE runs at any length).
+    CliRun bench
+        = cli("bench " + model + " --tokens 48,96 --repeats 1 --overview 16 --paths all,window --tile 8 --work "
+                + dir.file("work") + " --json " + json,
+            dir);
+    ASSERT_EQ(bench.code, 0) << bench.output;
+    const auto doc = nlohmann::json::parse(readFile(json).value());
+    EXPECT_EQ(doc["overview"], 16);
+    EXPECT_GE(doc["cpu_threads"].get<int>(), 1);
+    const auto& rows = doc["rows"];
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0]["tokens"], 48);
+    EXPECT_EQ(rows[1]["tokens"], 96);
+    for (const auto& row : rows) {
+        EXPECT_GT(row["overview_all"]["seconds"].get<double>(), 0.0);
+        EXPECT_GT(row["window_256"]["seconds"].get<double>(), 0.0);
+        EXPECT_GT(row["naive_head"]["seconds"].get<double>(), 0.0);
+        EXPECT_EQ(row["forward"]["error"], "skipped"); // not in --paths
+        EXPECT_TRUE(row["forward"]["seconds"].is_null());
+        EXPECT_GT(row["floor_all_seconds"].get<double>(), 0.0);
+    }
+
+    CliRun bad = cli("bench --shape diff-7b --tokens 16", dir);
+    EXPECT_NE(bad.code, 0);
+    EXPECT_NE(bad.output.find("unknown shape 'diff-7b'"), std::string::npos) << bad.output;
+}

@@ -64,6 +64,8 @@ bool cudaAvailable();
 int cudaDeviceCount();
 /** @brief LibTorch version string of the build. */
 std::string torchVersion();
+/** @brief LibTorch's intra-op CPU threads (its default is the number of physical cores), for benchmark reports. */
+int cpuThreads();
 
 /**
  * @brief Peak memory in use on a device since the last reset, for benchmarks: the CUDA caching allocator's peak
@@ -72,8 +74,11 @@ std::string torchVersion();
 int64_t peakMemoryBytes(const DeviceSpec& device);
 /** @brief Starts a new peak for peakMemoryBytes (CPU: clears VmHWM through /proc/self/clear_refs). */
 void resetPeakMemory(const DeviceSpec& device);
-/** @brief Measured matrix-product rate (FLOP/s) of an n x n x n product in this dtype on the device. */
-Result<double> matmulFlopsPerSecond(const DeviceSpec& device, ComputeDType dtype, int64_t n = 4096);
+/**
+ * @brief Measured matrix-product rate (FLOP/s) of an n x n x n product in this dtype on the device; n = 0 picks a
+ * size that reaches the peak rate without taking long: 1024 on a CPU, 8192 on a GPU.
+ */
+Result<double> matmulFlopsPerSecond(const DeviceSpec& device, ComputeDType dtype, int64_t n = 0);
 
 /**
  * @brief A loaded model (config, tokenizer, weights on a device) that runs prompts and captures maps.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "engine/device.h"
 
+#include <ATen/Parallel.h>
 #include <torch/version.h>
 
 #include <cctype>
@@ -75,6 +76,11 @@ int cudaDeviceCount()
 std::string torchVersion()
 {
     return TORCH_VERSION;
+}
+
+int cpuThreads()
+{
+    return at::get_num_threads();
 }
 
 namespace engine {

@@ -79,6 +79,8 @@ Result<double> matmulFlopsPerSecond(const DeviceSpec& spec, ComputeDType dtype, 
     auto device = engine::resolveDevice(spec);
     if (!device)
         return device.status();
+    if (n <= 0)
+        n = device->is_cpu() ? 1024 : 8192;
     try {
         c10::InferenceMode guard;
         const auto options = at::TensorOptions().dtype(engine::scalarType(dtype)).device(*device);
