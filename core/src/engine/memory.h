@@ -9,8 +9,9 @@ namespace attn::engine {
 /// Bytes of working memory per score cell (one head, one query, one key) while a tile is computed.
 int64_t scoreBytesPerCell(const ModelConfig& config, at::ScalarType dtype);
 
-/// Query rows per tile so that a tile's scores fit the working budget (256 MiB on CPU, 8 GiB on CUDA);
-/// seqLen when the whole score matrix fits (short prompts, training batches).
+/// Query rows per tile so that a tile's scores fit the working budget: on a CPU 8 MiB (cache-sized, at least 8
+/// rows) for inference and 256 MiB while autograd records (training), 8 GiB on CUDA; seqLen when the whole score
+/// matrix fits (short prompts, training batches).
 int64_t autoQueryTile(
     const ModelConfig& config, int64_t batch, int64_t seqLen, at::ScalarType dtype, const at::Device& device);
 
