@@ -76,7 +76,7 @@ int64_t peakMemoryBytes(const DeviceSpec& device);
 void resetPeakMemory(const DeviceSpec& device);
 /**
  * @brief Measured matrix-product rate (FLOP/s) of an n x n x n product in this dtype on the device; n = 0 picks a
- * size that reaches the peak rate without taking long: 1024 on a CPU, 8192 on a GPU.
+ * size that reaches the peak rate without taking long: 2048 on a CPU, 8192 on a GPU.
  */
 Result<double> matmulFlopsPerSecond(const DeviceSpec& device, ComputeDType dtype, int64_t n = 0);
 

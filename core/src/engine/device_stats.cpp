@@ -80,7 +80,7 @@ Result<double> matmulFlopsPerSecond(const DeviceSpec& spec, ComputeDType dtype, 
     if (!device)
         return device.status();
     if (n <= 0)
-        n = device->is_cpu() ? 1024 : 8192;
+        n = device->is_cpu() ? 2048 : 8192;
     try {
         c10::InferenceMode guard;
         const auto options = at::TensorOptions().dtype(engine::scalarType(dtype)).device(*device);
