@@ -32,8 +32,8 @@ struct BenchArgs {
     int64_t overview = 1024;
     int repeats = 3;
     int64_t tile = 0; ///< query tile of every capture (0 = the engine's choice from its memory budget)
-    /// Which measurements to take: forward, head, layer, all, window (naive has its own flag).
-    std::vector<std::string> paths {"forward", "head", "layer", "all", "window"};
+    /// Which measurements to take: forward, head, layer, all, window, maps (naive has its own flag).
+    std::vector<std::string> paths {"forward", "head", "layer", "all", "window", "maps"};
     bool naive = true;
     std::string work = "out/bench";
     std::string json;
@@ -145,11 +145,12 @@ nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name,
         std::vector<int64_t> tokens(static_cast<size_t>(n));
         for (int64_t& t : tokens)
             t = static_cast<int64_t>(rng() % static_cast<uint64_t>(c.vocabSize)); // never time on one repeated token
-        auto capture = [&](std::vector<HeadRef> heads, MapRegion region, int64_t tile) {
-            CaptureRequest r {tokens, std::move(heads), kinds, region, tile};
-            auto result = m.capture(r);
-            return result ? Status::ok() : result.status();
-        };
+        auto capture
+            = [&](std::vector<HeadRef> heads, const std::vector<MapKind>& wanted, MapRegion region, int64_t tile) {
+                  CaptureRequest r {tokens, std::move(heads), wanted, region, tile};
+                  auto result = m.capture(r);
+                  return result ? Status::ok() : result.status();
+              };
         std::vector<HeadRef> layerHeads, allHeads;
         for (int64_t l = 0; l < c.nLayers; ++l)
             for (int64_t h = 0; h < c.nHeads; ++h) {
@@ -162,19 +163,24 @@ nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name,
         const MapRegion window = MapRegion::window(n - w, n, n / 2 - w / 2, n / 2 - w / 2 + w);
         std::cerr << name << " N=" << n << " ..." << std::endl;
 
-        auto measure = [&](const char* path, std::vector<HeadRef> heads, MapRegion region) {
-            if (std::find(a.paths.begin(), a.paths.end(), path) == a.paths.end()) {
-                Timing skipped;
-                skipped.error = "skipped";
-                return skipped;
-            }
-            return timeIt(a, device, [&] { return capture(heads, region, a.tile); });
-        };
-        const Timing forward = measure("forward", {}, overview);
-        const Timing head = measure("head", {{layer, 0}}, overview);
-        const Timing layerAll = measure("layer", layerHeads, overview);
-        const Timing every = measure("all", allHeads, overview);
-        const Timing win = measure("window", {{layer, 0}}, window);
+        auto measure
+            = [&](const char* path, std::vector<HeadRef> heads, MapRegion region, const std::vector<MapKind>& wanted) {
+                  if (std::find(a.paths.begin(), a.paths.end(), path) == a.paths.end()) {
+                      Timing skipped;
+                      skipped.error = "skipped";
+                      return skipped;
+                  }
+                  return timeIt(a, device, [&] { return capture(heads, wanted, region, a.tile); });
+              };
+        const Timing forward = measure("forward", {}, overview, kinds);
+        const Timing head = measure("head", {{layer, 0}}, overview, kinds);
+        const Timing layerAll = measure("layer", layerHeads, overview, kinds);
+        const Timing every = measure("all", allHeads, overview, kinds);
+        const Timing win = measure("window", {{layer, 0}}, window, kinds);
+        // What the app's first screen and `maps --maps all` ask for: every kind of every head, exact while full
+        // maps are allowed, overviews beyond.
+        const Timing everyMap = measure("maps", allHeads, n <= kMaxFullMapTokens ? MapRegion::full() : overview,
+            availableMapKinds(c, /*includeLogits=*/false));
         Timing naive;
         naive.error = "skipped";
         if (a.naive && n <= kMaxFullMapTokens)
@@ -201,13 +207,15 @@ nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name,
         row["overview_all"] = toJson(every);
         row["window_256"] = toJson(win);
         row["naive_head"] = toJson(naive);
+        row["every_map"] = toJson(everyMap);
         row["floor_head_seconds"] = floorOf(1.0);
         row["floor_layer_seconds"] = floorOf(static_cast<double>(c.nHeads));
         row["floor_all_seconds"] = floorOf(static_cast<double>(c.nHeads * c.nLayers));
         rows.push_back(row);
-        std::printf("%-24s %6lld  fwd %10s  head %10s  layer %10s  all %10s  win %10s  naive %10s  peak %s\n",
+        std::printf(
+            "%-24s %6lld  fwd %10s  head %10s  layer %10s  all %10s  win %10s  naive %10s  maps %10s  peak %s\n",
             name.c_str(), static_cast<long long>(n), cell(forward).c_str(), cell(head).c_str(), cell(layerAll).c_str(),
-            cell(every).c_str(), cell(win).c_str(), cell(naive).c_str(),
+            cell(every).c_str(), cell(win).c_str(), cell(naive).c_str(), cell(everyMap).c_str(),
             every.peakBytes < 0 ? "?" : formatBytes(static_cast<double>(every.peakBytes)).c_str());
         std::fflush(stdout);
     }
@@ -305,9 +313,10 @@ void registerBench(CLI::App& app, int& exitCode)
     cmd->add_option("--overview", args->overview, "overview size R (R x R cells)")->capture_default_str();
     cmd->add_option("--repeats", args->repeats, "timed repeats per measurement (median)")->capture_default_str();
     cmd->add_flag("--naive,!--no-naive", args->naive, "also time the naive path (full maps in one tile)");
-    cmd->add_option("--paths", args->paths, "measurements to take: forward, head, layer, all, window")
+    cmd->add_option("--paths", args->paths,
+           "measurements to take: forward, head, layer, all (overviews), window, maps (every kind of every head)")
         ->delimiter(',')
-        ->check(CLI::IsMember({"forward", "head", "layer", "all", "window"}))
+        ->check(CLI::IsMember({"forward", "head", "layer", "all", "window", "maps"}))
         ->capture_default_str();
     cmd->add_option("--tile", args->tile, "query tile of every capture (default: from the memory budget)")
         ->check(CLI::NonNegativeNumber);

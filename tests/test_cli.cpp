@@ -180,7 +180,7 @@ TEST(Cli, BenchWritesEveryRequestedMeasurementAndStretchesShortModels)
     const std::string json = dir.file("bench.json");
     // 96 tokens is beyond the model's max_seq_len of 64: bench runs a stretched copy (RoPE runs at any length).
     CliRun bench
-        = cli("bench " + model + " --tokens 48,96 --repeats 1 --overview 16 --paths all,window --tile 8 --work "
+        = cli("bench " + model + " --tokens 48,96 --repeats 1 --overview 16 --paths all,window,maps --tile 8 --work "
                 + dir.file("work") + " --json " + json,
             dir);
     ASSERT_EQ(bench.code, 0) << bench.output;
@@ -195,6 +195,7 @@ TEST(Cli, BenchWritesEveryRequestedMeasurementAndStretchesShortModels)
         EXPECT_GT(row["overview_all"]["seconds"].get<double>(), 0.0);
         EXPECT_GT(row["window_256"]["seconds"].get<double>(), 0.0);
         EXPECT_GT(row["naive_head"]["seconds"].get<double>(), 0.0);
+        EXPECT_GT(row["every_map"]["seconds"].get<double>(), 0.0);
         EXPECT_EQ(row["forward"]["error"], "skipped"); // not in --paths
         EXPECT_TRUE(row["forward"]["seconds"].is_null());
         EXPECT_GT(row["floor_all_seconds"].get<double>(), 0.0);
