@@ -223,6 +223,28 @@ TEST(LongContext, OverviewMemoryGrowsWithTheOverviewNotWithNSquared)
     EXPECT_NEAR(static_cast<double>(small->activationBytes) / static_cast<double>(half->activationBytes), 2.0, 0.01);
 }
 
+TEST(LongContext, CpuTilesStayCacheSizedAndShortPromptsAreOneTile)
+{
+    // CPU inference tiles hold about 8 MiB of scores (2-3x faster than tiles that stream through memory,
+    // docs/performance.md), but never fewer than 8 rows; a short prompt is one tile.
+    TempDir dir;
+    auto model = longModel(dir, AttentionKind::Diff, 2, 2);
+    ASSERT_TRUE(model);
+    CaptureRequest r {std::vector<int64_t>(4096, 65), {}, {}};
+    auto longPrompt = model->estimateMemory(r);
+    ASSERT_TRUE(longPrompt) << longPrompt.message();
+    EXPECT_GE(longPrompt->queryTile, 8);
+    EXPECT_LE(longPrompt->tileBytes, 16ll * 1024 * 1024);
+    r.tokens.resize(16384);
+    auto veryLong = model->estimateMemory(r);
+    ASSERT_TRUE(veryLong);
+    EXPECT_EQ(veryLong->queryTile, 8) << "a row of 16K keys is over budget: the 8-row floor";
+    r.tokens.resize(24);
+    auto shortPrompt = model->estimateMemory(r);
+    ASSERT_TRUE(shortPrompt);
+    EXPECT_EQ(shortPrompt->queryTile, 24);
+}
+
 TEST(LongContext, ARequestThatCannotFitIsRefusedWithWhatWouldFit)
 {
     TempDir dir;

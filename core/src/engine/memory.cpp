@@ -5,8 +5,6 @@
 
 #include "engine/device.h"
 
-#include <ATen/core/grad_mode.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -136,10 +134,9 @@ int64_t scoreBytesPerCell(const ModelConfig& config, at::ScalarType dtype)
     return bytes;
 }
 
-int64_t autoQueryTile(
-    const ModelConfig& config, int64_t batch, int64_t seqLen, at::ScalarType dtype, const at::Device& device)
+int64_t autoQueryTile(const ModelConfig& config, int64_t batch, int64_t seqLen, at::ScalarType dtype,
+    const at::Device& device, bool training)
 {
-    const bool training = at::GradMode::is_enabled();
     const int64_t budget = !device.is_cpu() ? kCudaTileBudget : training ? kCpuTrainingTileBudget : kCpuTileBudget;
     const int64_t minRows = device.is_cpu() && !training ? kCpuMinTileRows : 1;
     const int64_t perRow = std::max<int64_t>(1, batch * scoreHeads(config) * seqLen * scoreBytesPerCell(config, dtype));
@@ -160,7 +157,8 @@ MemoryEstimate estimateCapture(const ModelConfig& config, const CaptureRequest& 
         + seqLen * config.headDim * 8 + config.vocabSize * 4;
 
     const RegionSize size = regionSize(request.region, seqLen);
-    int64_t tile = request.queryTile > 0 ? request.queryTile : autoQueryTile(config, 1, seqLen, dtype, device);
+    int64_t tile = request.queryTile > 0 ? request.queryTile
+                                         : autoQueryTile(config, 1, seqLen, dtype, device, /*training=*/false);
     if (!request.heads.empty() && !request.kinds.empty())
         tile = std::max(size.rowBlock, tile / size.rowBlock * size.rowBlock); // as forward() aligns it
     tile = std::min(tile, std::max<int64_t>(seqLen, 1));

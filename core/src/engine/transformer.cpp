@@ -3,6 +3,8 @@
 
 #include "engine/memory.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 #include <optional>
 
@@ -32,7 +34,8 @@ at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const
         rope = ropeTables(seqLen, config.headDim, config.rope, device);
     const int64_t budgetTile = capture && capture->queryTile > 0
         ? capture->queryTile
-        : autoQueryTile(config, tokens.size(0), seqLen, weights.tokEmbeddings.scalar_type(), device);
+        : autoQueryTile(config, tokens.size(0), seqLen, weights.tokEmbeddings.scalar_type(), device,
+            /*training=*/at::GradMode::is_enabled());
     AttentionContext ctx {config, 0, rope ? &*rope : nullptr, budgetTile, control.cancel};
 
     for (int64_t layer = 0; layer < config.nLayers; ++layer) {
