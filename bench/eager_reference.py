@@ -169,7 +169,9 @@ def main():
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
     s = shape_from_args(args)
-    name = args.name or (args.config.split("/")[-2] if args.config else args.shape)
+    # The same labels as `attnscope-cli bench`, so that report.py can pair the rows.
+    name = args.name or (args.config.split("/")[-2] if args.config
+                         else args.shape + (f"-L{args.layers}" if args.layers else ""))
     model = Eager(s, device, torch.bfloat16 if args.dtype == "bf16" else torch.float32)
     mid = s["n_layers"] // 2
     rows, stopped = [], set()
