@@ -54,6 +54,14 @@ bool isSpace(char c)
 // ---------------------------------------------------------------------------------------------------
 // ByteTokenizer
 
+std::vector<int64_t> Tokenizer::encodeContinuation(const std::string& text) const
+{
+    std::vector<int64_t> ids = encode(text);
+    if (!ids.empty() && bosId() && ids.front() == *bosId())
+        ids.erase(ids.begin());
+    return ids;
+}
+
 ByteTokenizer::ByteTokenizer(bool addBos)
     : m_addBos(addBos)
 {

@@ -27,6 +27,9 @@ public:
     virtual int64_t vocabSize() const = 0;
     virtual std::optional<int64_t> bosId() const = 0;
     virtual std::optional<int64_t> eosId() const = 0;
+    /// encode() for text that continues a sequence (an answer after its prompt): without the BOS that a tokenizer
+    /// with add_bos puts in front of every text.
+    std::vector<int64_t> encodeContinuation(const std::string& text) const;
 };
 
 /**

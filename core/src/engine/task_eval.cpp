@@ -44,9 +44,7 @@ Result<std::pair<std::vector<int64_t>, AllocationLayout>> needleLayout(
     auto span = wordRange(prompt, sample.answerSpans.front().first, sample.answerSpans.front().second);
     if (!span)
         return span.status();
-    std::vector<int64_t> answer = tokenizer.encode(sample.answer);
-    if (!answer.empty() && bos && answer.front() == *tokenizer.bosId())
-        answer.erase(answer.begin());
+    const std::vector<int64_t> answer = tokenizer.encodeContinuation(sample.answer);
     if (answer.empty())
         return Status::error("the needle sample has an empty answer");
 

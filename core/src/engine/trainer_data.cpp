@@ -10,10 +10,7 @@ namespace attn::engine {
 EncodedSample encodeSample(const Tokenizer& tokenizer, const TaskSample& sample, int64_t maxSeqLen, bool withEos)
 {
     std::vector<int64_t> seq = tokenizer.encode(promptText(sample));
-    std::vector<int64_t> answer = tokenizer.encode(sample.answer);
-    // A tokenizer with add_bos prepends <bos> to every text; the answer continues the prompt, so drop it there.
-    if (!answer.empty() && tokenizer.bosId() && answer.front() == *tokenizer.bosId())
-        answer.erase(answer.begin());
+    const std::vector<int64_t> answer = tokenizer.encodeContinuation(sample.answer);
     const int64_t promptLen = static_cast<int64_t>(seq.size());
     seq.insert(seq.end(), answer.begin(), answer.end());
     if (withEos && tokenizer.eosId())
