@@ -15,7 +15,7 @@ void registerGenerate(CLI::App& app, int& exitCode)
     };
     auto args = std::make_shared<Args>();
     CLI::App* cmd = app.add_subcommand("generate", "greedy decoding of N tokens after a prompt");
-    cmd->add_option("DIR", args->dir, "model directory")->required();
+    cmd->add_option("MODEL", args->dir, "model folder (attnscope or Hugging Face) or checkpoint file")->required();
     cmd->add_option("--prompt", args->prompt, "prompt text");
     cmd->add_option("--prompt-file", args->promptFile, "file holding the prompt");
     cmd->add_option("--tokens", args->tokens, "tokens to generate")

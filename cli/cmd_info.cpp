@@ -16,7 +16,7 @@ void registerInfo(CLI::App& app, int& exitCode)
     auto dir = std::make_shared<std::string>();
     auto asJson = std::make_shared<bool>(false);
     CLI::App* cmd = app.add_subcommand("info", "show a model's config, parameter count and tensors");
-    cmd->add_option("DIR", *dir, "model directory")->required();
+    cmd->add_option("MODEL", *dir, "model folder (attnscope or Hugging Face) or checkpoint file")->required();
     cmd->add_flag("--json", *asJson, "print one JSON object");
     cmd->callback([dir, asJson, &exitCode] {
         RunOptions cpu;
@@ -30,6 +30,9 @@ void registerInfo(CLI::App& app, int& exitCode)
         const nlohmann::json config = nlohmann::json::parse(configToJson(m.config()));
         if (*asJson) {
             nlohmann::json out;
+            out["format"] = m.format();
+            for (const auto& [field, value] : m.description())
+                out["source"][field] = value;
             out["config"] = config;
             out["parameters"] = m.parameterCount();
             out["sha256"] = m.weightsHash();
@@ -41,8 +44,10 @@ void registerInfo(CLI::App& app, int& exitCode)
             std::cout << out.dump(2) << "\n";
             return;
         }
-        std::cout << "model      " << *dir << "\n"
-                  << "parameters " << m.parameterCount() << "\n"
+        std::cout << "model      " << *dir << "\n";
+        for (const auto& [field, value] : m.description())
+            std::cout << "  " << std::left << std::setw(20) << field << value << "\n";
+        std::cout << "parameters " << m.parameterCount() << "\n"
                   << "sha256     " << m.weightsHash() << "\n"
                   << "maps       ";
         for (MapKind kind : availableMapKinds(m.config(), true))

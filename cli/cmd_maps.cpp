@@ -188,7 +188,7 @@ void registerMaps(CLI::App& app, int& exitCode)
 {
     auto args = std::make_shared<MapsArgs>();
     CLI::App* cmd = app.add_subcommand("maps", "run a prompt and write attention maps as .npy + maps.json");
-    cmd->add_option("DIR", args->dir, "model directory")->required();
+    cmd->add_option("MODEL", args->dir, "model folder (attnscope or Hugging Face) or checkpoint file")->required();
     cmd->add_option("--prompt", args->prompt, "prompt text");
     cmd->add_option("--prompt-file", args->promptFile, "file holding the prompt");
     cmd->add_option("--layers", args->layers, "all or a list like 0,2")->capture_default_str();

@@ -65,7 +65,19 @@ constexpr EnumName<CopeScaling> kCopeScalingNames[]
 constexpr EnumName<CopeRopeQuery> kCopeRopeQueryNames[]
     = {{CopeRopeQuery::Rotated, "rotated"}, {CopeRopeQuery::Unrotated, "unrotated"}};
 constexpr EnumName<GqaSemantics> kGqaNames[] = {{GqaSemantics::Flash, "flash"}, {GqaSemantics::Naive, "naive"}};
+// Only bytes and word can be named in attnscope's config.json; the other two come from importers.
 constexpr EnumName<TokenizerType> kTokenizerNames[] = {{TokenizerType::Bytes, "bytes"}, {TokenizerType::Word, "word"}};
+constexpr EnumName<TokenizerType> kImportedTokenizerNames[]
+    = {{TokenizerType::HuggingFace, "tokenizer.json"}, {TokenizerType::Checkpoint, "checkpoint"}};
+constexpr EnumName<RopeScalingType> kRopeScalingNames[]
+    = {{RopeScalingType::None, "default"}, {RopeScalingType::Linear, "linear"}, {RopeScalingType::Dynamic, "dynamic"},
+        {RopeScalingType::Llama3, "llama3"}, {RopeScalingType::Yarn, "yarn"}, {RopeScalingType::LongRope, "longrope"}};
+constexpr EnumName<NormKind> kNormNames[] = {
+    {NormKind::RmsNorm, "rmsnorm"}, {NormKind::RmsNormPlusOne, "rmsnorm (1 + w)"}, {NormKind::LayerNorm, "layernorm"}};
+constexpr EnumName<BlockLayout> kBlockNames[] = {{BlockLayout::PreNorm, "pre-norm"},
+    {BlockLayout::PostNorm, "post-norm"}, {BlockLayout::Sandwich, "sandwich (pre + post norms)"}};
+constexpr EnumName<MlpKind> kMlpNames[] = {{MlpKind::SwiGlu, "swiglu"}, {MlpKind::GeGluTanh, "geglu (tanh)"},
+    {MlpKind::GeluTanh, "gelu (tanh)"}, {MlpKind::Relu, "relu"}};
 
 template <typename E, std::size_t N> std::string enumName(const EnumName<E> (&table)[N], E value)
 {
@@ -374,7 +386,24 @@ std::string toString(GqaSemantics gqa)
 }
 std::string toString(TokenizerType type)
 {
-    return enumName(kTokenizerNames, type);
+    const std::string own = enumName(kTokenizerNames, type);
+    return own != "?" ? own : enumName(kImportedTokenizerNames, type);
+}
+std::string toString(RopeScalingType type)
+{
+    return enumName(kRopeScalingNames, type);
+}
+std::string toString(NormKind kind)
+{
+    return enumName(kNormNames, kind);
+}
+std::string toString(BlockLayout layout)
+{
+    return enumName(kBlockNames, layout);
+}
+std::string toString(MlpKind kind)
+{
+    return enumName(kMlpNames, kind);
 }
 
 Result<AttentionKind> parseAttentionKind(const std::string& text)

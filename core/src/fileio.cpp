@@ -146,6 +146,22 @@ struct EvpCtxDeleter {
     void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
+Result<std::string> finishDigest(EVP_MD_CTX* ctx, const std::string& what)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digestLength = 0;
+    if (EVP_DigestFinal_ex(ctx, digest, &digestLength) != 1)
+        return Status::error("cannot hash " + what + ": SHA-256 finalisation failed");
+    static const char hexDigits[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(digestLength * 2);
+    for (unsigned int i = 0; i < digestLength; ++i) {
+        hex.push_back(hexDigits[digest[i] >> 4]);
+        hex.push_back(hexDigits[digest[i] & 0x0F]);
+    }
+    return hex;
+}
+
 Result<std::string> sha256FileImpl(const std::string& path)
 {
     FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -164,19 +180,16 @@ Result<std::string> sha256FileImpl(const std::string& path)
     if (err < 0)
         return Status::error("cannot hash \"" + path + "\": SHA-256 update failed");
 
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digestLength = 0;
-    if (EVP_DigestFinal_ex(ctx.get(), digest, &digestLength) != 1)
-        return Status::error("cannot hash \"" + path + "\": SHA-256 finalisation failed");
+    return finishDigest(ctx.get(), "\"" + path + "\"");
+}
 
-    static const char hexDigits[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(digestLength * 2);
-    for (unsigned int i = 0; i < digestLength; ++i) {
-        hex.push_back(hexDigits[digest[i] >> 4]);
-        hex.push_back(hexDigits[digest[i] & 0x0F]);
-    }
-    return hex;
+Result<std::string> sha256BytesImpl(const std::string& bytes)
+{
+    std::unique_ptr<EVP_MD_CTX, EvpCtxDeleter> ctx(EVP_MD_CTX_new());
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1
+        || EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1)
+        return Status::error("cannot hash bytes: OpenSSL SHA-256 failed");
+    return finishDigest(ctx.get(), "bytes");
 }
 
 } // namespace
@@ -213,6 +226,15 @@ Result<std::string> sha256File(const std::string& path)
         return sha256FileImpl(path);
     } catch (const std::exception& e) {
         return Status::error("cannot hash \"" + path + "\": " + e.what());
+    }
+}
+
+Result<std::string> sha256Bytes(const std::string& bytes)
+{
+    try {
+        return sha256BytesImpl(bytes);
+    } catch (const std::exception& e) {
+        return Status::error(std::string("cannot hash bytes: ") + e.what());
     }
 }
 

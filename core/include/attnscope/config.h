@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace attn {
 
@@ -23,12 +24,33 @@ enum class CopeRopeQuery { Rotated, Unrotated };
 /// diff + GQA only: flash = sub-head (h,g) reads kv sub-head (h / n_rep, g) (what the authors train with);
 /// naive = repeat_kv over sub-heads as in multihead_diffattn.py.
 enum class GqaSemantics { Flash, Naive };
-enum class TokenizerType { Bytes, Word };
+/// HuggingFace: tokenizer.json (+ tokenizer_config.json) in the model folder. Checkpoint: a word vocabulary
+/// stored inside a .pt checkpoint (the CoPE paper's code).
+enum class TokenizerType { Bytes, Word, HuggingFace, Checkpoint };
+
+/// Hugging Face RoPE scaling types (interop.md 1.6); None = the plain frequency table.
+enum class RopeScalingType { None, Linear, Dynamic, Llama3, Yarn, LongRope };
+
+/// The parameters of a RoPE scaling type, as config.json's rope_scaling / rope_parameters give them.
+struct RopeScaling {
+    RopeScalingType type = RopeScalingType::None;
+    double factor = 1.0;
+    int64_t originalMaxPositions = 0; ///< llama3, yarn, longrope
+    int64_t maxPositions = 0; ///< the model's max_position_embeddings (dynamic, yarn's defaults, longrope)
+    double lowFreqFactor = 1.0, highFreqFactor = 4.0; ///< llama3
+    double betaFast = 32.0, betaSlow = 1.0; ///< yarn
+    double mscale = 0.0, mscaleAllDim = 0.0; ///< yarn; 0 = absent
+    bool truncate = true; ///< yarn
+    double attentionFactor = 0.0; ///< yarn, longrope: cos/sin multiplier; 0 = the type's default
+    std::vector<double> shortFactor, longFactor; ///< longrope, rotaryDim / 2 each
+};
 
 struct RopeConfig {
     double theta = 10000.0;
     RopeStyle style = RopeStyle::Interleaved;
     RopeFreqs freqs = RopeFreqs::Linspace;
+    int64_t rotaryDim = 0; ///< features per head that rotate (the first rotaryDim); 0 = all of head_dim
+    RopeScaling scaling;
 };
 
 struct CopeConfig {
@@ -36,6 +58,45 @@ struct CopeConfig {
     CopeScaling scaling = CopeScaling::Code;
     bool sepKey = false; ///< separate gate keys (cope_key_proj with bias)
     CopeRopeQuery ropeQuery = CopeRopeQuery::Rotated;
+};
+
+/// Block normalisation. RmsNormPlusOne is Gemma's: x_f32 * rsqrt(...) * (1 + w_f32), cast after the multiply.
+enum class NormKind { RmsNorm, RmsNormPlusOne, LayerNorm };
+/// PreNorm: x += f(norm(x)). PostNorm (the CoPE paper's code): x = norm(x + f(x)), no final norm.
+/// Sandwich (Gemma 2): x += post_norm(f(pre_norm(x))) for attention and MLP alike.
+enum class BlockLayout { PreNorm, PostNorm, Sandwich };
+/// SwiGLU w2(silu(w1 x) * w3 x); GeGLU with tanh-approximated GELU (Gemma); plain w2(act(w1 x)) with GELU-tanh
+/// (GPT-2's gelu_new) or ReLU (the CoPE paper's code).
+enum class MlpKind { SwiGlu, GeGluTanh, GeluTanh, Relu };
+
+/**
+ * @brief The parts of a block that differ between model families (attnscope's own models use the defaults).
+ * Filled by the Hugging Face and .pt importers (docs/model-format.md); attnscope's config.json has none of them.
+ */
+struct ArchitectureConfig {
+    std::string family = "attnscope"; ///< where the model comes from: attnscope, llama, qwen2, gpt2, ram-cope, ...
+    NormKind norm = NormKind::RmsNorm;
+    BlockLayout block = BlockLayout::PreNorm;
+    MlpKind mlp = MlpKind::SwiGlu;
+    bool qkvBias = false; ///< q/k/v projections have biases
+    bool outBias = false; ///< the output projection has a bias
+    bool mlpBias = false;
+    bool qkNorm = false; ///< Qwen3: RMSNorm over head_dim of every q and k head, before RoPE
+    double embedScale = 1.0; ///< Gemma: embeddings times sqrt(d_model), rounded to the compute dtype
+    double attnScale = 0.0; ///< score scale; 0 = 1/sqrt(head_dim)
+    bool scaleByInverseLayer = false; ///< GPT-2 scale_attn_by_inverse_layer_idx: scores / (layer + 1)
+    double attnSoftcap = 0.0; ///< Gemma 2: S = cap * tanh(S / cap) before the mask; 0 = none
+    double finalSoftcap = 0.0; ///< Gemma 2: logits = cap * tanh(logits / cap); 0 = none
+    int64_t slidingWindow = 0; ///< keys i - W < j <= i are visible on sliding layers; 0 = none
+    std::vector<bool> slidingLayers; ///< per layer; empty = no sliding layer
+    double sublnEps = 1e-5; ///< diff: the per-head RMSNorm's eps (the official module: 1e-5; DiffLlama: rms_norm_eps)
+    bool copeValueGates = false; ///< CoPE gates from q.v instead of q.k (the CoPE code's cope_val_gates)
+
+    bool slidingAt(int64_t layer) const
+    {
+        return slidingWindow > 0 && layer >= 0 && layer < static_cast<int64_t>(slidingLayers.size())
+            && slidingLayers[static_cast<size_t>(layer)];
+    }
 };
 
 struct TokenizerConfig {
@@ -68,6 +129,7 @@ struct ModelConfig {
     RopeConfig rope;
     CopeConfig cope;
     TokenizerConfig tokenizer;
+    ArchitectureConfig arch;
 
     bool hasRope() const { return position == PositionKind::Rope || position == PositionKind::RopeCope; }
     bool hasCope() const { return position == PositionKind::Cope || position == PositionKind::RopeCope; }
@@ -95,6 +157,10 @@ std::string toString(CopeScaling scaling);
 std::string toString(CopeRopeQuery query);
 std::string toString(GqaSemantics gqa);
 std::string toString(TokenizerType type);
+std::string toString(RopeScalingType type);
+std::string toString(NormKind kind);
+std::string toString(BlockLayout layout);
+std::string toString(MlpKind kind);
 Result<AttentionKind> parseAttentionKind(const std::string& text);
 Result<PositionKind> parsePositionKind(const std::string& text);
 

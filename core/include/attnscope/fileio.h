@@ -17,5 +17,7 @@ Result<std::string> readFile(const std::string& path);
 bool fileExists(const std::string& path);
 /** @brief Hex SHA-256 of a file's contents (streamed, constant memory). */
 Result<std::string> sha256File(const std::string& path);
+/** @brief Hex SHA-256 of bytes in memory. */
+Result<std::string> sha256Bytes(const std::string& bytes);
 
 } // namespace attn

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attn {
@@ -88,8 +89,11 @@ Result<double> matmulFlopsPerSecond(const DeviceSpec& device, ComputeDType dtype
  */
 class Model {
 public:
-    /** @brief Loads DIR/config.json, DIR/model.safetensors and the tokenizer; checks them against each other. */
-    static Result<std::unique_ptr<Model>> load(const std::string& dir, const LoadOptions& options = {});
+    /**
+     * @brief Opens a model (openModelSource: an attnscope or Hugging Face folder, or a PyTorch checkpoint file), checks
+     * it, and puts its weights on the device (kept in their stored dtype; memory-mapped on the CPU).
+     */
+    static Result<std::unique_ptr<Model>> load(const std::string& path, const LoadOptions& options = {});
     ~Model();
     Model(const Model&) = delete;
     Model& operator=(const Model&) = delete;
@@ -100,8 +104,13 @@ public:
     /// Names and shapes of the stored tensors, as in the file.
     const std::vector<TensorInfo>& tensorInfos() const;
     int64_t parameterCount() const;
-    /// SHA-256 of model.safetensors (provenance).
+    /// SHA-256 of the weights (weightsSha256: the file itself, or the shard listing). Computed beside the load; the
+    /// first call waits for what is left of it.
     const std::string& weightsHash() const;
+    /// "attnscope", "huggingface" or "pytorch".
+    const std::string& format() const;
+    /// What the importer read, as (field, value) pairs for info panels (format, model_type, rope, ...).
+    const std::vector<std::pair<std::string, std::string>>& description() const;
     /// "cpu" or "cuda:N".
     std::string deviceName() const;
     ComputeDType dtype() const;

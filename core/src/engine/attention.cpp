@@ -16,8 +16,49 @@ namespace attn::engine {
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps)
 {
     const at::Tensor xf = x.to(at::kFloat);
-    const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean({-1}, /*keepdim=*/true) + eps);
-    return normed.to(x.scalar_type()) * weight;
+    const at::Tensor normed = (xf * at::rsqrt(xf.pow(2).mean({-1}, /*keepdim=*/true) + eps)).to(x.scalar_type());
+    return weight.defined() ? normed * weight : normed;
+}
+
+at::Tensor blockNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, NormKind kind, double eps)
+{
+    switch (kind) {
+    case NormKind::RmsNorm:
+        return rmsNorm(x, weight, eps);
+    case NormKind::RmsNormPlusOne: { // Gemma: the stored weight is an offset from 1, multiplied in fp32
+        const at::Tensor xf = x.to(at::kFloat);
+        const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean({-1}, /*keepdim=*/true) + eps);
+        return (normed * (1.0 + weight.to(at::kFloat))).to(x.scalar_type());
+    }
+    case NormKind::LayerNorm:
+        return at::layer_norm(x, {x.size(-1)}, weight, bias, eps);
+    }
+    return x;
+}
+
+at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias)
+{
+    return bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
+}
+
+at::Tensor headNorm(const at::Tensor& x, const at::Tensor& norm, double eps)
+{
+    return norm.defined() ? rmsNorm(x, norm, eps) : x;
+}
+
+double scoreScale(const ModelConfig& c, int64_t layer)
+{
+    double scale = c.arch.attnScale > 0.0 ? c.arch.attnScale : 1.0 / std::sqrt(static_cast<double>(c.headDim));
+    if (c.arch.scaleByInverseLayer)
+        scale /= static_cast<double>(layer + 1);
+    return scale;
+}
+
+bool fusedAttentionApplies(const ModelConfig& c, int64_t layer, int64_t seqLen, const LayerCapture* capture)
+{
+    const bool windowed = c.arch.slidingAt(layer) && seqLen > c.arch.slidingWindow;
+    return !capture && !c.hasCope() && haveFusedAttention() && c.arch.attnScale == 0.0 && !c.arch.scaleByInverseLayer
+        && c.arch.attnSoftcap == 0.0 && !windowed;
 }
 
 at::Tensor futureMask(int64_t seqLen, const at::Device& device)
@@ -51,11 +92,11 @@ void forEachQueryTile(int64_t seqLen, const AttentionContext& ctx, const std::fu
     }
 }
 
-TileScores tileScores(
-    const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t q0, int64_t q1, bool nanToNum)
+TileScores tileScores(const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t layer, int64_t q0,
+    int64_t q1, bool nanToNum)
 {
     const int64_t d = c.headDim;
-    const at::Tensor qs = in.q.narrow(2, q0, q1 - q0) * (1.0 / std::sqrt(static_cast<double>(d)));
+    const at::Tensor qs = in.q.narrow(2, q0, q1 - q0) * scoreScale(c, layer);
     TileScores out;
     out.future = tileFutureMask(q0, q1, in.q.device());
     out.logits = at::matmul(qs, in.k.narrow(2, 0, q1).transpose(-2, -1));
@@ -67,7 +108,16 @@ TileScores tileScores(
         out.cope = copeTerms(gateLogits, in.copeQuery.narrow(2, q0, q1 - q0), w.posEmb, out.future);
         out.logits = addCopeBias(out.logits, out.cope->bias, c.cope.scaling, d);
     }
-    out.logits = out.logits.masked_fill(out.future, -std::numeric_limits<double>::infinity());
+    if (c.arch.attnSoftcap > 0.0) // Gemma 2: after the scale, before the mask
+        out.logits = at::tanh(out.logits / c.arch.attnSoftcap) * c.arch.attnSoftcap;
+    at::Tensor masked = out.future;
+    if (c.arch.slidingAt(layer)) { // key j is visible to query i only when i - W < j
+        const auto opts = at::TensorOptions().dtype(at::kLong).device(in.q.device());
+        const at::Tensor queries = at::arange(q0, q1, opts).unsqueeze(1);
+        const at::Tensor keys = at::arange(0, q1, opts).unsqueeze(0);
+        masked = masked.logical_or(keys <= queries - c.arch.slidingWindow);
+    }
+    out.logits = out.logits.masked_fill(masked, -std::numeric_limits<double>::infinity());
     return out;
 }
 
@@ -98,13 +148,15 @@ at::Tensor softmaxAttention(
     const int64_t nRep = c.nHeads / c.nKvHeads;
     const int64_t seqLen = h.size(1);
 
-    at::Tensor q = splitHeads(at::linear(h, w.wq), c.nHeads, d);
-    at::Tensor k = splitHeads(at::linear(h, w.wk), c.nKvHeads, d);
-    at::Tensor v = splitHeads(at::linear(h, w.wv), c.nKvHeads, d);
+    at::Tensor q = headNorm(splitHeads(project(h, w.wq, w.bq), c.nHeads, d), w.qNorm, c.normEps);
+    at::Tensor k = headNorm(splitHeads(project(h, w.wk, w.bk), c.nKvHeads, d), w.kNorm, c.normEps);
+    at::Tensor v = splitHeads(project(h, w.wv, w.bv), c.nKvHeads, d);
     const at::Tensor qUnrotated = q;
     at::Tensor copeKey;
     if (c.hasCope() && c.cope.sepKey)
         copeKey = splitHeads(at::linear(h, w.copeKeyW, w.copeKeyB), c.nKvHeads, d);
+    else if (c.hasCope() && c.arch.copeValueGates)
+        copeKey = v; // the CoPE code's cope_val_gates: gates from q.v
     if (ctx.rope) {
         q = applyRope(q, *ctx.rope, c.rope.style);
         k = applyRope(k, *ctx.rope, c.rope.style);
@@ -119,14 +171,14 @@ at::Tensor softmaxAttention(
     }
 
     at::Tensor heads;
-    if (!capture && !c.hasCope() && haveFusedAttention()) {
+    if (fusedAttentionApplies(c, ctx.layer, seqLen, capture)) {
         heads = fusedCausalAttention(q, k, v);
     } else {
         const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
         const ScoreInputs inputs {q, k, copeKey, unrotated ? qUnrotated : q};
         std::vector<at::Tensor> rows;
         forEachQueryTile(seqLen, ctx, [&](int64_t q0, int64_t q1) {
-            const TileScores scores = tileScores(inputs, w, c, q0, q1, /*nanToNum=*/false);
+            const TileScores scores = tileScores(inputs, w, c, ctx.layer, q0, q1, /*nanToNum=*/false);
             if (scores.cope) {
                 keepTile(capture, MapKind::G, scores.cope->gates, q0);
                 keepTile(capture, MapKind::P, scores.cope->positions, q0);
@@ -139,7 +191,7 @@ at::Tensor softmaxAttention(
         });
         heads = rows.size() == 1 ? rows.front() : at::cat(rows, 2);
     }
-    return at::linear(heads.transpose(1, 2).flatten(2), w.wo);
+    return project(heads.transpose(1, 2).flatten(2), w.wo, w.bo);
 }
 
 } // namespace attn::engine

@@ -12,8 +12,6 @@ namespace attn::engine {
 
 namespace {
 
-constexpr double kSublnEps = 1e-5; // hard-coded in the official module, independent of norm_eps
-
 // Sub-heads are interleaved per head (2h + g), so group g of every head is every other sub-head.
 at::Tensor group(const at::Tensor& subHeads, int64_t g)
 {
@@ -48,9 +46,10 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
     const auto dtype = h.scalar_type();
     const int64_t seqLen = h.size(1);
 
-    at::Tensor q = splitHeads(at::linear(h, w.wq), 2 * nHeads, d); // [B, 2H, T, d]
-    at::Tensor k = splitHeads(at::linear(h, w.wk), 2 * c.nKvHeads, d); // [B, 2Hkv, T, d]
-    at::Tensor v = splitHeads(at::linear(h, w.wv), c.nKvHeads, 2 * d); // [B, Hkv, T, 2d]
+    at::Tensor q = headNorm(splitHeads(project(h, w.wq, w.bq), 2 * nHeads, d), w.qNorm, c.normEps); // [B, 2H, T, d]
+    at::Tensor k
+        = headNorm(splitHeads(project(h, w.wk, w.bk), 2 * c.nKvHeads, d), w.kNorm, c.normEps); // [B, 2Hkv, T, d]
+    at::Tensor v = splitHeads(project(h, w.wv, w.bv), c.nKvHeads, 2 * d); // [B, Hkv, T, 2d]
     const at::Tensor qUnrotated = q;
     at::Tensor copeKey;
     if (c.hasCope() && c.cope.sepKey)
@@ -76,7 +75,7 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
         capture->lambda = lambda;
 
     at::Tensor heads;
-    if (!capture && !c.hasCope() && haveFusedAttention()) {
+    if (fusedAttentionApplies(c, ctx.layer, seqLen, capture)) {
         // diff-attention.md 2.2: four fused calls with equal q/k/v head sizes (A1 V1, A1 V2, A2 V1, A2 V2), so
         // a flash kernel qualifies; A V = [A V1, A V2] and (A1 - lambda A2) V = A1 V - lambda A2 V.
         const at::Tensor v1 = v.narrow(-1, 0, d), v2 = v.narrow(-1, d, d);
@@ -92,7 +91,7 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
         forEachQueryTile(seqLen, ctx, [&](int64_t q0, int64_t q1) {
             // diff + CoPE: each sub-head (group) gets its own gates and positions from its own q_g . k_g, and
             // both groups read the layer's single pos_emb table.
-            const TileScores scores = tileScores(inputs, w, c, q0, q1, /*nanToNum=*/true); // [B, 2H, t, q1]
+            const TileScores scores = tileScores(inputs, w, c, ctx.layer, q0, q1, /*nanToNum=*/true); // [B, 2H, t, q1]
             if (scores.cope) {
                 keepTile(capture, MapKind::G1, group(scores.cope->gates, 0), q0);
                 keepTile(capture, MapKind::P1, group(scores.cope->positions, 0), q0);
@@ -119,8 +118,9 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
         });
         heads = rows.size() == 1 ? rows.front() : at::cat(rows, 2);
     }
-    heads = rmsNorm(heads, w.subln, kSublnEps) * (1.0 - lambdaInit(ctx.layer));
-    return at::linear(heads.transpose(1, 2).flatten(2), w.wo);
+    // subln: the official module's eps is 1e-5 whatever norm_eps is; DiffLlama uses rms_norm_eps and no weight.
+    heads = rmsNorm(heads, w.subln, c.arch.sublnEps) * (1.0 - lambdaInit(ctx.layer));
+    return project(heads.transpose(1, 2).flatten(2), w.wo, w.bo);
 }
 
 } // namespace attn::engine

@@ -18,15 +18,21 @@ namespace attn::engine {
 
 /// One layer's tensors, on the compute device. Lambda vectors and pos_emb stay fp32 (the reference
 /// computes lambda and the CoPE terms in fp32); everything else is in the compute dtype.
+/// Tensors a family does not have stay undefined (biases, q/k norms, the sandwich norms, the diff subln weight).
 struct LayerWeights {
-    at::Tensor attentionNorm;
+    at::Tensor attentionNorm, attentionNormBias;
     at::Tensor wq, wk, wv, wo;
+    at::Tensor bq, bk, bv, bo; // arch.qkvBias / arch.outBias
+    at::Tensor qNorm, kNorm; // arch.qkNorm, [d]
     at::Tensor lambdaQ1, lambdaK1, lambdaQ2, lambdaK2; // diff
-    at::Tensor subln; // diff
+    at::Tensor subln; // diff; undefined = no weight (DiffLlama)
     at::Tensor posEmb; // cope, [1, d, npos]
     at::Tensor copeKeyW, copeKeyB; // cope with sep_key
-    at::Tensor ffnNorm;
-    at::Tensor w1, w2, w3;
+    at::Tensor attentionPostNorm; // BlockLayout::Sandwich
+    at::Tensor ffnNorm, ffnNormBias;
+    at::Tensor ffnPostNorm; // BlockLayout::Sandwich
+    at::Tensor w1, w2, w3; // w3 only for gated MLPs
+    at::Tensor b1, b2, b3; // arch.mlpBias
 };
 
 /// Thrown between layers and query tiles when RunControl::cancel is set; a Status at the API boundary.
@@ -57,8 +63,10 @@ struct LayerCapture {
     std::optional<double> lambda;
 };
 
-/// RMSNorm as the reference computes it: in fp32, cast back to x's dtype, then times the weight.
+/// RMSNorm as the reference computes it: in fp32, cast back to x's dtype, then times the weight (if defined).
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
+/// The block norm a family uses (NormKind): RMSNorm, Gemma's (1 + w) RMSNorm in fp32, or LayerNorm with bias.
+at::Tensor blockNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, NormKind kind, double eps);
 
 /// Softmax attention (optionally with RoPE and/or CoPE). h: [B, T, D] -> [B, T, D]. capture may be null.
 at::Tensor softmaxAttention(
@@ -97,8 +105,17 @@ struct TileScores {
     std::optional<CopeTerms> cope; ///< when the model has CoPE
 };
 /// nanToNum: the official diff module applies nan_to_num to q.k before anything else.
-TileScores tileScores(
-    const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t q0, int64_t q1, bool nanToNum);
+TileScores tileScores(const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t layer, int64_t q0,
+    int64_t q1, bool nanToNum);
+
+/// The factor q.k is multiplied by: 1/sqrt(d), or the family's own (Gemma 2, GPT-2's per-layer scaling).
+double scoreScale(const ModelConfig& c, int64_t layer);
+/// Whether a layer can take the fused kernel: plain causal softmax with the default scale, nothing captured.
+bool fusedAttentionApplies(const ModelConfig& c, int64_t layer, int64_t seqLen, const LayerCapture* capture);
+/// Projection with an optional bias (undefined = none).
+at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+/// Qwen3's per-head q/k RMSNorm over head_dim (before RoPE), [B, n, T, d]; x unchanged when norm is undefined.
+at::Tensor headNorm(const at::Tensor& x, const at::Tensor& norm, double eps);
 
 /// Calls f(q0, q1) for the query tiles [q0, q1) covering 0..seqLen, checking for cancellation before each.
 void forEachQueryTile(int64_t seqLen, const AttentionContext& ctx, const std::function<void(int64_t, int64_t)>& f);

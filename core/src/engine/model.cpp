@@ -5,6 +5,7 @@
 
 #include "attnscope/fileio.h"
 #include "attnscope/model_format.h"
+#include "attnscope/model_source.h"
 #include "engine/device.h"
 #include "engine/memory.h"
 #include "engine/transformer.h"
@@ -13,9 +14,11 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <map>
 #include <new>
+#include <set>
 
 namespace attn {
 
@@ -23,9 +26,14 @@ struct Model::Impl {
     std::string dir;
     ModelConfig config;
     std::unique_ptr<Tokenizer> tokenizer;
+    std::string format;
+    std::vector<std::pair<std::string, std::string>> description;
     std::vector<TensorInfo> tensorInfos;
     int64_t parameterCount = 0;
-    std::string weightsHash;
+    // Hashing multi-GB weights must not make opening wait: it runs beside the load and whoever first needs the digest
+    // (an export's provenance) waits for what is left of it.
+    std::shared_future<Result<std::string>> hashJob;
+    mutable std::string weightsHash;
     at::Device device = at::Device(at::kCPU);
     ComputeDType dtype = ComputeDType::F32;
     engine::ModelWeights weights;
@@ -157,43 +165,38 @@ Model::Model()
 
 Model::~Model() = default;
 
-Result<std::unique_ptr<Model>> Model::load(const std::string& dir, const LoadOptions& options)
+Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& options)
 {
-    const std::string what = "cannot load the model in " + dir;
-    if (!std::filesystem::is_directory(dir))
-        return Status::error(what + ": not a directory");
-    auto config = loadConfig((std::filesystem::path(dir) / kConfigFileName).string());
-    if (!config)
-        return Status::error(what + ": " + config.message());
-    auto tokenizer = makeTokenizer(config->tokenizer, dir);
-    if (!tokenizer)
-        return Status::error(what + ": " + tokenizer.message());
-    if ((*tokenizer)->vocabSize() != config->vocabSize)
-        return Status::error(what + ": the tokenizer has " + std::to_string((*tokenizer)->vocabSize())
-            + " tokens but config.json says vocab_size " + std::to_string(config->vocabSize));
-    const std::string weightsPath = (std::filesystem::path(dir) / kWeightsFileName).string();
-    auto file = SafetensorsFile::open(weightsPath);
-    if (!file)
-        return Status::error(what + ": " + file.message());
-    if (Status s = checkTensorsMatchConfig(*config, (*file)->tensors()); !s)
-        return Status::error(what + ": " + s.message());
+    const std::string what = "cannot load the model " + path;
+    auto source = openModelSource(path);
+    if (!source)
+        return Status::error(what + ": " + source.message());
     auto device = engine::resolveDevice(options.device);
     if (!device)
         return Status::error(what + ": " + device.message());
-    auto hash = sha256File(weightsPath);
-    if (!hash)
-        return Status::error(what + ": " + hash.message());
 
     std::unique_ptr<Model> model(new Model());
     Impl& impl = *model->m;
-    impl.dir = dir;
-    impl.config = std::move(config.value());
-    impl.tokenizer = std::move(tokenizer.value());
-    impl.tensorInfos = (*file)->tensors();
-    for (const TensorInfo& info : impl.tensorInfos)
-        impl.parameterCount += info.numel();
-    impl.weightBytes = impl.parameterCount * (options.dtype == ComputeDType::BF16 ? 2 : 4);
-    impl.weightsHash = std::move(hash.value());
+    ModelSource& src = **source;
+    impl.dir = path;
+    impl.format = src.format;
+    impl.description = src.description;
+    impl.config = src.config;
+    impl.tokenizer = std::move(src.tokenizer);
+    std::set<std::string> used;
+    for (const auto& [name, recipe] : src.recipes)
+        used.insert(recipe.source);
+    for (const StoredTensor& t : src.stored) {
+        TensorInfo info;
+        info.name = t.name;
+        info.dtype = t.dtype;
+        info.shape = t.shape;
+        impl.tensorInfos.push_back(info);
+        if (used.count(t.name))
+            impl.parameterCount += t.numel();
+    }
+    impl.weightBytes = src.storedBytes();
+    impl.hashJob = std::async(std::launch::async, weightsSha256, src.weightFiles).share();
     impl.device = *device;
     impl.dtype = options.dtype;
     if (impl.device.is_cuda()) {
@@ -203,7 +206,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& dir, const LoadOpt
     }
     auto loaded = guarded<bool>(what, engine::deviceName(impl.device), [&] {
         c10::InferenceMode guard;
-        impl.weights = engine::loadWeights(**file, impl.config, impl.device, engine::scalarType(impl.dtype));
+        impl.weights = engine::loadSourceWeights(src, impl.device, engine::scalarType(impl.dtype));
         return true;
     });
     if (!loaded)
@@ -233,7 +236,19 @@ int64_t Model::parameterCount() const
 }
 const std::string& Model::weightsHash() const
 {
+    if (m->weightsHash.empty() && m->hashJob.valid()) {
+        const Result<std::string>& digest = m->hashJob.get();
+        m->weightsHash = digest ? *digest : "unavailable: " + digest.message();
+    }
     return m->weightsHash;
+}
+const std::string& Model::format() const
+{
+    return m->format;
+}
+const std::vector<std::pair<std::string, std::string>>& Model::description() const
+{
+    return m->description;
 }
 std::string Model::deviceName() const
 {

@@ -12,9 +12,76 @@ namespace attn::engine {
 
 namespace {
 
-at::Tensor feedForward(const at::Tensor& h, const LayerWeights& w)
+at::Tensor feedForward(const at::Tensor& h, const LayerWeights& w, MlpKind kind)
 {
-    return at::linear(at::silu(at::linear(h, w.w1)) * at::linear(h, w.w3), w.w2); // SwiGLU
+    switch (kind) {
+    case MlpKind::SwiGlu:
+        return project(at::silu(project(h, w.w1, w.b1)) * project(h, w.w3, w.b3), w.w2, w.b2);
+    case MlpKind::GeGluTanh:
+        return project(at::gelu(project(h, w.w1, w.b1), "tanh") * project(h, w.w3, w.b3), w.w2, w.b2);
+    case MlpKind::GeluTanh: // GPT-2's gelu_new
+        return project(at::gelu(project(h, w.w1, w.b1), "tanh"), w.w2, w.b2);
+    case MlpKind::Relu:
+        return project(at::relu(project(h, w.w1, w.b1)), w.w2, w.b2);
+    }
+    return h;
+}
+
+at::Tensor inDtype(const at::Tensor& t, at::ScalarType dtype)
+{
+    return t.defined() ? t.to(dtype) : t;
+}
+
+// The layer's tensors in the compute dtype. Weights are kept as stored (bf16 stays bf16, memory-mapped on the CPU):
+// a bf16 model computed in fp32 converts one layer at a time, never the whole model. A no-op when the dtypes agree.
+LayerWeights computeLayer(const LayerWeights& s, at::ScalarType dtype)
+{
+    LayerWeights w = s;
+    for (at::Tensor* t : {&w.attentionNorm, &w.attentionNormBias, &w.wq, &w.wk, &w.wv, &w.wo, &w.bq, &w.bk, &w.bv,
+             &w.bo, &w.qNorm, &w.kNorm, &w.subln, &w.copeKeyW, &w.copeKeyB, &w.attentionPostNorm, &w.ffnNorm,
+             &w.ffnNormBias, &w.ffnPostNorm, &w.w1, &w.w2, &w.w3, &w.b1, &w.b2, &w.b3})
+        *t = inDtype(*t, dtype);
+    return w; // lambda vectors and pos_emb stay fp32 (loaded so)
+}
+
+at::Tensor block(const at::Tensor& x, const LayerWeights& w, const ModelConfig& c, const AttentionContext& ctx,
+    LayerCapture* capture)
+{
+    const ArchitectureConfig& a = c.arch;
+    auto attend = [&](const at::Tensor& h) {
+        return c.isDiff() ? diffAttention(h, w, ctx, capture) : softmaxAttention(h, w, ctx, capture);
+    };
+    auto norm = [&](const at::Tensor& h, const at::Tensor& weight, const at::Tensor& bias) {
+        return blockNorm(h, weight, bias, a.norm, c.normEps);
+    };
+    switch (a.block) {
+    case BlockLayout::PreNorm: {
+        const at::Tensor h = x + attend(norm(x, w.attentionNorm, w.attentionNormBias));
+        return h + feedForward(norm(h, w.ffnNorm, w.ffnNormBias), w, a.mlp);
+    }
+    case BlockLayout::PostNorm: {
+        const at::Tensor h = norm(x + attend(x), w.attentionNorm, w.attentionNormBias);
+        return norm(h + feedForward(h, w, a.mlp), w.ffnNorm, w.ffnNormBias);
+    }
+    case BlockLayout::Sandwich: {
+        const at::Tensor h = x + norm(attend(norm(x, w.attentionNorm, {})), w.attentionPostNorm, {});
+        return h + norm(feedForward(norm(h, w.ffnNorm, {}), w, a.mlp), w.ffnPostNorm, {});
+    }
+    }
+    return x;
+}
+
+// The output projection a vocabulary slice at a time, so a bf16 head computed in fp32 never needs an fp32 copy
+// of the whole [V, D] matrix (128K x 2048 would be 1 GiB).
+at::Tensor outputLogits(const at::Tensor& x, const at::Tensor& output, at::ScalarType dtype)
+{
+    if (output.scalar_type() == dtype)
+        return at::linear(x, output);
+    constexpr int64_t kRows = 16384;
+    std::vector<at::Tensor> parts;
+    for (int64_t r = 0; r < output.size(0); r += kRows)
+        parts.push_back(at::linear(x, output.narrow(0, r, std::min(kRows, output.size(0) - r)).to(dtype)));
+    return at::cat(parts, -1);
 }
 
 } // namespace
@@ -24,24 +91,27 @@ at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const
 {
     const int64_t seqLen = tokens.size(1);
     const at::Device device = weights.tokEmbeddings.device();
+    const at::ScalarType dtype = weights.computeDtype;
 
-    at::Tensor x = at::embedding(weights.tokEmbeddings, tokens);
+    at::Tensor x = at::embedding(weights.tokEmbeddings, tokens).to(dtype);
+    if (config.arch.embedScale != 1.0) // Gemma: the scale is rounded to the compute dtype first
+        x = x * at::scalar_tensor(config.arch.embedScale, at::TensorOptions().dtype(dtype).device(device));
     if (config.position == PositionKind::Learned)
-        x = x + weights.posEmbeddings.slice(0, 0, seqLen);
+        x = x + weights.posEmbeddings.slice(0, 0, seqLen).to(dtype);
 
     std::optional<RopeTables> rope;
     if (config.hasRope())
         rope = ropeTables(seqLen, config.headDim, config.rope, device);
     const int64_t budgetTile = capture && capture->queryTile > 0
         ? capture->queryTile
-        : autoQueryTile(config, tokens.size(0), seqLen, weights.tokEmbeddings.scalar_type(), device,
+        : autoQueryTile(config, tokens.size(0), seqLen, dtype, device,
             /*training=*/at::GradMode::is_enabled());
     AttentionContext ctx {config, 0, rope ? &*rope : nullptr, budgetTile, control.cancel};
 
     for (int64_t layer = 0; layer < config.nLayers; ++layer) {
         if (control.cancel && control.cancel->load())
             throw Cancelled();
-        const LayerWeights& w = weights.layers[static_cast<size_t>(layer)];
+        const LayerWeights w = computeLayer(weights.layers[static_cast<size_t>(layer)], dtype);
         ctx.layer = layer;
         LayerCapture* layerCapture = nullptr;
         ctx.queryTile = budgetTile;
@@ -54,15 +124,19 @@ at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const
                 ctx.queryTile = std::max(align, budgetTile / align * align);
             }
         }
-        const at::Tensor h = rmsNorm(x, w.attentionNorm, config.normEps);
-        x = x + (config.isDiff() ? diffAttention(h, w, ctx, layerCapture) : softmaxAttention(h, w, ctx, layerCapture));
-        x = x + feedForward(rmsNorm(x, w.ffnNorm, config.normEps), w);
+        x = block(x, w, config, ctx, layerCapture);
         if (control.onLayer)
             control.onLayer(layer + 1, config.nLayers);
     }
 
     at::Tensor last = allPositions ? x : x.select(1, seqLen - 1);
-    return at::linear(rmsNorm(last, weights.norm, config.normEps), weights.output).to(at::kFloat);
+    if (config.arch.block != BlockLayout::PostNorm) // post-norm blocks end normalised; there is no final norm
+        last = blockNorm(
+            last, inDtype(weights.norm, dtype), inDtype(weights.normBias, dtype), config.arch.norm, config.normEps);
+    at::Tensor logits = outputLogits(last, weights.output, dtype).to(at::kFloat);
+    if (config.arch.finalSoftcap > 0.0)
+        logits = at::tanh(logits / config.arch.finalSoftcap) * config.arch.finalSoftcap;
+    return logits;
 }
 
 } // namespace attn::engine

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A Hugging Face folder as it is: config.json, model.safetensors or shards + model.safetensors.index.json,
+// tokenizer.json (+ tokenizer_config.json). Tensor names map onto the engine's (interop.md 1.2, 1.5, 2.5) through
+// recipes; nothing is converted or copied here.
+#include "attnscope/fileio.h"
+#include "attnscope/hf_tokenizer.h"
+#include "attnscope/model_format.h"
+#include "hf/hf_config.h"
+#include "model_source_formats.h"
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+namespace attn::detail {
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using hf::Family;
+
+constexpr const char* kIndexFile = "model.safetensors.index.json";
+constexpr const char* kSingleFile = "model.safetensors";
+
+// Opens the weights: one file, or every shard the index names, checking the index against the shards.
+Status openWeights(const std::string& dir, ModelSource& source)
+{
+    const fs::path index = fs::path(dir) / kIndexFile;
+    std::error_code ec;
+    if (!fs::exists(index, ec)) {
+        const fs::path single = fs::path(dir) / kSingleFile;
+        if (!fs::exists(single, ec)) {
+            if (fs::exists(fs::path(dir) / "pytorch_model.bin", ec))
+                return Status::error(dir
+                    + ": the weights are pytorch_model.bin (pickle); attnscope reads "
+                      "model.safetensors (save with safe_serialization=True)");
+            return Status::error(dir + ": neither " + kSingleFile + " nor " + kIndexFile + " is here");
+        }
+        auto file = SafetensorsFile::open(single.string());
+        if (!file)
+            return file.status();
+        addSafetensorsFile(source, std::shared_ptr<SafetensorsFile>(std::move(file).value()), "");
+        return Status::ok();
+    }
+
+    Result<std::string> text = readFile(index.string());
+    if (!text)
+        return text.status();
+    json root;
+    try {
+        root = json::parse(*text);
+    } catch (const json::parse_error& e) {
+        return Status::error(index.string() + ": not valid JSON: " + e.what());
+    }
+    if (!root.is_object() || !root.contains("weight_map") || !root["weight_map"].is_object())
+        return Status::error(index.string() + ": no \"weight_map\" object");
+    std::map<std::string, std::string> shardOf; // tensor -> shard file name
+    std::set<std::string> shards;
+    for (const auto& [name, value] : root["weight_map"].items()) {
+        if (!value.is_string())
+            return Status::error(index.string() + ": weight_map[\"" + name + "\"] is not a file name");
+        const std::string shard = value.get<std::string>();
+        if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..")
+            return Status::error(index.string() + ": weight_map[\"" + name + "\"] = \"" + shard
+                + "\" is not a file name in this folder");
+        shardOf[name] = shard;
+        shards.insert(shard);
+    }
+    if (shards.empty())
+        return Status::error(index.string() + ": weight_map is empty");
+    std::map<std::string, std::string> foundIn; // tensor -> the shard it was found in
+    for (const std::string& shard : shards) {
+        const fs::path path = fs::path(dir) / shard;
+        if (!fs::exists(path, ec))
+            return Status::error(index.string() + " names the shard " + shard + ", which is missing from " + dir);
+        auto file = SafetensorsFile::open(path.string());
+        if (!file)
+            return file.status();
+        for (const TensorInfo& info : (*file)->tensors()) {
+            auto seen = foundIn.find(info.name);
+            if (seen != foundIn.end())
+                return Status::error("tensor " + info.name + " is in two shards: " + seen->second + " and " + shard);
+            foundIn[info.name] = shard;
+            auto indexed = shardOf.find(info.name);
+            if (indexed == shardOf.end())
+                return Status::error(shard + " holds tensor " + info.name + ", which " + kIndexFile + " does not list");
+            if (indexed->second != shard)
+                return Status::error(kIndexFile + std::string(" puts tensor ") + info.name + " in " + indexed->second
+                    + " but it is in " + shard);
+        }
+        addSafetensorsFile(source, std::shared_ptr<SafetensorsFile>(std::move(file).value()), "");
+    }
+    for (const auto& [name, shard] : shardOf)
+        if (!foundIn.count(name))
+            return Status::error(
+                kIndexFile + std::string(" puts tensor ") + name + " in " + shard + ", which does not hold it");
+    return Status::ok();
+}
+
+// Rows [s * d, (s + 1) * d) of each sub-head s, in the order given.
+std::vector<RowRange> subHeadRows(const std::vector<int64_t>& order, int64_t d)
+{
+    std::vector<RowRange> rows;
+    for (int64_t s : order)
+        rows.push_back({s * d, d});
+    return rows;
+}
+
+// DiffLlama -> attnscope's interleaved sub-heads (interop.md 2.5): q sub-head 2h + g <- g H + h; kv sub-head 2j + g
+// <- g Hkv + j; v head j = [v sub-head j ; v sub-head Hkv + j].
+struct DiffLlamaRows {
+    std::vector<RowRange> q, k, v;
+};
+
+DiffLlamaRows diffLlamaRows(int64_t heads, int64_t kvHeads, int64_t d)
+{
+    std::vector<int64_t> q, kv;
+    for (int64_t h = 0; h < heads; ++h)
+        for (int64_t g = 0; g < 2; ++g)
+            q.push_back(g * heads + h);
+    for (int64_t j = 0; j < kvHeads; ++j)
+        for (int64_t g = 0; g < 2; ++g)
+            kv.push_back(g * kvHeads + j);
+    return {subHeadRows(q, d), subHeadRows(kv, d), subHeadRows(kv, d)};
+}
+
+void addLlamaFamilyRecipes(const hf::HfConfig& hc, ModelSource& source)
+{
+    const ModelConfig& c = hc.config;
+    auto& r = source.recipes;
+    auto plain = [&](const std::string& internal, const std::string& stored) { r[internal] = {stored, false, {}, {}}; };
+    plain("tok_embeddings.weight", "model.embed_tokens.weight");
+    plain("norm.weight", "model.norm.weight");
+    if (!c.tieEmbeddings)
+        plain("output.weight", "lm_head.weight");
+    const bool diff = hc.family == Family::DiffLlama;
+    const DiffLlamaRows rows = diff ? diffLlamaRows(c.nHeads, c.nKvHeads, c.headDim) : DiffLlamaRows {};
+    for (int64_t i = 0; i < c.nLayers; ++i) {
+        const std::string in = "layers." + std::to_string(i) + ".";
+        const std::string hf = "model.layers." + std::to_string(i) + ".";
+        plain(in + "attention_norm.weight", hf + "input_layernorm.weight");
+        for (const char* part : {"weight", "bias"}) {
+            const std::string p = part;
+            r[in + "attn.q_proj." + p] = {hf + "self_attn.q_proj." + p, false, rows.q, {}};
+            r[in + "attn.k_proj." + p] = {hf + "self_attn.k_proj." + p, false, rows.k, {}};
+            r[in + "attn.v_proj." + p] = {hf + "self_attn.v_proj." + p, false, rows.v, {}};
+            plain(in + "attn.out_proj." + p, hf + "self_attn.o_proj." + p);
+            plain(in + "feed_forward.w1." + p, hf + "mlp.gate_proj." + p);
+            plain(in + "feed_forward.w3." + p, hf + "mlp.up_proj." + p);
+            plain(in + "feed_forward.w2." + p, hf + "mlp.down_proj." + p);
+        }
+        plain(in + "attn.q_norm.weight", hf + "self_attn.q_norm.weight");
+        plain(in + "attn.k_norm.weight", hf + "self_attn.k_norm.weight");
+        for (const char* lambda : {"lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"})
+            plain(in + "attn." + lambda, hf + "self_attn." + lambda);
+        if (hc.family == Family::Gemma2) {
+            plain(in + "attention_post_norm.weight", hf + "post_attention_layernorm.weight");
+            plain(in + "ffn_norm.weight", hf + "pre_feedforward_layernorm.weight");
+            plain(in + "ffn_post_norm.weight", hf + "post_feedforward_layernorm.weight");
+        } else {
+            plain(in + "ffn_norm.weight", hf + "post_attention_layernorm.weight");
+        }
+    }
+}
+
+// GPT-2: Conv1D weights are stored [in, out] (transposed here) and c_attn holds q | k | v.
+void addGpt2Recipes(const hf::HfConfig& hc, ModelSource& source, const std::string& prefix)
+{
+    const ModelConfig& c = hc.config;
+    const int64_t dm = c.dModel;
+    auto& r = source.recipes;
+    r["tok_embeddings.weight"] = {prefix + "wte.weight", false, {}, {}};
+    r["pos_embeddings.weight"] = {prefix + "wpe.weight", false, {}, {}};
+    r["norm.weight"] = {prefix + "ln_f.weight", false, {}, {}};
+    r["norm.bias"] = {prefix + "ln_f.bias", false, {}, {}};
+    if (!c.tieEmbeddings)
+        r["output.weight"] = {"lm_head.weight", false, {}, {}};
+    for (int64_t i = 0; i < c.nLayers; ++i) {
+        const std::string in = "layers." + std::to_string(i) + ".";
+        const std::string hf = prefix + "h." + std::to_string(i) + ".";
+        r[in + "attention_norm.weight"] = {hf + "ln_1.weight", false, {}, {}};
+        r[in + "attention_norm.bias"] = {hf + "ln_1.bias", false, {}, {}};
+        r[in + "ffn_norm.weight"] = {hf + "ln_2.weight", false, {}, {}};
+        r[in + "ffn_norm.bias"] = {hf + "ln_2.bias", false, {}, {}};
+        const char* qkv[] = {"q_proj", "k_proj", "v_proj"};
+        for (int64_t part = 0; part < 3; ++part) {
+            const std::string name = in + "attn." + qkv[part];
+            r[name + ".weight"] = {hf + "attn.c_attn.weight", true, {{part * dm, dm}}, {}};
+            r[name + ".bias"] = {hf + "attn.c_attn.bias", false, {{part * dm, dm}}, {}};
+        }
+        r[in + "attn.out_proj.weight"] = {hf + "attn.c_proj.weight", true, {}, {}};
+        r[in + "attn.out_proj.bias"] = {hf + "attn.c_proj.bias", false, {}, {}};
+        r[in + "feed_forward.w1.weight"] = {hf + "mlp.c_fc.weight", true, {}, {}};
+        r[in + "feed_forward.w1.bias"] = {hf + "mlp.c_fc.bias", false, {}, {}};
+        r[in + "feed_forward.w2.weight"] = {hf + "mlp.c_proj.weight", true, {}, {}};
+        r[in + "feed_forward.w2.bias"] = {hf + "mlp.c_proj.bias", false, {}, {}};
+    }
+}
+
+// Stored tensors transformers itself ignores: buffers of old checkpoints and a tied head saved anyway.
+std::vector<std::string> ignoredTensors(const hf::HfConfig& hc, const ModelSource& source, const std::string& prefix)
+{
+    std::vector<std::string> ignored;
+    for (const StoredTensor& t : source.stored) {
+        const std::string& n = t.name;
+        auto endsWith = [&n](const std::string& tail) {
+            return n.size() >= tail.size() && n.compare(n.size() - tail.size(), tail.size(), tail) == 0;
+        };
+        if (endsWith("rotary_emb.inv_freq") || (hc.config.tieEmbeddings && n == "lm_head.weight"))
+            ignored.push_back(n);
+        if (hc.family == Family::Gpt2 && n.compare(0, prefix.size() + 2, prefix + "h.") == 0
+            && (endsWith(".attn.bias") || endsWith(".attn.masked_bias")))
+            ignored.push_back(n);
+    }
+    return ignored;
+}
+
+} // namespace
+
+Result<std::unique_ptr<ModelSource>> openHuggingFaceFolder(const std::string& dir, const nlohmann::json& root)
+{
+    const std::string configPath = (fs::path(dir) / "config.json").string();
+    Result<hf::HfConfig> hc = hf::translateConfig(root, configPath);
+    if (!hc)
+        return hc.status();
+
+    auto source = std::make_unique<ModelSource>();
+    source->path = dir;
+    source->format = "huggingface";
+    source->config = hc->config;
+    source->description = hc->description;
+    if (Status s = openWeights(dir, *source); !s)
+        return s;
+
+    std::string prefix;
+    if (hc->family == Family::Gpt2) { // fine-tunes may keep transformers' base_model_prefix
+        prefix = source->find("transformer.wte.weight") ? "transformer." : "";
+        addGpt2Recipes(*hc, *source, prefix);
+    } else {
+        addLlamaFamilyRecipes(*hc, *source);
+    }
+    // Recipes for tensors the config does not need (biases of a model without them, ...) are dropped; a stored
+    // tensor that no needed recipe uses is then reported as unexpected by checkRecipes.
+    std::map<std::string, TensorRecipe> needed;
+    for (const TensorSpec& spec : expectedTensors(source->config)) {
+        auto it = source->recipes.find(spec.name);
+        if (it != source->recipes.end())
+            needed.insert(*it);
+    }
+    source->recipes = std::move(needed);
+    if (Status s = checkRecipes(*source, ignoredTensors(*hc, *source, prefix), "config.json in " + dir); !s)
+        return s;
+
+    auto tokenizer = loadHfTokenizer(dir);
+    if (!tokenizer)
+        return Status::error(dir + ": " + tokenizer.message());
+    if ((*tokenizer)->vocabSize() > source->config.vocabSize)
+        return Status::error(dir + ": tokenizer.json has " + std::to_string((*tokenizer)->vocabSize())
+            + " tokens but the model's vocabulary (vocab_size) holds only " + std::to_string(source->config.vocabSize));
+    source->tokenizer = std::move(tokenizer).value();
+    int64_t shards = static_cast<int64_t>(source->weightFiles.size());
+    source->description.push_back(
+        {"weights", shards == 1 ? std::string(kSingleFile) : std::to_string(shards) + " safetensors shards"});
+    return source;
+}
+
+} // namespace attn::detail
