@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libssl-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev   # the desktop front end (app/)
   libgtest-dev googletest
+  libonig-dev libutf8proc-dev   # tokenizer.json: the regex engine HF tokenizers uses, Unicode normalization
 )
 
 missing=()

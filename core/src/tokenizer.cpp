@@ -2,6 +2,7 @@
 #include "attnscope/tokenizer.h"
 
 #include "attnscope/fileio.h"
+#include "hf_tokenizer/utf8.h"
 
 #include <cstdio>
 #include <exception>
@@ -44,6 +45,14 @@ std::string unknownIdLabel(int64_t id)
     return "<id " + std::to_string(id) + "?>";
 }
 
+// The byte offset of the first invalid UTF-8 sequence, if any: every tokenizer refuses such prompts the same way.
+Status checkUtf8(const std::string& text)
+{
+    if (auto bad = hf::firstInvalidUtf8(text))
+        return Status::error("prompt is not valid UTF-8 at byte " + std::to_string(*bad));
+    return Status::ok();
+}
+
 bool isSpace(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -76,6 +85,22 @@ std::vector<int64_t> ByteTokenizer::encode(const std::string& text) const
     for (char c : text)
         ids.push_back(static_cast<unsigned char>(c));
     return ids;
+}
+
+Result<Encoding> ByteTokenizer::encodeChecked(const std::string& text, bool addSpecialTokens) const
+{
+    if (Status s = checkUtf8(text); !s)
+        return s;
+    Encoding encoding;
+    if (m_addBos && addSpecialTokens) {
+        encoding.ids.push_back(kBos);
+        encoding.spans.push_back({});
+    }
+    for (size_t i = 0; i < text.size(); ++i) {
+        encoding.ids.push_back(static_cast<unsigned char>(text[i]));
+        encoding.spans.push_back({i, i + 1});
+    }
+    return encoding;
 }
 
 std::string ByteTokenizer::decode(const std::vector<int64_t>& ids) const
@@ -212,29 +237,41 @@ Result<std::unique_ptr<WordTokenizer>> WordTokenizer::fromVocabFile(
     }
 }
 
-std::vector<std::string> WordTokenizer::split(const std::string& text) const
+std::vector<std::pair<std::string, TokenSpan>> WordTokenizer::splitWithSpans(const std::string& text) const
 {
-    std::vector<std::string> words;
+    std::vector<std::pair<std::string, TokenSpan>> words;
     std::string current;
-    auto flush = [&]() {
+    size_t start = 0;
+    auto flush = [&](size_t end) {
         if (!current.empty())
-            words.push_back(std::move(current));
+            words.push_back({std::move(current), TokenSpan {start, end}});
         current.clear();
     };
-    for (char c : text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
         // ASCII-only lower-casing: locale-independent, and the counting tasks are ASCII.
         if (m->lowercase && c >= 'A' && c <= 'Z')
             c = static_cast<char>(c - 'A' + 'a');
         if (isSpace(c)) {
-            flush();
+            flush(i);
         } else if (c == '.' || c == ',' || c == '?') {
-            flush();
-            words.emplace_back(1, c);
+            flush(i);
+            words.push_back({std::string(1, c), TokenSpan {i, i + 1}});
         } else {
+            if (current.empty())
+                start = i;
             current.push_back(c);
         }
     }
-    flush();
+    flush(text.size());
+    return words;
+}
+
+std::vector<std::string> WordTokenizer::split(const std::string& text) const
+{
+    std::vector<std::string> words;
+    for (auto& [word, span] : splitWithSpans(text))
+        words.push_back(std::move(word));
     return words;
 }
 
@@ -246,6 +283,22 @@ std::vector<int64_t> WordTokenizer::encode(const std::string& text) const
     for (const auto& word : split(text))
         ids.push_back(m->find(word).value_or(m->unk));
     return ids;
+}
+
+Result<Encoding> WordTokenizer::encodeChecked(const std::string& text, bool addSpecialTokens) const
+{
+    if (Status s = checkUtf8(text); !s)
+        return s;
+    Encoding encoding;
+    if (addSpecialTokens && m->addBos && m->bos) {
+        encoding.ids.push_back(*m->bos);
+        encoding.spans.push_back({});
+    }
+    for (const auto& [word, span] : splitWithSpans(text)) {
+        encoding.ids.push_back(m->find(word).value_or(m->unk));
+        encoding.spans.push_back(span);
+    }
+    return encoding;
 }
 
 std::string WordTokenizer::decode(const std::vector<int64_t>& ids) const

@@ -12,6 +12,19 @@
 
 namespace attn {
 
+/// The [begin, end) BYTE range of a token in the prompt; empty (0, 0) for tokens the tokenizer adds (BOS, ...).
+struct TokenSpan {
+    size_t begin = 0;
+    size_t end = 0;
+    bool operator==(const TokenSpan& other) const { return begin == other.begin && end == other.end; }
+};
+
+/// Token ids with the prompt bytes each one stands for.
+struct Encoding {
+    std::vector<int64_t> ids;
+    std::vector<TokenSpan> spans;
+};
+
 /**
  * @brief Text <-> token ids, plus a display string per token for axis labels.
  *
@@ -22,6 +35,9 @@ class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
     virtual std::vector<int64_t> encode(const std::string& text) const = 0;
+    /// encode() with spans; refuses text that is not valid UTF-8 (the message gives the byte offset).
+    /// addSpecialTokens false leaves out what the tokenizer adds around the text (BOS, template tokens).
+    virtual Result<Encoding> encodeChecked(const std::string& text, bool addSpecialTokens = true) const = 0;
     virtual std::string decode(const std::vector<int64_t>& ids) const = 0;
     virtual std::string display(int64_t id) const = 0;
     virtual int64_t vocabSize() const = 0;
@@ -45,6 +61,7 @@ public:
 
     explicit ByteTokenizer(bool addBos = true);
     std::vector<int64_t> encode(const std::string& text) const override;
+    Result<Encoding> encodeChecked(const std::string& text, bool addSpecialTokens = true) const override;
     std::string decode(const std::vector<int64_t>& ids) const override;
     std::string display(int64_t id) const override;
     int64_t vocabSize() const override { return kVocabSize; }
@@ -68,6 +85,7 @@ public:
     static Result<std::unique_ptr<WordTokenizer>> fromVocabFile(const std::string& path, bool lowercase, bool addBos);
 
     std::vector<int64_t> encode(const std::string& text) const override;
+    Result<Encoding> encodeChecked(const std::string& text, bool addSpecialTokens = true) const override;
     std::string decode(const std::vector<int64_t>& ids) const override;
     std::string display(int64_t id) const override;
     int64_t vocabSize() const override;
@@ -75,6 +93,8 @@ public:
     std::optional<int64_t> eosId() const override;
     /// The word-splitting step alone (after lower-casing), exposed for tests and task generators.
     std::vector<std::string> split(const std::string& text) const;
+    /// split() with the byte range of every word in text.
+    std::vector<std::pair<std::string, TokenSpan>> splitWithSpans(const std::string& text) const;
     const std::vector<std::string>& vocab() const;
 
     ~WordTokenizer() override;
