@@ -227,13 +227,18 @@ nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name,
 Result<std::string> stretchedCopy(const std::string& dir, const std::string& work, int64_t maxTokens)
 {
     namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec) || !fs::exists(fs::path(dir) / kConfigFileName, ec))
+        return dir; // a checkpoint file: benchmarked as it is
+    const Result<std::string> text = readFile((fs::path(dir) / kConfigFileName).string());
+    if (text && text->find("\"attnscope-model\"") == std::string::npos)
+        return dir; // a Hugging Face folder: RoPE models take any length already
     auto config = loadConfig((fs::path(dir) / kConfigFileName).string());
     if (!config)
         return config.status();
     if (config->maxSeqLen >= maxTokens || config->position == PositionKind::Learned)
         return dir;
     const fs::path copy = fs::path(work) / (fs::path(dir).filename().string() + "-stretched");
-    std::error_code ec;
     fs::remove_all(copy, ec);
     fs::create_directories(copy, ec);
     for (const auto& entry : fs::directory_iterator(dir, ec))

@@ -3,6 +3,7 @@
 // config styles are read: transformers 4 (rope_theta + rope_scaling, legacy "type") and 5 (rope_parameters, dtype).
 #include "hf/hf_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <stdexcept>
@@ -68,6 +69,8 @@ std::string stringField(const json& object, const char* key, const std::string& 
         throw ConfigError(std::string("\"") + key + "\" must be a string, not " + shortText(*v));
     return v->get<std::string>();
 }
+
+constexpr int64_t kLongestRopePrompt = int64_t(1) << 20;
 
 const std::map<std::string, Family> kFamilies
     = {{"llama", Family::Llama}, {"mistral", Family::Mistral}, {"qwen2", Family::Qwen2}, {"qwen3", Family::Qwen3},
@@ -273,6 +276,7 @@ void describe(HfConfig& out)
     d.push_back({"norm", toString(c.arch.norm) + ", " + toString(c.arch.block)});
     d.push_back({"mlp", toString(c.arch.mlp)});
     if (c.hasRope()) {
+        d.push_back({"trained context", std::to_string(c.rope.scaling.maxPositions) + " tokens (max_position_embeddings)"});
         std::string rope = "theta " + std::to_string(c.rope.theta) + ", " + toString(c.rope.scaling.type);
         if (c.rope.scaling.type != RopeScalingType::None)
             rope += " x" + std::to_string(c.rope.scaling.factor);
@@ -360,6 +364,9 @@ HfConfig translate(const json& root)
     c.nKvHeads = kvHeads;
     c.position = PositionKind::Rope;
     c.rope = translateRope(root, c.headDim, c.maxSeqLen);
+    // RoPE has no table to run out of: transformers runs any length, and so does attnscope (the memory estimate
+    // still refuses what cannot fit). max_position_embeddings stays in the description as the trained context.
+    c.maxSeqLen = std::max<int64_t>(c.maxSeqLen, kLongestRopePrompt);
 
     const bool attentionBias = boolField(root, "attention_bias", false);
     a.qkvBias = attentionBias || out.family == Family::Qwen2;
