@@ -9,6 +9,7 @@ PACKAGES=(
   libtorch-dev            # LibTorch 1.13 (CPU); GPU users point CMake at PyTorch instead (README)
   libopenblas0-pthread    # replaces the reference BLAS libtorch links by default: ~30x faster forward passes
   nlohmann-json3-dev libcli11-dev libssl-dev
+  libzip-dev              # the zip container of PyTorch .pt checkpoints (core/src/pt/)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev   # the desktop front end (app/)
   libgtest-dev googletest
   libonig-dev libutf8proc-dev   # tokenizer.json: the regex engine HF tokenizers uses, Unicode normalization

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A checkpoint of the CoPE paper's official code (facebookresearch/RAM projects/cope, interop.md 4.3) as a model
+// source: its cfg Namespace -> ModelConfig, its state_dict -> recipes, its word vocabulary -> the tokenizer. Read by
+// the restricted .pt reader (core/src/pt/): nothing in the file runs.
+#include "attnscope/model_format.h"
+#include "attnscope/pt_checkpoint.h"
+#include "model_source_formats.h"
+#include "ram/ram_tokenizer.h"
+
+#include <filesystem>
+
+namespace attn::detail {
+
+namespace {
+
+std::string yesNo(bool value)
+{
+    return value ? "yes" : "no";
+}
+
+Result<ModelConfig> translateRamConfig(const RamConfig& cfg, int64_t vocab, const std::string& origin)
+{
+    ModelConfig c;
+    c.vocabSize = vocab;
+    c.dModel = cfg.hidSz;
+    c.nLayers = cfg.nlayers;
+    c.nHeads = cfg.nheads;
+    c.nKvHeads = cfg.nheads;
+    c.headDim = cfg.headDim > 0 ? cfg.headDim : (cfg.nheads > 0 ? cfg.hidSz / cfg.nheads : 0);
+    c.ffnHidden = cfg.ffSz > 0 ? cfg.ffSz : 4 * cfg.hidSz;
+    c.normEps = 1e-5; // nn.LayerNorm's default, which the code uses
+    c.tieEmbeddings = cfg.embTie;
+    c.maxSeqLen = cfg.blockSize;
+    c.attention = AttentionKind::Softmax;
+    c.tokenizer.type = TokenizerType::Checkpoint;
+    c.tokenizer.addBos = false; // SimpleTokenizer.encode ignores add_bos: training never saw a BOS
+    ArchitectureConfig& a = c.arch;
+    a.family = "ram-cope";
+    a.norm = NormKind::LayerNorm;
+    a.block = cfg.postNorm ? BlockLayout::PostNorm : BlockLayout::PreNorm;
+    a.mlp = MlpKind::Relu;
+    a.qkvBias = a.outBias = a.mlpBias = true;
+
+    if (cfg.model != "simpledec" && !cfg.model.empty())
+        return Status::error(origin + ": cfg.model \"" + cfg.model
+            + "\" is not supported (attnscope opens the decoder-only \"simpledec\" model)");
+    if (cfg.posEmb == "cope") {
+        c.position = PositionKind::Cope;
+        c.cope.npos = cfg.copeNpos > 0 ? cfg.copeNpos : cfg.blockSize + 1;
+        c.cope.scaling = cfg.copeNodiv ? CopeScaling::Appendix : CopeScaling::Code;
+        c.cope.sepKey = cfg.copeSepKey;
+        a.copeValueGates = cfg.copeValGates;
+        if (cfg.copeSepKey && cfg.copeValGates)
+            return Status::error(origin + ": cope_sep_key and cope_val_gates are both set; the code uses one");
+        if (cfg.copeLayers != 1)
+            return Status::error(origin + ": cope_layers " + std::to_string(cfg.copeLayers)
+                + " is not supported (attnscope opens models with CoPE in every layer, cope_layers 1)");
+    } else if (cfg.posEmb == "abs") {
+        c.position = PositionKind::Learned;
+    } else if (cfg.posEmb == "rope") {
+        c.position = PositionKind::None; // accepted by the code's argument parser but implemented nowhere
+    } else {
+        return Status::error(origin + ": pos_emb \"" + cfg.posEmb
+            + "\" is not supported (attnscope opens cope, abs and rope, which the code runs without positions)");
+    }
+    if (Status s = validateConfig(c); !s)
+        return Status::error(origin + ": " + s.message());
+    return c;
+}
+
+void addRamRecipes(const ModelConfig& c, ModelSource& source)
+{
+    auto& r = source.recipes;
+    auto plain = [&](const std::string& internal, const std::string& stored) { r[internal] = {stored, false, {}, {}}; };
+    plain("tok_embeddings.weight", "embed_toks.weight");
+    if (c.position == PositionKind::Learned) // stored [1, block_size, hid]
+        r["pos_embeddings.weight"] = {"abs_pos_emb", false, {}, {c.maxSeqLen, c.dModel}};
+    if (!c.tieEmbeddings)
+        plain("output.weight", "out_mod.weight");
+    for (const char* part : {"weight", "bias"}) {
+        const std::string p = part;
+        plain("norm." + p, "out_norm." + p);
+        for (int64_t i = 0; i < c.nLayers; ++i) {
+            const std::string in = "layers." + std::to_string(i) + ".";
+            const std::string pt = "core.layers." + std::to_string(i) + ".";
+            plain(in + "attention_norm." + p, pt + "attn_norm." + p);
+            plain(in + "ffn_norm." + p, pt + "ff_norm." + p);
+            plain(in + "attn.q_proj." + p, pt + "attn.proj_query." + p);
+            plain(in + "attn.k_proj." + p, pt + "attn.proj_key." + p);
+            plain(in + "attn.v_proj." + p, pt + "attn.proj_val." + p);
+            plain(in + "attn.out_proj." + p, pt + "attn.proj_out." + p);
+            plain(in + "attn.cope_key_proj." + p, pt + "attn.proj_key_cope." + p);
+            plain(in + "feed_forward.w1." + p, pt + "ff.fc1." + p);
+            plain(in + "feed_forward.w2." + p, pt + "ff.fc2." + p);
+            if (p == "weight")
+                plain(in + "attn.pos_emb", pt + "attn.attn.pos_emb");
+        }
+    }
+}
+
+} // namespace
+
+Result<std::unique_ptr<ModelSource>> openPytorchCheckpoint(const std::string& path)
+{
+    auto ram = readRamCheckpoint(path);
+    if (!ram)
+        return ram.status();
+    if (ram->cfgOnly)
+        return Status::error(path + " holds only the training config (a .pt.cfg file); open the .pt checkpoint beside it");
+    const RamConfig& cfg = ram->cfg;
+    if (ram->ind2word.empty())
+        return Status::error(path + ": the checkpoint has no tokenizer (tokenizer.ind2word); attnscope needs its words");
+    const int64_t vocab = cfg.nvocab.value_or(static_cast<int64_t>(ram->ind2word.size()));
+    if (vocab != static_cast<int64_t>(ram->ind2word.size()))
+        return Status::error(path + ": cfg.nvocab is " + std::to_string(vocab) + " but tokenizer.ind2word has "
+            + std::to_string(ram->ind2word.size()) + " words");
+    auto config = translateRamConfig(cfg, vocab, path);
+    if (!config)
+        return config.status();
+
+    auto source = std::make_unique<ModelSource>();
+    source->path = path;
+    source->format = "pytorch";
+    source->config = *config;
+    for (const PtNamedTensor& named : ram->tensors) {
+        const PtTensor& t = *named.tensor;
+        const std::optional<DType> dtype = toModelDType(t.dtype);
+        if (!dtype)
+            return Status::error(path + ": tensor " + named.name + " is " + ptScalarName(t.dtype)
+                + "; attnscope reads F32, F16 and BF16 weights");
+        StoredTensor stored;
+        stored.name = named.name;
+        stored.file = path;
+        stored.dtype = *dtype;
+        stored.shape = t.shape;
+        stored.strides = t.stride;
+        stored.data = t.data();
+        source->stored.push_back(std::move(stored));
+    }
+    addRamRecipes(*config, *source);
+    std::map<std::string, TensorRecipe> needed;
+    for (const TensorSpec& spec : expectedTensors(source->config))
+        if (auto it = source->recipes.find(spec.name); it != source->recipes.end())
+            needed.insert(*it);
+    source->recipes = std::move(needed);
+    std::vector<std::string> ignored;
+    if (cfg.embTie)
+        ignored.push_back("out_mod.weight"); // the same storage as embed_toks.weight
+    if (Status s = checkRecipes(*source, ignored, "the checkpoint's cfg in " + path); !s)
+        return s;
+
+    source->tokenizer = std::make_unique<RamWordTokenizer>(ram->ind2word);
+    source->weightFiles = {path};
+    auto& d = source->description;
+    d.push_back({"format", "PyTorch checkpoint of the CoPE paper's code (facebookresearch/RAM)"});
+    d.push_back({"model", cfg.model.empty() ? "simpledec" : cfg.model});
+    d.push_back({"pos_emb", cfg.posEmb + (cfg.posEmb == "rope" ? " (not implemented by the code: no positions)" : "")});
+    d.push_back({"post_norm", yesNo(cfg.postNorm)});
+    d.push_back({"emb_tie", yesNo(cfg.embTie)});
+    d.push_back({"block_size", std::to_string(cfg.blockSize)});
+    if (config->hasCope()) {
+        d.push_back({"cope_npos", std::to_string(config->cope.npos)});
+        d.push_back({"cope_sep_key / val_gates / nodiv",
+            yesNo(cfg.copeSepKey) + " / " + yesNo(cfg.copeValGates) + " / " + yesNo(cfg.copeNodiv)});
+    }
+    d.push_back({"vocabulary", std::to_string(vocab) + " words, no BOS (as the code's SimpleTokenizer)"});
+    if (ram->hadModulePrefix)
+        d.push_back({"state_dict prefix", "module. (stripped)"});
+    source->keepAlive.push_back(std::shared_ptr<PtCheckpoint>(std::move(ram->file)));
+    return source;
+}
+
+} // namespace attn::detail
