@@ -267,10 +267,16 @@ def llama3_rewrite(data):
     pair_merges(data)
     model = data["model"]
     model["ignore_merges"] = True
-    next_id = max(max(model["vocab"].values()), max(t["id"] for t in data["added_tokens"])) + 1
-    for piece in ["qxq", "Ġzzz"]:
-        model["vocab"][piece] = next_id
-        next_id += 1
+    # The new pieces go right after the model's vocabulary; the added tokens (and the template's ids) move up.
+    extra = ["qxq", "Ġzzz"]
+    first = max(model["vocab"].values()) + 1
+    for i, piece in enumerate(extra):
+        model["vocab"][piece] = first + i
+    for token in data["added_tokens"]:
+        token["id"] += len(extra)
+    for processor in data["post_processor"]["processors"]:
+        for special in processor.get("special_tokens", {}).values():
+            special["ids"] = [i + len(extra) for i in special["ids"]]
 
 
 def qwen2():

@@ -34,6 +34,7 @@ struct Piece {
 
 /// The encoding as the post-processors see it: spans are prompt byte ranges.
 struct Encoded {
+    const std::string* prompt = nullptr; // spans index into it
     std::vector<int64_t> ids;
     std::vector<std::string> values;
     std::vector<Span> spans;

@@ -95,6 +95,7 @@ public:
         }
 
         Encoded encoded;
+        encoded.prompt = &text;
         for (Piece& piece : split) {
             if (!piece.tokens) {
                 auto tokens = model->tokenize(piece.text.get());

@@ -61,15 +61,22 @@ public:
             size_t trailing = 0;
             while (trailing < chars.size() && isSpace(chars[chars.size() - 1 - trailing]))
                 ++trailing;
+            // tokenizers trims here in CHARACTER offsets (what Python sees): a prefix space that stands for a
+            // multi-byte character removes that whole character.
             Span& span = encoding.spans[i];
+            const std::string& prompt = *encoding.prompt;
             if (leading > 0) {
                 const bool isFirst = i == 0 || span.first == 0;
                 if (isFirst && addPrefixSpace && leading == 1)
                     leading = 0;
-                span.first = std::min(span.first + leading, span.second);
+                for (size_t n = 0; n < leading && span.first < span.second; ++n)
+                    span.first += utf8Length(static_cast<unsigned char>(prompt[span.first]));
             }
-            if (trailing > 0 && span.second >= trailing)
-                span.second = std::max(span.second - trailing, span.first);
+            for (size_t n = 0; n < trailing && span.second > span.first; ++n) {
+                --span.second;
+                while (span.second > span.first && (static_cast<unsigned char>(prompt[span.second]) & 0xC0) == 0x80)
+                    --span.second;
+            }
         }
     }
 };
