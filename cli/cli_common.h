@@ -23,6 +23,7 @@ void registerTask(CLI::App& app, int& exitCode);
 void registerTrain(CLI::App& app, int& exitCode);
 void registerEval(CLI::App& app, int& exitCode);
 void registerBench(CLI::App& app, int& exitCode);
+void registerTokenize(CLI::App& app, int& exitCode);
 
 /// Prints "attnscope-cli: error: <message>" to stderr and returns the exit code 1.
 int fail(const std::string& message);

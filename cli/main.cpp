@@ -19,6 +19,7 @@ int main(int argc, char** argv)
     attn::cli::registerTrain(app, exitCode);
     attn::cli::registerEval(app, exitCode);
     attn::cli::registerBench(app, exitCode);
+    attn::cli::registerTokenize(app, exitCode);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -205,3 +205,46 @@ TEST(Cli, BenchWritesEveryRequestedMeasurementAndStretchesShortModels)
     EXPECT_NE(bad.code, 0);
     EXPECT_NE(bad.output.find("unknown shape 'diff-7b'"), std::string::npos) << bad.output;
 }
+
+// tokenize on a tokenizer.json fixture: the ids and spans must be those the `tokenizers` library recorded.
+TEST(Cli, TokenizeJsonAndJsonl)
+{
+    TempDir dir;
+    const std::string fixture = std::string(ATTNSCOPE_TEST_DATA_DIR) + "/hf-tokenizers/llama3";
+    const auto expected = nlohmann::json::parse(readFile(fixture + "/expected.json").value());
+    std::vector<nlohmann::json> cases;
+    for (const auto& c : expected["cases"])
+        if (c["add_special_tokens"] == true)
+            cases.push_back(c);
+    ASSERT_GT(cases.size(), 3u);
+
+    attn::test::writeBytes(dir.file("one.txt"), cases[1]["text"].get<std::string>());
+    CliRun one = cli("tokenize " + fixture + " --text-file " + dir.file("one.txt") + " --json", dir);
+    ASSERT_EQ(one.code, 0) << one.output;
+    const auto oneJson = nlohmann::json::parse(one.output);
+    EXPECT_EQ(oneJson["ids"], cases[1]["ids"]);
+    EXPECT_EQ(oneJson["spans"], cases[1]["spans"]);
+    EXPECT_EQ(oneJson["tokens"].size(), oneJson["ids"].size());
+
+    std::string lines;
+    for (const auto& c : cases)
+        lines += nlohmann::json(c["text"]).dump() + "\n";
+    attn::test::writeBytes(dir.file("in.jsonl"), lines);
+    CliRun many = cli("tokenize " + fixture + " --jsonl " + dir.file("in.jsonl"), dir);
+    ASSERT_EQ(many.code, 0) << many.output;
+    std::istringstream out(many.output);
+    std::string line;
+    size_t i = 0;
+    for (; std::getline(out, line); ++i) {
+        ASSERT_LT(i, cases.size());
+        const auto got = nlohmann::json::parse(line);
+        EXPECT_EQ(got["ids"], cases[i]["ids"]) << "line " << i;
+        EXPECT_EQ(got["spans"], cases[i]["spans"]) << "line " << i;
+    }
+    EXPECT_EQ(i, cases.size());
+
+    CliRun noSpecial = cli("tokenize " + fixture + " --text 'Hello world' --no-special --json", dir);
+    ASSERT_EQ(noSpecial.code, 0) << noSpecial.output;
+    EXPECT_EQ(nlohmann::json::parse(noSpecial.output)["ids"].size() + 1,
+        nlohmann::json::parse(cli("tokenize " + fixture + " --text 'Hello world' --json", dir).output)["ids"].size());
+}

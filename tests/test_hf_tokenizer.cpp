@@ -67,8 +67,8 @@ TEST_P(HfFixture, IdsSpansAndDecodeMatchTheLibrary)
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, HfFixture, ::testing::ValuesIn(fixtureNames()),
-    [](const ::testing::TestParamInfo<std::string>& info) {
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, HfFixture, ::testing::ValuesIn(fixtureNames()), [](const ::testing::TestParamInfo<std::string>& info) {
         std::string name = info.param;
         for (char& c : name)
             if (!std::isalnum(static_cast<unsigned char>(c)))
@@ -182,14 +182,17 @@ TEST(HfTokenizer, UnknownComponentTypesAreRefusedByName)
     EXPECT_NE(loadError(editedCopy(a, "gpt2", [](auto& j) { j["pre_tokenizer"]["type"] = "Foo"; }))
                   .find("tokenizer.json: pre_tokenizer type 'Foo' is not supported"),
         std::string::npos);
-    EXPECT_NE(loadError(editedCopy(b, "qwen2", [](auto& j) { j["normalizer"] = {{"type", "Precompiled"}}; }))
+    EXPECT_NE(loadError(editedCopy(b, "qwen2",
+                            [](auto& j) {
+                                j["normalizer"] = {{"type", "Precompiled"}};
+                            }))
                   .find("normalizer type 'Precompiled' is not supported"),
         std::string::npos);
     EXPECT_NE(loadError(editedCopy(c, "gpt2", [](auto& j) { j["model"]["type"] = "Unigram"; }))
                   .find("model type 'Unigram' is not supported"),
         std::string::npos);
     EXPECT_NE(loadError(editedCopy(d, "llama3",
-                  [](auto& j) { j["pre_tokenizer"]["pretokenizers"][0]["type"] = "BertPreTokenizer"; }))
+                            [](auto& j) { j["pre_tokenizer"]["pretokenizers"][0]["type"] = "BertPreTokenizer"; }))
                   .find("pre_tokenizer type 'BertPreTokenizer' is not supported (at pre_tokenizer.pretokenizers[0])"),
         std::string::npos);
 }

@@ -43,8 +43,8 @@ Status AddedVocabulary::build(std::vector<AddedToken> tokens, const Normalizer* 
     }
     for (Matcher* matcher : {&m_raw, &m_normalized})
         for (auto& list : matcher->byFirstByte)
-            std::stable_sort(list.begin(), list.end(),
-                [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+            std::stable_sort(
+                list.begin(), list.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
     return Status::ok();
 }
 

@@ -24,7 +24,8 @@ public:
 private:
     struct Matcher {
         // Patterns per first byte, longest first.
-        std::vector<std::vector<std::pair<std::string, size_t>>> byFirstByte = std::vector<std::vector<std::pair<std::string, size_t>>>(256);
+        std::vector<std::vector<std::pair<std::string, size_t>>> byFirstByte
+            = std::vector<std::vector<std::pair<std::string, size_t>>>(256);
         bool empty = true;
     };
     std::vector<AddedToken> m_tokens;

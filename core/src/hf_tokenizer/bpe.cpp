@@ -223,8 +223,8 @@ Result<std::unique_ptr<Model>> parseBpe(const nlohmann::json& node, const std::s
             return fieldError(where + ".vocab", "id " + std::to_string(id) + " of '" + it.key() + "' is out of range");
         auto [previous, inserted] = bpe->reverse.emplace(id, it.key());
         if (!inserted)
-            return fieldError(where + ".vocab", "id " + std::to_string(id) + " is given to both '" + previous->second
-                    + "' and '" + it.key() + "'");
+            return fieldError(where + ".vocab",
+                "id " + std::to_string(id) + " is given to both '" + previous->second + "' and '" + it.key() + "'");
         bpe->vocabMap.emplace(it.key(), id);
     }
     bpe->unk = optionalString(node, "unk_token");
@@ -264,7 +264,8 @@ Result<std::unique_ptr<Model>> parseBpe(const nlohmann::json& node, const std::s
         auto aId = bpe->vocabMap.find(a);
         auto bId = bpe->vocabMap.find(b);
         if (aId == bpe->vocabMap.end() || bId == bpe->vocabMap.end())
-            return fieldError(at, "merge names token '" + (aId == bpe->vocabMap.end() ? a : b) + "', which is not in model.vocab");
+            return fieldError(
+                at, "merge names token '" + (aId == bpe->vocabMap.end() ? a : b) + "', which is not in model.vocab");
         const std::string merged = a + (b.size() >= bpe->prefix.size() ? b.substr(bpe->prefix.size()) : b);
         auto newId = bpe->vocabMap.find(merged);
         if (newId == bpe->vocabMap.end())

@@ -183,7 +183,8 @@ Result<std::unique_ptr<Decoder>> parseDecoder(const nlohmann::json& node, const 
     if (type == "Metaspace") {
         auto d = std::make_unique<MetaspaceDecoder>();
         d->replacement = node.value("replacement", std::string("\xE2\x96\x81"));
-        d->stripFirst = node.value("prepend_scheme", std::string(node.value("add_prefix_space", true) ? "always" : "never"))
+        d->stripFirst
+            = node.value("prepend_scheme", std::string(node.value("add_prefix_space", true) ? "always" : "never"))
             != "never";
         return std::unique_ptr<Decoder>(std::move(d));
     }

@@ -179,8 +179,9 @@ Status parseAddedTokens(const nlohmann::json& root, const Model& model, std::vec
         if (token.id < 0 || token.id > INT32_MAX)
             return fieldError(where, "id " + std::to_string(token.id) + " is out of range");
         if (auto inVocab = model.tokenToId(token.content); inVocab && *inVocab != token.id)
-            return fieldError(where, "'" + token.content + "' has id " + std::to_string(token.id)
-                    + " but model.vocab gives it id " + std::to_string(*inVocab));
+            return fieldError(where,
+                "'" + token.content + "' has id " + std::to_string(token.id) + " but model.vocab gives it id "
+                    + std::to_string(*inVocab));
         out.push_back(std::move(token));
     }
     return Status::ok();
@@ -247,8 +248,9 @@ Result<std::unique_ptr<Tokenizer>> build(const nlohmann::json& root, const nlohm
     for (const AddedToken& token : addedTokens) {
         auto [it, inserted] = tok->idToToken.emplace(token.id, token.content);
         if (!inserted && it->second != token.content)
-            return fieldError("added_tokens", "id " + std::to_string(token.id) + " is given to both '" + it->second
-                    + "' and '" + token.content + "'");
+            return fieldError("added_tokens",
+                "id " + std::to_string(token.id) + " is given to both '" + it->second + "' and '" + token.content
+                    + "'");
         if (token.special)
             tok->specialIds[token.id] = true;
         tok->size = std::max(tok->size, token.id + 1);

@@ -47,7 +47,8 @@ void NormalizedString::transformRange(
     for (const CharChange& item : dest) {
         Span alignment;
         if (item.change > 0)
-            alignment = offset < 1 || offset > m_align.size() ? Span {m_original.first, m_original.first} : m_align[offset - 1];
+            alignment = offset < 1 || offset > m_align.size() ? Span {m_original.first, m_original.first}
+                                                              : m_align[offset - 1];
         else if (offset < m_align.size())
             alignment = m_align[offset];
         else
@@ -61,7 +62,8 @@ void NormalizedString::transformRange(
         align.insert(align.end(), out.size() - before, alignment);
     }
     m_text.replace(begin, end - begin, out);
-    m_align.erase(m_align.begin() + static_cast<std::ptrdiff_t>(begin), m_align.begin() + static_cast<std::ptrdiff_t>(end));
+    m_align.erase(
+        m_align.begin() + static_cast<std::ptrdiff_t>(begin), m_align.begin() + static_cast<std::ptrdiff_t>(end));
     m_align.insert(m_align.begin() + static_cast<std::ptrdiff_t>(begin), align.begin(), align.end());
 }
 
@@ -131,7 +133,8 @@ NormalizedString NormalizedString::slice(size_t begin, size_t end) const
 {
     NormalizedString piece;
     piece.m_text = m_text.substr(begin, end - begin);
-    piece.m_align.assign(m_align.begin() + static_cast<std::ptrdiff_t>(begin), m_align.begin() + static_cast<std::ptrdiff_t>(end));
+    piece.m_align.assign(
+        m_align.begin() + static_cast<std::ptrdiff_t>(begin), m_align.begin() + static_cast<std::ptrdiff_t>(end));
     piece.m_original = begin < end ? originalSpan(begin, end) : Span {m_original.first, m_original.first};
     return piece;
 }

@@ -65,7 +65,8 @@ private:
 /// Matches and gaps of a literal in text, as tokenizers' Pattern::find_matches lists them.
 std::vector<Segment> literalSegments(const std::string& text, const std::string& literal);
 /// The same for a list of regex matches.
-std::vector<Segment> segmentsFromMatches(const std::string& text, const std::vector<std::pair<size_t, size_t>>& matches);
+std::vector<Segment> segmentsFromMatches(
+    const std::string& text, const std::vector<std::pair<size_t, size_t>>& matches);
 /// Flips isMatch (tokenizers' Invert pattern).
 void invertSegments(std::vector<Segment>& segments);
 

@@ -120,8 +120,7 @@ Result<std::unique_ptr<Normalizer>> parseNormalizer(const nlohmann::json& node, 
     if (type == "Lowercase")
         return std::unique_ptr<Normalizer>(new Lowercase());
     if (type == "Strip")
-        return std::unique_ptr<Normalizer>(
-            new Strip(node.value("strip_left", true), node.value("strip_right", true)));
+        return std::unique_ptr<Normalizer>(new Strip(node.value("strip_left", true), node.value("strip_right", true)));
     if (type == "Prepend") {
         if (!node.contains("prepend") || !node["prepend"].is_string())
             return fieldError(where, "Prepend has no \"prepend\" string");

@@ -40,8 +40,10 @@ Result<SplitBehavior> parseBehavior(const nlohmann::json& node, const std::strin
         return SplitBehavior::MergedWithNext;
     if (name == "Contiguous")
         return SplitBehavior::Contiguous;
-    return fieldError(where, "behavior " + node.dump() + " is not one of Removed, Isolated, MergedWithPrevious, "
-            "MergedWithNext, Contiguous");
+    return fieldError(where,
+        "behavior " + node.dump()
+            + " is not one of Removed, Isolated, MergedWithPrevious, "
+              "MergedWithNext, Contiguous");
 }
 
 class ByteLevel final : public PreTokenizer {
@@ -199,7 +201,8 @@ private:
 
 bool isPunctuation(char32_t c)
 {
-    if (c < 0x80 && ((c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') || (c >= '{' && c <= '~')))
+    if (c < 0x80
+        && ((c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') || (c >= '{' && c <= '~')))
         return true;
     switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
     case UTF8PROC_CATEGORY_PC:
@@ -253,13 +256,15 @@ Result<std::unique_ptr<PreTokenizer>> parsePreTokenizer(const nlohmann::json& no
         auto behavior = parseBehavior(node.value("behavior", nlohmann::json()), where + ".behavior");
         if (!behavior)
             return behavior.status();
-        return std::unique_ptr<PreTokenizer>(new Split(std::move(pattern).value(), *behavior, node.value("invert", false)));
+        return std::unique_ptr<PreTokenizer>(
+            new Split(std::move(pattern).value(), *behavior, node.value("invert", false)));
     }
     if (type == "Metaspace") {
         const std::string replacement = node.value("replacement", std::string("\xE2\x96\x81"));
         PrependScheme scheme = node.value("add_prefix_space", true) ? PrependScheme::Always : PrependScheme::Never;
         if (node.contains("prepend_scheme")) {
-            const std::string name = node["prepend_scheme"].is_string() ? node["prepend_scheme"].get<std::string>() : "";
+            const std::string name
+                = node["prepend_scheme"].is_string() ? node["prepend_scheme"].get<std::string>() : "";
             if (name == "always")
                 scheme = PrependScheme::Always;
             else if (name == "first")
@@ -267,7 +272,8 @@ Result<std::unique_ptr<PreTokenizer>> parsePreTokenizer(const nlohmann::json& no
             else if (name == "never")
                 scheme = PrependScheme::Never;
             else
-                return fieldError(where, "prepend_scheme " + node["prepend_scheme"].dump() + " is not always, first or never");
+                return fieldError(
+                    where, "prepend_scheme " + node["prepend_scheme"].dump() + " is not always, first or never");
         }
         return std::unique_ptr<PreTokenizer>(new Metaspace(replacement, scheme, node.value("split", true)));
     }
@@ -297,7 +303,8 @@ Result<std::unique_ptr<PreTokenizer>> parsePreTokenizer(const nlohmann::json& no
             return fieldError(where, "Sequence has no \"pretokenizers\" list");
         std::vector<std::unique_ptr<PreTokenizer>> parts;
         for (size_t i = 0; i < node["pretokenizers"].size(); ++i) {
-            auto part = parsePreTokenizer(node["pretokenizers"][i], where + ".pretokenizers[" + std::to_string(i) + "]");
+            auto part
+                = parsePreTokenizer(node["pretokenizers"][i], where + ".pretokenizers[" + std::to_string(i) + "]");
             if (!part)
                 return part.status();
             parts.push_back(std::move(part).value());

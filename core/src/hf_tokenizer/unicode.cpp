@@ -73,8 +73,8 @@ std::vector<CharChange> normalizeChanges(const std::string& text, NormalizationF
         size_t runEnd = runBegin + 1;
         while (runEnd < chars.size() && !startsRun(chars[runEnd]))
             ++runEnd;
-        std::vector<char32_t> in(chars.begin() + static_cast<std::ptrdiff_t>(runBegin),
-            chars.begin() + static_cast<std::ptrdiff_t>(runEnd));
+        std::vector<char32_t> in(
+            chars.begin() + static_cast<std::ptrdiff_t>(runBegin), chars.begin() + static_cast<std::ptrdiff_t>(runEnd));
         if (in.size() == 1 && in[0] < 0x80) {
             out.push_back({in[0], 0}); // ASCII is stable under every form
         } else {
@@ -88,7 +88,8 @@ std::vector<CharChange> normalizeChanges(const std::string& text, NormalizationF
             if (size < 0)
                 appendRun(out, in, in); // cannot happen for valid UTF-8; keep the text as it is
             else
-                appendRun(out, in, decodeAll(std::string(reinterpret_cast<const char*>(mapped), static_cast<size_t>(size))));
+                appendRun(
+                    out, in, decodeAll(std::string(reinterpret_cast<const char*>(mapped), static_cast<size_t>(size))));
         }
         runBegin = runEnd;
     }

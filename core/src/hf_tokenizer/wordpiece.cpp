@@ -87,8 +87,8 @@ Result<std::unique_ptr<Model>> parseModel(const nlohmann::json& node, const std:
             return fieldError(where + ".vocab", "id " + std::to_string(id) + " of '" + it.key() + "' is out of range");
         auto [previous, inserted] = seen.emplace(id, it.key());
         if (!inserted)
-            return fieldError(where + ".vocab", "id " + std::to_string(id) + " is given to both '" + previous->second
-                    + "' and '" + it.key() + "'");
+            return fieldError(where + ".vocab",
+                "id " + std::to_string(id) + " is given to both '" + previous->second + "' and '" + it.key() + "'");
         model->vocabMap.emplace(it.key(), id);
     }
     if (node.contains("unk_token") && node["unk_token"].is_string())
