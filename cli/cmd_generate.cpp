@@ -33,8 +33,12 @@ void registerGenerate(CLI::App& app, int& exitCode)
             exitCode = fail(model.message());
             return;
         }
-        const std::vector<int64_t> ids = (*model)->tokenizer().encode(*prompt);
-        auto generated = (*model)->generate(ids, args->tokens);
+        auto encoded = (*model)->tokenizer().encodeChecked(*prompt);
+        if (!encoded) {
+            exitCode = fail("the prompt: " + encoded.message());
+            return;
+        }
+        auto generated = (*model)->generate(encoded->ids, args->tokens);
         if (!generated) {
             exitCode = fail(generated.message());
             return;

@@ -117,12 +117,15 @@ int runMaps(const MapsArgs& a)
     if (!region)
         return fail(region.message());
 
+    auto encoded = m.tokenizer().encodeChecked(*prompt);
+    if (!encoded)
+        return fail("the prompt: " + encoded.message());
+    const std::vector<int64_t> tokens = encoded->ids;
     std::error_code ec;
     fs::create_directories(outDir, ec);
     if (ec)
         return fail("cannot create " + outDir.string() + ": " + ec.message());
 
-    const std::vector<int64_t> tokens = m.tokenizer().encode(*prompt);
     const auto start = std::chrono::steady_clock::now();
     nlohmann::json files = nlohmann::json::array();
     std::vector<double> lambda;
