@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // attnscope-cli info: config, parameter count and tensor list of a model directory.
 #include "cli_common.h"
+#include "pt_info.h"
 
 #include "attnscope/model_format.h"
 
@@ -15,10 +16,15 @@ void registerInfo(CLI::App& app, int& exitCode)
 {
     auto dir = std::make_shared<std::string>();
     auto asJson = std::make_shared<bool>(false);
-    CLI::App* cmd = app.add_subcommand("info", "show a model's config, parameter count and tensors");
-    cmd->add_option("DIR", *dir, "model directory")->required();
+    CLI::App* cmd = app.add_subcommand(
+        "info", "show a model's config, parameter count and tensors, or what a PyTorch .pt file holds");
+    cmd->add_option("DIR", *dir, "model directory, or a torch.save file (.pt)")->required();
     cmd->add_flag("--json", *asJson, "print one JSON object");
     cmd->callback([dir, asJson, &exitCode] {
+        if (isPtFile(*dir)) {
+            exitCode = printPtInfo(*dir, *asJson);
+            return;
+        }
         RunOptions cpu;
         cpu.device = "cpu";
         auto model = loadModel(*dir, cpu);
