@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// attnscope-cli info: config, parameter count and tensor list of a model directory.
+// attnscope-cli info: config, parameter count and tensor list of a model directory (or, for a torch.save
+// file, what it holds: pt_info.cpp).
 #include "cli_common.h"
 #include "pt_info.h"
 
