@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// attnscope-cli info: config, parameter count and tensor list of a model directory.
+// attnscope-cli info: config, parameter count and tensor list of a model directory (or, for a torch.save
+// file, what it holds: pt_info.cpp).
 #include "cli_common.h"
+#include "pt_info.h"
 
 #include "attnscope/model_format.h"
 
@@ -15,13 +17,25 @@ void registerInfo(CLI::App& app, int& exitCode)
 {
     auto dir = std::make_shared<std::string>();
     auto asJson = std::make_shared<bool>(false);
-    CLI::App* cmd = app.add_subcommand("info", "show a model's config, parameter count and tensors");
-    cmd->add_option("MODEL", *dir, "model folder (attnscope or Hugging Face) or checkpoint file")->required();
+    auto contents = std::make_shared<bool>(false);
+    CLI::App* cmd = app.add_subcommand(
+        "info", "show a model's config, parameter count and tensors, or what a PyTorch .pt file holds");
+    cmd->add_option("MODEL", *dir, "model folder (attnscope or Hugging Face), or a torch.save file (.pt)")->required();
+    cmd->add_flag("--contents", *contents, ".pt files: list what the file holds (cfg, tensors, other objects)");
     cmd->add_flag("--json", *asJson, "print one JSON object");
-    cmd->callback([dir, asJson, &exitCode] {
+    cmd->callback([dir, asJson, contents, &exitCode] {
         RunOptions cpu;
         cpu.device = "cpu";
+        if (isPtFile(*dir) && *contents) {
+            exitCode = printPtInfo(*dir, *asJson);
+            return;
+        }
         auto model = loadModel(*dir, cpu);
+        if (!model && isPtFile(*dir)) { // not a model attnscope runs: still say what the file holds
+            std::cerr << "attnscope-cli: " << model.message() << "\n(the file's contents follow)\n";
+            exitCode = printPtInfo(*dir, *asJson) == 0 ? 1 : 2;
+            return;
+        }
         if (!model) {
             exitCode = fail(model.message());
             return;

@@ -251,6 +251,15 @@ Result<std::unique_ptr<PtCheckpoint>> PtCheckpoint::finish(std::unique_ptr<PtChe
     return checkpoint;
 }
 
+namespace {
+
+std::string shortName(const std::string& name)
+{
+    return name.size() <= 80 ? name : name.substr(0, 80) + "...";
+}
+
+} // namespace
+
 Result<std::vector<PtNamedTensor>> listTensors(const PickleValue& dict, const std::string& what)
 {
     if (!dict.is(PickleValue::Kind::Dict))
@@ -260,7 +269,8 @@ Result<std::vector<PtNamedTensor>> listTensors(const PickleValue& dict, const st
         if (!key->is(PickleValue::Kind::String))
             return Status::error(what + ": a key is " + describeValue(*key) + ", not a string");
         if (!value->is(PickleValue::Kind::Tensor))
-            return Status::error(what + "['" + key->asString() + "'] is " + describeValue(*value) + ", not a tensor");
+            return Status::error(
+                what + "['" + shortName(key->asString()) + "'] is " + describeValue(*value) + ", not a tensor");
         out.push_back({key->asString(), &value->tensor()});
     }
     return out;
