@@ -15,8 +15,13 @@ namespace attn::detail {
 /// A Hugging Face transformers folder (docs/model-format.md, interop.md 1-3); `config` is its parsed config.json.
 Result<std::unique_ptr<ModelSource>> openHuggingFaceFolder(const std::string& dir, const nlohmann::json& config);
 
-/// A torch.save checkpoint (the CoPE paper's code, plain state_dicts; interop.md 4).
+/// A torch.save checkpoint: a plain state_dict when FILE.attnscope.json lies beside it, else a checkpoint of the CoPE
+/// paper's code (interop.md 4).
 Result<std::unique_ptr<ModelSource>> openPytorchCheckpoint(const std::string& path);
+/// A checkpoint of the CoPE paper's code (facebookresearch/RAM): config, weights and tokenizer all inside.
+Result<std::unique_ptr<ModelSource>> openRamCheckpoint(const std::string& path);
+/// A plain state_dict whose config comes from a sidecar (docs/model-format.md "state_dict files").
+Result<std::unique_ptr<ModelSource>> openStateDictWithSidecar(const std::string& path, const std::string& sidecar);
 
 /// Adds every tensor of a safetensors file to source.stored (names without prefixToStrip) and keeps the file alive.
 void addSafetensorsFile(ModelSource& source, std::shared_ptr<SafetensorsFile> file, const std::string& prefixToStrip);

@@ -102,9 +102,20 @@ void addRamRecipes(const ModelConfig& c, ModelSource& source)
 
 Result<std::unique_ptr<ModelSource>> openPytorchCheckpoint(const std::string& path)
 {
+    const std::string sidecar = path + ".attnscope.json";
+    std::error_code ec;
+    if (std::filesystem::exists(sidecar, ec))
+        return openStateDictWithSidecar(path, sidecar);
+    return openRamCheckpoint(path);
+}
+
+Result<std::unique_ptr<ModelSource>> openRamCheckpoint(const std::string& path)
+{
     auto ram = readRamCheckpoint(path);
     if (!ram)
-        return ram.status();
+        return Status::error(ram.message()
+            + " (a plain state_dict opens with a sidecar " + std::filesystem::path(path).filename().string()
+            + ".attnscope.json beside it: docs/model-format.md)");
     if (ram->cfgOnly)
         return Status::error(path + " holds only the training config (a .pt.cfg file); open the .pt checkpoint beside it");
     const RamConfig& cfg = ram->cfg;
