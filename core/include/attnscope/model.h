@@ -100,6 +100,9 @@ public:
 
     const ModelConfig& config() const;
     const Tokenizer& tokenizer() const;
+    /// The same tokenizer for another thread (the UI's live token strip): tokenizers are immutable once built and
+    /// their encode/display calls are safe from several threads.
+    std::shared_ptr<const Tokenizer> sharedTokenizer() const;
     const std::string& directory() const;
     /// Names and shapes of the stored tensors, as in the file.
     const std::vector<TensorInfo>& tensorInfos() const;

@@ -25,7 +25,7 @@ namespace attn {
 struct Model::Impl {
     std::string dir;
     ModelConfig config;
-    std::unique_ptr<Tokenizer> tokenizer;
+    std::shared_ptr<const Tokenizer> tokenizer;
     std::string format;
     std::vector<std::pair<std::string, std::string>> description;
     std::vector<TensorInfo> tensorInfos;
@@ -221,6 +221,10 @@ const ModelConfig& Model::config() const
 const Tokenizer& Model::tokenizer() const
 {
     return *m->tokenizer;
+}
+std::shared_ptr<const Tokenizer> Model::sharedTokenizer() const
+{
+    return m->tokenizer;
 }
 const std::string& Model::directory() const
 {
