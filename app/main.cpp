@@ -7,6 +7,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QScreen>
 
 #include <QTimer>
 
@@ -73,7 +74,13 @@ int main(int argc, char** argv)
     }
 
     attn::app::MainWindow window;
-    window.resize(1500, 950);
+    // 1500 x 950 where the screen has room, never more than 95 % of it (1280 x 800 laptops included).
+    if (const QScreen* screen = QGuiApplication::primaryScreen()) {
+        const QSize room = screen->availableGeometry().size() * 0.95;
+        window.resize(std::min(1500, room.width()), std::min(950, room.height()));
+    } else {
+        window.resize(1500, 950);
+    }
     window.setPrompt(parser.isSet(prompt) ? parser.value(prompt)
                                           : QStringLiteral("Alice was tired. She tried reading. A rabbit came."));
     const QStringList models = parser.positionalArguments();
