@@ -186,6 +186,8 @@ void HeatmapPanel::Private::setup()
     plot->plotLayout()->addElement(1, 1, colorScale);
     colorScale->setType(QCPAxis::atRight);
     colorScale->setBarWidth(12);
+    // QCP gives every layout column the same stretch: the colour scale would take half the panel from the map.
+    plot->plotLayout()->setColumnStretchFactor(1, 0.01);
     // Dragging or zooming the scale would re-colorise the whole map and break a symmetric signed range.
     colorScale->setRangeDrag(false);
     colorScale->setRangeZoom(false);

@@ -10,6 +10,7 @@ PACKAGES=(
   libopenblas0-pthread    # replaces the reference BLAS libtorch links by default: ~30x faster forward passes
   nlohmann-json3-dev libcli11-dev libssl-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev   # the desktop front end (app/)
+  xvfb xauth                                     # scripts/screenshots.sh renders on a virtual X screen of a chosen size
   libgtest-dev googletest
 )
 
