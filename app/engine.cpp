@@ -65,7 +65,7 @@ public:
     }
 
     void RT_compare(quint64 requestId, const std::vector<int>& modelIds, const QString& prompt, const HeadRef& ref,
-        CompareKind kind)
+        CompareKind kind, MapKind exact)
     {
         if (requestId != m_latestCompare->load())
             return;
@@ -79,13 +79,13 @@ public:
         for (int modelId : modelIds) {
             CompareEntry entry;
             entry.modelId = modelId;
-            RT_compareOne(modelId, prompt, ref, kind, control, entry);
+            RT_compareOne(modelId, prompt, ref, kind, exact, control, entry);
             out.entries.push_back(std::move(entry));
         }
         Q_EMIT compareFinished(out);
     }
 
-    void RT_compareOne(int modelId, const QString& prompt, const HeadRef& ref, CompareKind kind,
+    void RT_compareOne(int modelId, const QString& prompt, const HeadRef& ref, CompareKind kind, MapKind exact,
         const RunControl& control, CompareEntry& entry)
     {
         auto it = m_models.find(modelId);
@@ -99,7 +99,16 @@ public:
             entry.error = QStringLiteral("has no layer %1 head %2").arg(ref.layer).arg(ref.head);
             return;
         }
-        if (kind != CompareKind::Attention && !c.hasCope()) {
+        if (kind == CompareKind::Exact) {
+            const std::vector<MapKind> available = availableMapKinds(c, /*includeLogits=*/true);
+            if (std::find(available.begin(), available.end(), exact) == available.end()) {
+                entry.error
+                    = QStringLiteral("has no %1 maps (%2 attention, %3 positions)")
+                          .arg(QString::fromStdString(toString(exact)), QString::fromStdString(toString(c.attention)),
+                              QString::fromStdString(toString(c.position)));
+                return;
+            }
+        } else if (kind != CompareKind::Attention && !c.hasCope()) {
             entry.error = QStringLiteral("has no CoPE gates or positions");
             return;
         }
@@ -116,6 +125,9 @@ public:
             break;
         case CompareKind::Positions:
             entry.kind = c.isDiff() ? MapKind::P1 : MapKind::P;
+            break;
+        case CompareKind::Exact:
+            entry.kind = exact;
             break;
         }
         std::vector<MapKind> kinds {attention, entry.kind};
@@ -410,14 +422,18 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
     return id;
 }
 
-quint64 Engine::compare(const std::vector<int>& modelIds, const QString& prompt, const HeadRef& head, CompareKind kind)
+quint64 Engine::compare(
+    const std::vector<int>& modelIds, const QString& prompt, const HeadRef& head, CompareKind kind, MapKind exact)
 {
     const quint64 id = m_nextRequest++;
     m_latestCompare = id;
     m_latestCompareShared->store(id);
     m_compareCancel->store(true);
     QMetaObject::invokeMethod(
-        m_worker, [w = m_worker, id, modelIds, prompt, head, kind] { w->RT_compare(id, modelIds, prompt, head, kind); },
+        m_worker,
+        [w = m_worker, id, modelIds, prompt, head, kind, exact] {
+            w->RT_compare(id, modelIds, prompt, head, kind, exact);
+        },
         Qt::QueuedConnection);
     return id;
 }

@@ -74,8 +74,9 @@ inline constexpr int64_t kLongPromptTokens = 2048;
 inline constexpr int64_t kLongPromptOverview = 1024;
 
 /// What a compare view shows for each model: the attention (A, or D/(1 - λ) so rows sum to 1 in both kinds of
-/// model), CoPE gates (G, or G1) or CoPE positions (P, or P1).
-enum class CompareKind { Attention, Gates, Positions };
+/// model), CoPE gates (G, or G1), CoPE positions (P, or P1), or one exact map kind (A1, D, G2, ...) that models
+/// without it report as an error.
+enum class CompareKind { Attention, Gates, Positions, Exact };
 
 struct CompareEntry {
     int modelId = -1;
@@ -116,7 +117,9 @@ public:
     quint64 run(int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
         const std::vector<MapKind>& kinds, const MetricsRequest& metrics = {}, const MapRegion& region = {});
     /// The same prompt, layer/head and kind on several models (its own latest-request-wins stream).
-    quint64 compare(const std::vector<int>& modelIds, const QString& prompt, const HeadRef& head, CompareKind kind);
+    /// exact: the map kind when kind is CompareKind::Exact.
+    quint64 compare(const std::vector<int>& modelIds, const QString& prompt, const HeadRef& head, CompareKind kind,
+        MapKind exact = MapKind::A);
     /// Every layer x head of the kinds, one layer per batchLayer signal, then batchDone (for batch export).
     quint64 batchCapture(int modelId, const QString& prompt, const std::vector<MapKind>& kinds);
     void cancelBatch();

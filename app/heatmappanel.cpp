@@ -2,6 +2,7 @@
 #include "heatmappanel.h"
 
 #include "gradients.h"
+#include "mapnames.h"
 
 // qcustomplot.h declares its signals with the `signals:` keyword and uses `foreach`; it cannot be compiled in a
 // translation unit that hides Qt's keywords. Fail here with a clear message instead of deep inside the header.
@@ -14,6 +15,7 @@
 #include <QFontMetrics>
 #include <QMouseEvent>
 #include <QPointer>
+#include <QResizeEvent>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -137,6 +139,8 @@ struct HeatmapPanel::Private : public QObject {
     void setHover(int row, int col);
     void hoverAt(const QPointF& pos);
     void emitView();
+    void clampView();
+    void updateTitle();
 
     bool eventFilter(QObject* watched, QEvent* event) override
     {
@@ -158,7 +162,7 @@ void HeatmapPanel::Private::setup()
     plot->setMouseTracking(true); // hover read-out without a pressed button
     plot->installEventFilter(this);
 
-    title = new QCPTextElement(plot, QString(), QFont(q->font().family(), 10, QFont::Bold));
+    title = new QCPTextElement(plot, QString(), QFont(q->font().family(), 9, QFont::Bold));
     plot->plotLayout()->insertRow(0);
     plot->plotLayout()->addElement(0, 0, title);
 
@@ -182,6 +186,8 @@ void HeatmapPanel::Private::setup()
     plot->plotLayout()->addElement(1, 1, colorScale);
     colorScale->setType(QCPAxis::atRight);
     colorScale->setBarWidth(12);
+    // QCP gives every layout column the same stretch: the colour scale would take half the panel from the map.
+    plot->plotLayout()->setColumnStretchFactor(1, 0.01);
     // Dragging or zooming the scale would re-colorise the whole map and break a symmetric signed range.
     colorScale->setRangeDrag(false);
     colorScale->setRangeZoom(false);
@@ -210,10 +216,20 @@ void HeatmapPanel::Private::setup()
     cellInner->setPen(QPen(QColor(255, 255, 255, 240), 1));
 
     // Our own setRange calls are guarded by applyingView; anything else moving the axes is the user.
-    QObject::connect(plot->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), q, [this] { emitView(); });
-    QObject::connect(plot->yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), q, [this] { emitView(); });
+    QObject::connect(plot->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), q, [this] {
+        clampView();
+        emitView();
+    });
+    QObject::connect(plot->yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), q, [this] {
+        clampView();
+        emitView();
+    });
+    plot->installEventFilter(q); // double-click resets the zoom
     QObject::connect(plot, &QCustomPlot::afterReplot, q, [this] { buffersReady = true; });
-    QObject::connect(plot, &QCustomPlot::afterLayout, q, [this] { checkKeyLabelFit(); });
+    QObject::connect(plot, &QCustomPlot::afterLayout, q, [this] {
+        checkKeyLabelFit();
+        updateTitle();
+    });
     QObject::connect(plot, &QCustomPlot::mouseMove, q, [this](QMouseEvent* event) { hoverAt(event->position()); });
 
     applyTheme();
@@ -257,6 +273,8 @@ void HeatmapPanel::Private::applyColors()
         }
         if (!(range.second > range.first))
             range.second = range.first + 1e-6 * std::max(1.0, std::abs(range.first));
+    } else if (map.rangeExcludesFirstKey) {
+        range = attn::app::colorRange(withoutFirstColumn(map.values, map.rows, map.cols), map.isSigned, options);
     } else {
         range = attn::app::colorRange(map.values, map.isSigned, options);
     }
@@ -271,7 +289,7 @@ void HeatmapPanel::Private::applyColors()
         log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog) : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     colorScale->setGradient(gradient);
     colorScale->setDataRange(qcpRange);
-    colorScale->axis()->setLabel(map.kind);
+    colorScale->axis()->setLabel(kindLabel(map.kind));
 }
 
 void HeatmapPanel::Private::fillData()
@@ -286,17 +304,26 @@ void HeatmapPanel::Private::fillData()
     const double logFloor = appliedRange.first;
     // Built detached and handed over without a copy (QCP's setData(ptr, false)): the same path a worker
     // thread would use for big maps.
-    auto* data = new QCPColorMapData(cols, rows, QCPRange(0, cols - 1), QCPRange(0, rows - 1));
-    for (int row = 0; row < rows; ++row) {
-        const int cellY = cellYForRow(row, rows);
-        for (int col = 0; col < cols; ++col) {
+    // QCP derives a cell's extent from the distance between the first and last cell centre, which is zero for one
+    // token: such a map is drawn as 2 x 2 half cells covering [-0.5, 0.5] (same value), so it is not invisible.
+    const int dataCols = cols == 1 ? 2 : cols;
+    const int dataRows = rows == 1 ? 2 : rows;
+    const QCPRange keyRange = cols == 1 ? QCPRange(-0.25, 0.25) : QCPRange(0, cols - 1);
+    const QCPRange valueRange = rows == 1 ? QCPRange(-0.25, 0.25) : QCPRange(0, rows - 1);
+    auto* data = new QCPColorMapData(dataCols, dataRows, keyRange, valueRange);
+    for (int cell = 0; cell < dataRows * dataCols; ++cell) {
+        const int cellY = cell / dataCols;
+        const int dataCol = cell % dataCols;
+        const int row = rows == 1 ? 0 : rowForCellY(cellY, rows);
+        const int col = cols == 1 ? 0 : dataCol;
+        {
             const float v = map.values[static_cast<std::size_t>(row) * cols + col];
             double z = v;
             if (!std::isfinite(v))
                 z = std::numeric_limits<double>::quiet_NaN(); // -inf is a causal mask; colorize casts inf to int
             else if (log && v <= 0.0f)
                 z = logFloor; // the log colour scale takes ln(v / low): never feed it v <= 0
-            data->setCell(col, cellY, z);
+            data->setCell(dataCol, cellY, z);
         }
     }
     colorMap->setData(data, /*copy=*/false);
@@ -359,6 +386,41 @@ void HeatmapPanel::Private::resetView()
     applyingView = true;
     plot->xAxis->setRange(-0.5, std::max(1, map.cols) - 0.5);
     plot->yAxis->setRange(-0.5, std::max(1, map.rows) - 0.5);
+    applyingView = false;
+}
+
+void HeatmapPanel::Private::updateTitle()
+{
+    // QCP's text element never elides: a long formula in a narrow panel would be cut at both sides.
+    const QFontMetrics metrics(title->font());
+    // The title sits in the axis rect's layout column (the colour scale has the other one).
+    const int column = plot->axisRect()->outerRect().width();
+    const int width = std::max(40, (column > 0 ? column : q->width() - 80) - 8);
+    QStringList lines = map.title.split(QLatin1Char('\n'));
+    for (QString& line : lines)
+        line = metrics.elidedText(line, Qt::ElideRight, width);
+    title->setText(lines.join(QLatin1Char('\n')));
+    q->setToolTip(map.title + QStringLiteral("\n(rows: query tokens, columns: key tokens)"));
+}
+
+void HeatmapPanel::Private::clampView()
+{
+    // Zooming out stops at the whole map, and panning cannot lose it: beyond its edges there is nothing to see.
+    if (applyingView || !hasMap())
+        return;
+    applyingView = true;
+    for (auto [axis, count] : {std::pair {plot->xAxis, map.cols}, std::pair {plot->yAxis, map.rows}}) {
+        const double lo = -0.5, hi = count - 0.5;
+        QCPRange r = axis->range();
+        if (r.size() >= hi - lo)
+            r = QCPRange(lo, hi);
+        else if (r.lower < lo)
+            r = QCPRange(lo, lo + r.size());
+        else if (r.upper > hi)
+            r = QCPRange(hi - r.size(), hi);
+        if (r != axis->range())
+            axis->setRange(r);
+    }
     applyingView = false;
 }
 
@@ -433,19 +495,21 @@ HeatmapPanel::HeatmapPanel(QWidget* parent)
 
 HeatmapPanel::~HeatmapPanel() = default;
 
-void HeatmapPanel::setMap(const PanelMap& map)
+void HeatmapPanel::setMap(const PanelMap& map, bool keepView)
 {
+    keepView = keepView && map.rows == d->map.rows && map.cols == d->map.cols && d->hasMap();
     d->map = map;
     if (!d->hasMap() && (map.rows != 0 || map.cols != 0))
         qWarning("HeatmapPanel::setMap: %d x %d map with %zu values; showing nothing", map.rows, map.cols,
             map.values.size());
-    d->title->setText(map.title);
+    d->updateTitle();
     d->hoverRow = d->hoverCol = -1;
     d->crossRow = d->crossCol = -1;
     d->applyColors();
     d->fillData();
     d->updateTickers();
-    d->resetView();
+    if (!keepView)
+        d->resetView();
     d->updateCrosshair();
     d->plot->replot(QCustomPlot::rpQueuedReplot);
 }
@@ -490,6 +554,42 @@ void HeatmapPanel::setView(double keyLow, double keyHigh, double queryLow, doubl
     d->plot->yAxis->setRange(top - queryHigh, top - queryLow);
     d->applyingView = false;
     d->plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapPanel::resetView()
+{
+    d->resetView();
+    d->plot->replot(QCustomPlot::rpQueuedReplot);
+    if (d->hasMap())
+        Q_EMIT viewChanged(-0.5, d->map.cols - 0.5, -0.5, d->map.rows - 0.5);
+}
+
+QRectF HeatmapPanel::viewRange() const
+{
+    const QCPRange keys = d->plot->xAxis->range();
+    const QCPRange cellsY = d->plot->yAxis->range();
+    const double top = d->map.rows - 1;
+    return QRectF(QPointF(keys.lower, top - cellsY.upper), QPointF(keys.upper, top - cellsY.lower));
+}
+
+void HeatmapPanel::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    // Small panels (eleven maps on a laptop screen) give the axis titles' room to the map; the tooltip and the
+    // read-out still say which axis is which.
+    const bool compact = width() < 260 || height() < 230;
+    d->plot->xAxis->setLabel(compact ? QString() : QStringLiteral("key"));
+    d->plot->yAxis->setLabel(compact ? QString() : QStringLiteral("query"));
+    d->updateTitle();
+}
+
+bool HeatmapPanel::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == d->plot && event->type() == QEvent::MouseButtonDblClick) {
+        resetView();
+        return true;
+    }
+    return QWidget::eventFilter(watched, event);
 }
 
 QCustomPlot* HeatmapPanel::plot() const

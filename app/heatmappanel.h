@@ -3,6 +3,7 @@
 
 #include "mapmath.h"
 
+#include <QRectF>
 #include <QStringList>
 #include <QWidget>
 
@@ -17,7 +18,7 @@ namespace attn::app {
 
 /** @brief The data one panel shows: a rows x cols map (row = query), NaN where masked. */
 struct PanelMap {
-    QString title; ///< e.g. "D = A1 − λ·A2"
+    QString title; ///< e.g. "D = A1 − λ·A2"; lines after a '\n' are details; each line is elided to the panel
     QString kind; ///< map kind name, e.g. "D"
     int rows = 0;
     int cols = 0;
@@ -25,6 +26,9 @@ struct PanelMap {
     bool isSigned = false; ///< diverging scale centred on 0
     QStringList tokens; ///< axis labels, one per row (and per column unless keyTokens is set)
     QStringList keyTokens; ///< column labels when they differ from the rows' (a window of the map)
+    /// The colour range ignores key column 0 (the <bos> sink), whose few bright cells would otherwise wash the rest
+    /// of a long prompt's overview out; those cells then show saturated. Said in the title by the caller.
+    bool rangeExcludesFirstKey = false;
 };
 
 /**
@@ -38,7 +42,12 @@ public:
     explicit HeatmapPanel(QWidget* parent = nullptr);
     ~HeatmapPanel() override;
 
-    void setMap(const PanelMap& map);
+    /// keepView: keep the zoom when the new map has the same size (a head or layer switch on the same prompt).
+    void setMap(const PanelMap& map, bool keepView = false);
+    /// Shows the whole map again (double-click does the same) and emits viewChanged so synced panels follow.
+    void resetView();
+    /// Visible ranges in token coordinates: x = keys, y = query rows (row 0 = first token).
+    QRectF viewRange() const;
     const PanelMap& map() const;
     void setColorOptions(const ColorOptions& options);
     /// Range shared by several panels (used when ColorOptions::sharedRange is on); ignored otherwise.
@@ -60,6 +69,8 @@ Q_SIGNALS:
 
 protected:
     void changeEvent(QEvent* event) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
     struct Private;

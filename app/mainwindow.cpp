@@ -7,15 +7,18 @@
 #include "heatmappanel.h"
 #include "metricspanel.h"
 #include "overviewgrid.h"
+#include "promptedit.h"
 #include "sideplots.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -27,6 +30,7 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScreen>
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QStatusBar>
@@ -39,6 +43,11 @@
 namespace attn::app {
 
 namespace {
+
+/// The display string of out-of-vocabulary tokens (word-level tokenizers).
+const QString kUnknownToken = QStringLiteral("<unk>");
+/// Above this share of <unk> tokens the prompt is not run automatically: it would show maps of nothing.
+constexpr double kUnknownTokenLimit = 0.5;
 
 QString configSummary(const ModelInfo& info)
 {
@@ -73,11 +82,21 @@ MainWindow::MainWindow(QWidget* parent)
         m_progress->setValue(0);
         m_progress->setVisible(true);
         m_cancelButton->setEnabled(true);
+        m_progressPhase = 0;
+        m_lastDone = 0;
     });
     connect(m_engine, &Engine::runProgress, this, [this](quint64, int done, int total) {
-        m_progress->setMaximum(total);
-        m_progress->setValue(done);
-        m_status->setText(tr("layer %1 of %2").arg(done).arg(total));
+        // A run with metrics passes over the layers twice (the maps, then every head for the metrics and
+        // thumbnails): one bar for both, so it never jumps back.
+        const int phases = m_runWithMetrics ? 2 : 1;
+        if (m_lastDone >= total && m_progressPhase + 1 < phases)
+            ++m_progressPhase;
+        m_lastDone = done;
+        m_progress->setMaximum(phases * total);
+        m_progress->setValue(m_progressPhase * total + done);
+        m_status->setText(m_progressPhase == 0
+                ? tr("maps: layer %1 of %2").arg(done).arg(total)
+                : tr("metrics and thumbnails of every head: layer %1 of %2").arg(done).arg(total));
     });
     connect(m_engine, &Engine::runFinished, this, &MainWindow::onRunFinished);
     connect(m_engine, &Engine::runFailed, this, &MainWindow::onRunFailed);
@@ -98,7 +117,7 @@ void MainWindow::buildUi()
 {
     setWindowTitle(QStringLiteral("attnscope"));
     // Model dock.
-    auto* modelDock = new QDockWidget(tr("Model"), this);
+    auto* modelDock = m_modelDockPtr = new QDockWidget(tr("Model"), this);
     modelDock->setObjectName(QStringLiteral("modelDock"));
     auto* modelWidget = new QWidget(modelDock);
     auto* modelLayout = new QVBoxLayout(modelWidget);
@@ -122,15 +141,15 @@ void MainWindow::buildUi()
     modelLayout->addWidget(m_modelSummary);
     modelLayout->addStretch();
     modelDock->setWidget(modelWidget);
-    modelWidget->setMinimumWidth(230);
+    modelWidget->setMinimumWidth(180);
     addDockWidget(Qt::LeftDockWidgetArea, modelDock);
 
     // Prompt, token strip, navigation, panels, read-out.
     auto* central = new QWidget(this);
     auto* layout = new QVBoxLayout(central);
-    m_prompt = new QPlainTextEdit(central);
+    m_prompt = new PromptEdit(central);
     m_prompt->setPlaceholderText(tr("Type a prompt, then Ctrl+Enter to run"));
-    m_prompt->setMaximumHeight(72);
+    m_prompt->setMaximumHeight(3 * m_prompt->fontMetrics().lineSpacing() + 14);
     m_tokenStrip = new QListWidget(central);
     m_tokenStrip->setFlow(QListView::LeftToRight);
     m_tokenStrip->setWrapping(false);
@@ -155,31 +174,49 @@ void MainWindow::buildUi()
     m_lambdaLabel->setObjectName(QStringLiteral("lambdaLabel"));
     runRow->addWidget(m_runButton);
     runRow->addWidget(m_cancelButton);
-    runRow->addWidget(m_tokenCount);
+    runRow->addWidget(m_tokenCount, 1);
     m_exactButton = new QPushButton(central);
     m_exactButton->setObjectName(QStringLiteral("exactButton"));
     m_exactButton->setVisible(false); // only for prompts long enough to be shown as overviews
     runRow->addWidget(m_exactButton);
-    runRow->addStretch();
     runRow->addWidget(m_layerSpin);
     runRow->addWidget(m_headSpin);
     runRow->addWidget(m_lambdaLabel);
+    // The colour controls get their own row: beside the navigation they made the window wider than a laptop screen.
     m_colors = new ColorControls(central);
-    runRow->addSpacing(12);
-    runRow->addWidget(m_colors);
-    auto* scroll = new QScrollArea(central);
-    scroll->setWidgetResizable(true);
-    auto* grid = new QWidget(scroll);
+    auto* colorRow = new QHBoxLayout;
+    colorRow->addWidget(m_colors);
+    colorRow->addStretch();
+    m_panelScroll = new QScrollArea(central);
+    m_panelScroll->setWidgetResizable(true);
+    m_panelScroll->setObjectName(QStringLiteral("panelScroll"));
+    m_panelScroll->setFocusPolicy(Qt::StrongFocus); // somewhere for the keyboard to be that is not the editor
+    auto* grid = new QWidget(m_panelScroll);
     m_panelGrid = new QGridLayout(grid);
-    scroll->setWidget(grid);
+    m_panelScroll->setWidget(grid);
+    m_panelScroll->viewport()->installEventFilter(this); // re-fit the grid when the view is resized
+    m_stale = new QLabel(central);
+    m_stale->setObjectName(QStringLiteral("staleBanner"));
+    m_stale->setWordWrap(true);
+    m_stale->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_stale->setStyleSheet(QStringLiteral("background: #fff3cd; color: #664d03; padding: 3px"));
+    m_stale->setVisible(false);
+    // Read-out and status lines never size the window: long text wraps or is cut, the window keeps its width.
     m_readout = new QLabel(central);
     m_readout->setObjectName(QStringLiteral("readout"));
     m_readout->setTextFormat(Qt::RichText);
-    m_readout->setMinimumHeight(22);
+    m_readout->setWordWrap(true);
+    m_readout->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);
+    m_readout->setFixedHeight(2 * m_readout->fontMetrics().lineSpacing() + 6);
+    m_readout->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    m_tokenCount->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_tokenCount->setMinimumWidth(120);
     layout->addWidget(m_prompt);
     layout->addWidget(m_tokenStrip);
     layout->addLayout(runRow);
-    layout->addWidget(scroll, 1);
+    layout->addLayout(colorRow);
+    layout->addWidget(m_stale);
+    layout->addWidget(m_panelScroll, 1);
     layout->addWidget(m_readout);
     m_tabs = new QTabWidget(this);
     m_tabs->addTab(central, tr("Maps"));
@@ -199,10 +236,15 @@ void MainWindow::buildUi()
     plotsLayout->addWidget(m_copePlot);
     plotsLayout->addStretch();
     m_plotDock->setWidget(plots);
-    m_plotDock->setMinimumWidth(300);
+    m_plotsNote = new QLabel(plots);
+    m_plotsNote->setWordWrap(true);
+    m_plotsNote->setObjectName(QStringLiteral("plotsNote"));
+    plotsLayout->insertWidget(0, m_plotsNote);
+    m_plotsNote->setText(tr("Open a model: the λ plot is for differential attention, the positions plot for CoPE."));
+    m_plotDock->setMinimumWidth(220);
     addDockWidget(Qt::RightDockWidgetArea, m_plotDock);
 
-    auto* overviewDock = new QDockWidget(tr("Overview: every layer × head"), this);
+    auto* overviewDock = m_overviewDockPtr = new QDockWidget(tr("Overview: every layer × head"), this);
     overviewDock->setObjectName(QStringLiteral("overviewDock"));
     auto* overviewWidget = new QWidget(overviewDock);
     auto* overviewLayout = new QVBoxLayout(overviewWidget);
@@ -214,7 +256,13 @@ void MainWindow::buildUi()
     overviewScroll->setWidgetResizable(true);
     m_overview = new OverviewGrid(overviewScroll);
     overviewScroll->setWidget(m_overview);
+    m_overviewLegend = new QLabel(overviewWidget);
+    m_overviewLegend->setObjectName(QStringLiteral("overviewLegend"));
+    m_overviewLegend->setWordWrap(true);
+    m_overviewLegend->setTextFormat(Qt::RichText);
+    m_overviewLegend->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     overviewLayout->addWidget(m_overviewMetric);
+    overviewLayout->addWidget(m_overviewLegend);
     overviewLayout->addWidget(overviewScroll, 1);
     overviewDock->setWidget(overviewWidget);
     connect(m_overview, &OverviewGrid::headActivated, this, [this](int layer, int head) {
@@ -223,7 +271,7 @@ void MainWindow::buildUi()
     });
     connect(m_overviewMetric, qOverload<int>(&QComboBox::currentIndexChanged), this, &MainWindow::updateOverview);
 
-    auto* metricsDock = new QDockWidget(tr("Metrics"), this);
+    auto* metricsDock = m_metricsDockPtr = new QDockWidget(tr("Metrics"), this);
     metricsDock->setObjectName(QStringLiteral("metricsDock"));
     m_metrics = new MetricsPanel(metricsDock);
     metricsDock->setWidget(m_metrics);
@@ -236,6 +284,7 @@ void MainWindow::buildUi()
     });
 
     m_status = new QLabel(this);
+    m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_progress = new QProgressBar(this);
     m_progress->setMaximumWidth(160);
     m_progress->setVisible(false);
@@ -245,14 +294,17 @@ void MainWindow::buildUi()
     // Actions and shortcuts.
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open Model…"), this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a model directory"));
-        if (!dir.isEmpty())
-            openModel(dir);
+        const QString dir
+            = QFileDialog::getExistingDirectory(this, tr("Open a model directory"), m_settings.lastFolder());
+        if (dir.isEmpty())
+            return;
+        m_settings.setLastFolder(QFileInfo(dir).absolutePath());
+        openModel(dir);
     });
     open->setShortcut(QKeySequence::Open);
     file->addAction(tr("Open Model &Config (config.json)…"), this, [this] {
-        const QString config = QFileDialog::getOpenFileName(
-            this, tr("Open a model's config.json"), QString(), tr("Model config (config.json);;JSON (*.json)"));
+        const QString config = QFileDialog::getOpenFileName(this, tr("Open a model's config.json"),
+            m_settings.lastFolder(), tr("Model config (config.json);;JSON (*.json)"));
         if (!config.isEmpty())
             openModel(config); // the engine opens the directory that holds it
     });
@@ -261,11 +313,13 @@ void MainWindow::buildUi()
     file->addSeparator();
     file->addAction(tr("Open &Session…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(
-            this, tr("Open a session"), QString(), tr("attnscope session (*.attnscope)"));
+            this, tr("Open a session"), m_settings.lastFolder(), tr("attnscope session (*.attnscope)"));
         if (!path.isEmpty())
             openSession(path);
     });
-    file->addAction(tr("Save Session &As…"), QKeySequence::SaveAs, this, &MainWindow::saveSessionAs);
+    // Explicit: QKeySequence::SaveAs is empty on plain X11 (it exists only under GNOME/KDE).
+    file->addAction(
+        tr("Save Session &As…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this, &MainWindow::saveSessionAs);
     file->addSeparator();
     file->addAction(tr("&Export View…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, &MainWindow::exportView);
     file->addAction(
@@ -279,11 +333,33 @@ void MainWindow::buildUi()
     runMenu->addAction(tr("&Run Prompt"), QKeySequence(Qt::CTRL | Qt::Key_Return), this, &MainWindow::runNow);
     runMenu->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), m_engine, &Engine::cancel);
     runMenu->addSeparator();
-    runMenu->addAction(tr("Next Layer"), QKeySequence(Qt::Key_PageDown), this, [this] { m_layerSpin->stepUp(); });
-    runMenu->addAction(tr("Previous Layer"), QKeySequence(Qt::Key_PageUp), this, [this] { m_layerSpin->stepDown(); });
-    runMenu->addAction(tr("Next Head"), QKeySequence(Qt::Key_BracketRight), this, [this] { m_headSpin->stepUp(); });
-    runMenu->addAction(
-        tr("Previous Head"), QKeySequence(Qt::Key_BracketLeft), this, [this] { m_headSpin->stepDown(); });
+    // Alt+ versions work wherever the focus is (the editor keeps [, ], PgUp and PgDn as text keys); the plain keys
+    // work everywhere else.
+    auto navigation = [&](const QString& name, Qt::Key key, auto step) {
+        QAction* action = runMenu->addAction(name, this, step);
+        action->setShortcuts({QKeySequence(Qt::ALT | key), QKeySequence(key)});
+    };
+    navigation(tr("Next Layer"), Qt::Key_PageDown, [this] { m_layerSpin->stepUp(); });
+    navigation(tr("Previous Layer"), Qt::Key_PageUp, [this] { m_layerSpin->stepDown(); });
+    navigation(tr("Next Head"), Qt::Key_BracketRight, [this] { m_headSpin->stepUp(); });
+    navigation(tr("Previous Head"), Qt::Key_BracketLeft, [this] { m_headSpin->stepDown(); });
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    QAction* reset = view->addAction(tr("&Reset Zoom"), this, &MainWindow::resetZoom);
+    reset->setShortcuts({QKeySequence(Qt::CTRL | Qt::Key_0), QKeySequence(Qt::Key_Home)});
+    reset->setToolTip(tr("Show the whole map in every panel (double-click a panel does the same)"));
+    view->addSeparator();
+    m_layoutGroup = new QActionGroup(this);
+    for (auto [name, mode] : {std::pair {tr("&Fit All Panels in the Window"), Settings::PanelLayout::Fit},
+             std::pair {tr("&Large Panels (Scroll)"), Settings::PanelLayout::Large}}) {
+        QAction* action = view->addAction(name, this, [this, mode = mode] { setPanelLayout(mode); });
+        action->setCheckable(true);
+        action->setChecked(m_settings.panelLayout() == mode);
+        action->setData(static_cast<int>(mode));
+        m_layoutGroup->addAction(action);
+    }
+    view->addSeparator();
+    for (QDockWidget* dock : {m_modelDockPtr, m_plotDock, m_metricsDockPtr, m_overviewDockPtr})
+        view->addAction(dock->toggleViewAction()); // brings a closed dock back
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About attnscope"), this, [this] {
         QMessageBox::about(this, tr("About attnscope"),
@@ -306,7 +382,31 @@ void MainWindow::buildUi()
     connect(m_deviceCombo, &QComboBox::currentTextChanged, this, [this](const QString& d) { m_settings.setDevice(d); });
     connect(m_dtypeCombo, &QComboBox::currentTextChanged, this, [this](const QString& d) { m_settings.setDtype(d); });
     restoreGeometry(m_settings.windowGeometry());
-    restoreState(m_settings.windowState());
+    if (!restoreState(m_settings.windowState())) {
+        // First launch. On a screen narrower than 1600 px (a 1280 x 800 laptop) the plots, metrics and overview
+        // share the right column as tabs, so the maps get the whole height; wider screens show all of them.
+        const QScreen* screen = this->screen();
+        if (screen && screen->availableGeometry().width() < 1600) {
+            removeDockWidget(m_metricsDockPtr);
+            removeDockWidget(m_overviewDockPtr);
+            addDockWidget(Qt::RightDockWidgetArea, m_metricsDockPtr);
+            tabifyDockWidget(m_plotDock, m_metricsDockPtr);
+            tabifyDockWidget(m_metricsDockPtr, m_overviewDockPtr);
+            m_metricsDockPtr->show();
+            m_overviewDockPtr->show();
+            m_plotDock->raise();
+            resizeDocks({modelDock, m_plotDock}, {190, 300}, Qt::Horizontal);
+        } else {
+            resizeDocks({m_metricsDockPtr}, {220}, Qt::Vertical);
+            resizeDocks({modelDock, m_plotDock}, {220, 300}, Qt::Horizontal);
+        }
+    }
+    // A geometry saved on a larger screen must not put docks off this one.
+    if (const QScreen* screen = this->screen()) {
+        const QRect available = screen->availableGeometry();
+        if (width() > available.width() || height() > available.height())
+            resize(std::min(width(), available.width()), std::min(height(), available.height()));
+    }
     connect(m_runButton, &QPushButton::clicked, this, &MainWindow::runNow);
     connect(m_cancelButton, &QPushButton::clicked, m_engine, &Engine::cancel);
     connect(m_exactButton, &QPushButton::clicked, this, &MainWindow::onExactButton);
@@ -314,25 +414,44 @@ void MainWindow::buildUi()
     connect(m_tokenStrip, &QListWidget::itemSelectionChanged, this, &MainWindow::onTokenSelectionChanged);
     connect(m_layerSpin, qOverload<int>(&QSpinBox::valueChanged), this, &MainWindow::requestRun);
     connect(m_headSpin, qOverload<int>(&QSpinBox::valueChanged), this, &MainWindow::requestRun);
-    connect(m_modelCombo, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
-        m_currentModel = index < 0 ? -1 : m_modelCombo->itemData(index).toInt();
-        if (const ModelInfo* info = currentModel()) {
-            // A bundled model's sample prompt replaces an empty prompt or another model's sample, never the
-            // user's own text.
-            const QString prompt = m_prompt->toPlainText();
-            bool isSample = prompt.trimmed().isEmpty();
-            for (const auto& [id, other] : m_models)
-                isSample = isSample || (!other.samplePrompt.isEmpty() && prompt == other.samplePrompt);
-            if (isSample && !info->samplePrompt.isEmpty())
-                m_prompt->setPlainText(info->samplePrompt);
-            m_modelSummary->setText(configSummary(*info));
-            m_layerSpin->setRange(0, static_cast<int>(info->config.nLayers - 1));
-            m_headSpin->setRange(0, static_cast<int>(info->config.nHeads - 1));
-            rebuildPanels();
-            updateTokenStrip();
-            requestRun();
-        }
-    });
+    connect(m_modelCombo, qOverload<int>(&QComboBox::currentIndexChanged), this, &MainWindow::onModelSelected);
+}
+
+void MainWindow::onModelSelected(int index)
+{
+    if (m_currentModel >= 0)
+        m_promptByModel[m_currentModel] = m_prompt->toPlainText();
+    m_currentModel = index < 0 ? -1 : m_modelCombo->itemData(index).toInt();
+    const ModelInfo* info = currentModel();
+    updateWindowTitle();
+    if (!info)
+        return;
+    // Each model keeps its own prompt. A model seen for the first time takes the current text unless that is empty
+    // or another model's sample, or its tokenizer cannot represent it; then its own sample prompt, if it has one.
+    const QString prompt = m_prompt->toPlainText();
+    const auto remembered = m_promptByModel.find(info->id);
+    bool isSample = prompt.trimmed().isEmpty();
+    for (const auto& [id, other] : m_models)
+        isSample = isSample || (!other.samplePrompt.isEmpty() && prompt == other.samplePrompt);
+    if (remembered != m_promptByModel.end())
+        m_prompt->setPlainText(remembered->second);
+    else if (!info->samplePrompt.isEmpty() && (isSample || unknownTokenFraction() > kUnknownTokenLimit))
+        m_prompt->setPlainText(info->samplePrompt);
+    m_modelSummary->setText(configSummary(*info));
+    {
+        // One run for the switch, not one per spin box clamp.
+        const QSignalBlocker layerBlock(m_layerSpin), headBlock(m_headSpin);
+        m_layerSpin->setRange(0, static_cast<int>(info->config.nLayers - 1));
+        m_headSpin->setRange(0, static_cast<int>(info->config.nHeads - 1));
+    }
+    // Nothing of the previous model may stay on screen as if it belonged to this one.
+    m_lastRun = RunOutput {};
+    m_metricsKey.clear();
+    m_window.reset();
+    clearResultViews(tr("Computing %1…").arg(info->name));
+    rebuildPanels();
+    updateTokenStrip();
+    requestRun();
 }
 
 void MainWindow::openModel(const QString& path)
@@ -348,7 +467,20 @@ void MainWindow::setPrompt(const QString& text)
 
 void MainWindow::runNow()
 {
-    requestRun();
+    requestRun(/*userAsked=*/true);
+}
+
+double MainWindow::unknownTokenFraction() const
+{
+    const ModelInfo* info = currentModel();
+    if (!info)
+        return 0.0;
+    const std::vector<int64_t> ids = info->tokenizer->encode(m_prompt->toPlainText().toStdString());
+    if (ids.empty())
+        return 0.0;
+    const auto unknown = std::count_if(ids.begin(), ids.end(),
+        [&](int64_t id) { return QString::fromStdString(info->tokenizer->display(id)) == kUnknownToken; });
+    return static_cast<double>(unknown) / static_cast<double>(ids.size());
 }
 
 const ModelInfo* MainWindow::currentModel() const
@@ -363,6 +495,8 @@ void MainWindow::onModelLoaded(quint64, const ModelInfo& info)
     m_settings.addRecentModel(info.path);
     rebuildRecentMenu();
     m_status->setText(tr("loaded %1 (%2, %3)").arg(info.name, info.device, info.dtype));
+    m_openOrder.push_back(info.id);
+    m_compare->setModels(m_models, m_openOrder);
     m_modelCombo->addItem(info.name, info.id);
     m_modelCombo->setCurrentIndex(m_modelCombo->count() - 1); // selects it and runs the prompt
     modelLoadSettled();
@@ -378,21 +512,51 @@ void MainWindow::updateTokenStrip()
     }
     const std::vector<int64_t> ids = info->tokenizer->encode(m_prompt->toPlainText().toStdString());
     const bool tooLong = static_cast<int64_t>(ids.size()) > info->config.maxSeqLen;
-    m_tokenCount->setText(tr("%1 tokens (max %2)").arg(ids.size()).arg(info->config.maxSeqLen));
-    m_tokenCount->setStyleSheet(tooLong ? QStringLiteral("color: #c0392b; font-weight: bold") : QString());
+    size_t unknown = 0;
+    for (int64_t id : ids)
+        unknown += QString::fromStdString(info->tokenizer->display(id)) == kUnknownToken ? 1 : 0;
+    const bool unrepresentable = !ids.empty() && unknown > kUnknownTokenLimit * static_cast<double>(ids.size());
+    QString count = tr("%1 tokens (max %2)").arg(ids.size()).arg(info->config.maxSeqLen);
+    if (unknown > 0)
+        count += tr(" · %1 of %2 unknown to %3's vocabulary").arg(unknown).arg(ids.size()).arg(info->name);
+    if (unrepresentable)
+        count += tr(": not run automatically, edit the prompt or press Run");
+    m_tokenCount->setText(count);
+    m_tokenCount->setToolTip(count);
+    m_tokenCount->setStyleSheet(
+        tooLong || unrepresentable ? QStringLiteral("color: #c0392b; font-weight: bold") : QString());
     // The strip shows at most the first 2,000 tokens: beyond that a list widget costs more than it tells.
     for (size_t i = 0; i < ids.size() && i < 2000; ++i) {
-        auto* item = new QListWidgetItem(QString::fromStdString(info->tokenizer->display(ids[i])), m_tokenStrip);
+        const QString shown = QString::fromStdString(info->tokenizer->display(ids[i]));
+        auto* item = new QListWidgetItem(shown, m_tokenStrip);
         item->setToolTip(tr("token %1, id %2").arg(i).arg(ids[i]));
+        if (shown == kUnknownToken)
+            item->setForeground(QColor(0xc0, 0x39, 0x2b)); // the words this model cannot read
     }
 }
 
-void MainWindow::requestRun()
+void MainWindow::requestRun(bool userAsked)
 {
     const ModelInfo* info = currentModel();
     if (!info)
         return;
     const HeadRef ref {m_layerSpin->value(), m_headSpin->value()};
+    m_readout->clear(); // the hovered cell's numbers belong to the maps being replaced
+    updateLambdaLabel();
+    if (!userAsked && unknownTokenFraction() > kUnknownTokenLimit) {
+        setStale(tr("Not run: most of the prompt is unknown to %1's tokenizer (see the token count). Edit the "
+                    "prompt, or press Run to run it anyway.")
+                     .arg(info->name));
+        m_status->setText(tr("not run: the prompt does not fit %1's vocabulary").arg(info->name));
+        return;
+    }
+    if (m_shownModel == info->id && m_shownRef.layer == ref.layer && m_shownRef.head == ref.head)
+        setStale(QString());
+    else
+        setStale(tr("Computing layer %1, head %2 of %3… %4")
+                     .arg(ref.layer)
+                     .arg(ref.head)
+                     .arg(info->name, shownDescription()));
     MetricsRequest metrics;
     // Metrics cover every head, so a layer/head change with the same model, prompt and span reuses them.
     metrics.enabled = metricsKey() != m_metricsKey || m_lastRun.metrics.empty();
@@ -400,6 +564,7 @@ void MainWindow::requestRun()
         m_requestedMetricsKey = metricsKey();
     metrics.spanBegin = m_spanBegin;
     metrics.spanEnd = m_spanEnd;
+    m_runWithMetrics = metrics.enabled;
     if (m_window && (m_window->modelId != info->id || m_window->prompt != m_prompt->toPlainText()))
         m_window.reset(); // a window belongs to the prompt and model it was taken from
     m_engine->run(info->id, m_prompt->toPlainText(), {ref}, availableMapKinds(info->config, false), metrics,
@@ -411,7 +576,22 @@ void MainWindow::onRunFailed(quint64, const QString& message)
 {
     m_progress->setVisible(false);
     m_cancelButton->setEnabled(false);
-    if (message.endsWith(QStringLiteral("cancelled"))) {
+    const bool cancelled = message.endsWith(QStringLiteral("cancelled"));
+    if (cancelled && m_shownModel == m_currentModel && m_shownRef.layer >= 0) {
+        // Back to what is on screen, so the spin boxes never name a head the maps do not show.
+        const QSignalBlocker layerBlock(m_layerSpin), headBlock(m_headSpin);
+        m_layerSpin->setValue(static_cast<int>(m_shownRef.layer));
+        m_headSpin->setValue(static_cast<int>(m_shownRef.head));
+        updateLambdaLabel();
+        setStale(QString());
+    } else {
+        setStale((cancelled ? tr("Cancelled: layer %1, head %2 was not computed. %3")
+                            : tr("The run of layer %1, head %2 failed. %3"))
+                     .arg(m_layerSpin->value())
+                     .arg(m_headSpin->value())
+                     .arg(shownDescription()));
+    }
+    if (cancelled) {
         m_status->setText(tr("cancelled"));
         Q_EMIT runCancelled();
     } else
@@ -469,10 +649,9 @@ void MainWindow::requestCompare()
 {
     if (m_tabs->currentWidget() != m_compare || m_models.empty())
         return;
-    std::vector<int> ids;
-    for (const auto& [id, info] : m_models)
-        ids.push_back(id);
-    m_engine->compare(ids, m_prompt->toPlainText(), {m_layerSpin->value(), m_headSpin->value()}, m_compare->kind());
+    m_compare->setModels(m_models, m_openOrder);
+    m_engine->compare(m_compare->selectedModels(), m_prompt->toPlainText(), {m_layerSpin->value(), m_headSpin->value()},
+        m_compare->kind(), m_compare->exactKind());
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)
@@ -493,11 +672,17 @@ void MainWindow::rebuildRecentMenu()
 void MainWindow::showError(const QString& title, const QString& message)
 {
     m_status->setText(title + QStringLiteral(": ") + message.section(QLatin1Char('\n'), 0, 0));
-    // Non-modal, so a failing run never blocks the window (or a test).
-    auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
-    box->setAttribute(Qt::WA_DeleteOnClose);
-    box->setModal(false);
-    box->show();
+    // Non-modal, so a failing run never blocks the window (or a test); one dialog at a time: a new failure replaces
+    // the text of the one still open instead of stacking another.
+    if (!m_errorBox) {
+        m_errorBox = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+        m_errorBox->setAttribute(Qt::WA_DeleteOnClose);
+        m_errorBox->setModal(false);
+        m_errorBox->setObjectName(QStringLiteral("errorBox"));
+    }
+    m_errorBox->setWindowTitle(title);
+    m_errorBox->setText(message);
+    m_errorBox->show();
     Q_EMIT errorShown(message);
 }
 

@@ -6,6 +6,7 @@
 #include "settings.h"
 
 #include <QMainWindow>
+#include <QPointer>
 #include <QRectF>
 
 #include <map>
@@ -23,6 +24,9 @@ class QListWidget;
 class QMenu;
 class QDockWidget;
 class QTabWidget;
+class QScrollArea;
+class QMessageBox;
+class QActionGroup;
 
 namespace attn::app {
 
@@ -51,8 +55,14 @@ public:
     /// Loads a model directory (or its config.json) on the engine thread; runs the prompt when it arrives.
     void openModel(const QString& path);
     void setPrompt(const QString& text);
+    /// Runs the prompt as the user asked (Run / Ctrl+Enter): also a prompt the tokenizer cannot represent.
     void runNow();
-
+    /// Exports what the current tab shows (the Maps tab's panels or the Compare tab's comparison) as an image.
+    bool exportViewTo(const QString& path, int dpi = 96);
+    /// Shows every panel's whole map again (double-click, Home, Ctrl+0, View → Reset Zoom).
+    void resetZoom();
+    /// Fraction of the prompt's tokens the current model's tokenizer maps to <unk>.
+    double unknownTokenFraction() const;
     Engine& engine() { return *m_engine; }
     MetricsPanel* metricsPanel() const { return m_metrics; }
     CompareView* compareView() const { return m_compare; }
@@ -93,6 +103,7 @@ Q_SIGNALS:
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
     void closeEvent(QCloseEvent* event) override;
 
 private:
@@ -102,7 +113,17 @@ private:
     void onRunFailed(quint64 requestId, const QString& message);
     void onCellHovered(int row, int col);
     void updateTokenStrip();
-    void requestRun();
+    /// userAsked: an explicit Run; automatic runs (model, layer, head, span changes) skip unrepresentable prompts.
+    void requestRun(bool userAsked = false);
+    void onModelSelected(int index);
+    void relayoutPanels();
+    void setPanelLayout(Settings::PanelLayout layout);
+    /// A banner above the panels saying what they show when that is not what was asked for; empty hides it.
+    void setStale(const QString& message);
+    void updateWindowTitle();
+    void updateLambdaLabel();
+    void clearResultViews(const QString& why);
+    QString shownDescription() const;
     void showError(const QString& title, const QString& message);
     void rebuildPanels();
     const ModelInfo* currentModel() const;
@@ -156,17 +177,37 @@ private:
         int modelId = -1;
     };
     std::optional<WindowRequest> m_window; ///< the exact window asked for, if any
+    /// What the panels show (model, layer, head); -1 when nothing. A cancel puts the spin boxes back to it.
+    int m_shownModel = -1;
+    HeadRef m_shownRef {-1, -1};
     QRectF m_lastView; ///< the panels' visible cells (x: keys, y: queries), for "exact values in view"
     QPushButton* m_exactButton = nullptr;
     void onExactButton();
     void updateExactButton();
     PanelMap panelMapFor(const AttentionMap& map, MapKind kind, const QStringList& tokens) const;
     QGridLayout* m_panelGrid = nullptr;
+    QScrollArea* m_panelScroll = nullptr;
+    QLabel* m_stale = nullptr;
+    QActionGroup* m_layoutGroup = nullptr;
+    std::map<int, QString> m_promptByModel; ///< the last prompt of each model, restored when it is selected again
+    std::vector<int> m_openOrder; ///< model ids in the order they were opened (Compare picks the latest two)
+    QPointer<QMessageBox> m_errorBox; ///< at most one error dialog: a new failure updates it
+    /// Progress of the run in flight: its maps, then (when asked) every head's metrics, as one bar.
+    bool m_runWithMetrics = false;
+    int m_progressPhase = 0;
+    int m_lastDone = 0;
+    QLabel* m_overviewLegend = nullptr;
+    QLabel* m_plotsNote = nullptr;
+    int m_gridColumns = 0; ///< columns of the panel grid as last laid out (0: lay out again)
+    bool m_gridFit = true;
     std::vector<HeatmapPanel*> m_panels;
     ColorControls* m_colors = nullptr;
     LambdaPlot* m_lambdaPlot = nullptr;
     CopePositionPlot* m_copePlot = nullptr;
     QDockWidget* m_plotDock = nullptr;
+    QDockWidget* m_modelDockPtr = nullptr;
+    QDockWidget* m_metricsDockPtr = nullptr;
+    QDockWidget* m_overviewDockPtr = nullptr;
     QMenu* m_recentMenu = nullptr;
     Settings m_settings;
     int m_queryRow = -1; ///< query row of the CoPE position plot; -1 = the last token

@@ -5,6 +5,7 @@
 
 #include "attnscope/metrics.h"
 #include "batchexport.h"
+#include "compareview.h"
 #include "exporter.h"
 #include "heatmappanel.h"
 
@@ -17,7 +18,10 @@
 #include <QLabel>
 #include <QMessageBox>
 #include <QPlainTextEdit>
+#include <QPushButton>
+#include <QRegularExpression>
 #include <QSpinBox>
+#include <QTabWidget>
 
 #include <cmath>
 
@@ -49,10 +53,22 @@ Provenance MainWindow::provenance(const HeatmapPanel* panel) const
 QString MainWindow::askExportPath(const QString& title, const QString& suggested, const QString& filters)
 {
     // Qt's own overwrite question covers only the chosen file; ours also covers the sidecar next to it.
-    const QString path
-        = QFileDialog::getSaveFileName(this, title, suggested, filters, nullptr, QFileDialog::DontConfirmOverwrite);
+    const QString folder = m_settings.lastFolder();
+    const QString start = folder.isEmpty() ? suggested : QDir(folder).filePath(suggested);
+    QString chosenFilter;
+    QString path
+        = QFileDialog::getSaveFileName(this, title, start, filters, &chosenFilter, QFileDialog::DontConfirmOverwrite);
     if (path.isEmpty())
         return QString();
+    // The dialog adds no extension for the chosen filter (a bare name + "PDF document" failed as an unknown image
+    // type): take it from the filter's "(*.pdf)" when the name has none of the filter's extensions.
+    const QRegularExpression pattern(QStringLiteral("\\*\\.(\\w+)"));
+    QStringList extensions;
+    for (auto it = pattern.globalMatch(chosenFilter); it.hasNext();)
+        extensions << it.next().captured(1).toLower();
+    if (!extensions.isEmpty() && !extensions.contains(QFileInfo(path).suffix().toLower()))
+        path += QLatin1Char('.') + extensions.front();
+    m_settings.setLastFolder(QFileInfo(path).absolutePath());
     QStringList existing;
     for (const QString& candidate : {path, path + QStringLiteral(".json")})
         if (QFileInfo::exists(candidate))
@@ -73,23 +89,43 @@ void MainWindow::reportExport(const ExportResult& result)
         showError(tr("Export failed"), result.message);
 }
 
+bool MainWindow::exportViewTo(const QString& path, int dpi)
+{
+    // What the current tab shows: the comparison on the Compare tab, the panels on the Maps tab.
+    const bool compare = m_tabs->currentWidget() == m_compare;
+    QWidget* view = compare ? m_compare->panelsWidget() : m_panelGrid->parentWidget();
+    Provenance p = provenance(nullptr);
+    if (compare) {
+        QStringList names;
+        for (HeatmapPanel* panel : m_compare->panels())
+            names << panel->map().title;
+        p.mapKind = tr("comparison: %1").arg(names.join(QStringLiteral(" | ")));
+    }
+    ImageOptions options;
+    options.dpi = dpi;
+    const ExportResult result = exportWidgetImage(view, path, options, p, /*overwrite=*/true);
+    reportExport(result);
+    return result.ok;
+}
+
 void MainWindow::exportView()
 {
-    if (m_panels.empty())
+    const bool compare = m_tabs->currentWidget() == m_compare;
+    if (compare ? m_compare->panels().empty() : m_panels.empty())
         return;
     const Provenance p = provenance(nullptr);
     const QString path = askExportPath(tr("Export the view"), suggestedFileName(p, QStringLiteral("png")),
         tr("PNG image (*.png);;PDF document (*.pdf);;SVG drawing (*.svg)"));
     if (path.isEmpty())
         return;
-    ImageOptions options;
+    int dpi = 96;
     if (imageFormatForPath(path) == ImageFormat::Png) {
         bool ok = false;
-        options.dpi = QInputDialog::getInt(this, tr("Resolution"), tr("Dots per inch:"), 192, 72, 600, 24, &ok);
+        dpi = QInputDialog::getInt(this, tr("Resolution"), tr("Dots per inch:"), 192, 72, 600, 24, &ok);
         if (!ok)
             return;
     }
-    reportExport(exportWidgetImage(m_panelGrid->parentWidget(), path, options, p, /*overwrite=*/true));
+    exportViewTo(path, dpi);
 }
 
 void MainWindow::exportPanel()
@@ -169,17 +205,21 @@ void MainWindow::batchExport()
 {
     if (!currentModel())
         return;
-    const QString parent
-        = QFileDialog::getExistingDirectory(this, tr("Batch export: choose a folder (a new subfolder is made)"));
+    const QString parent = QFileDialog::getExistingDirectory(
+        this, tr("Batch export: choose a folder (a new subfolder is made)"), m_settings.lastFolder());
     if (parent.isEmpty())
         return;
-    const auto answer = QMessageBox::question(this, tr("Batch export"),
-        tr("Export every layer × head × map kind as PNG images and .npy numbers (each with a provenance sidecar)?\n"
-           "No: numbers only."),
-        QMessageBox::Yes | QMessageBox::No | QMessageBox::Cancel);
-    if (answer == QMessageBox::Cancel)
+    m_settings.setLastFolder(parent);
+    QMessageBox box(QMessageBox::Question, tr("Batch export"),
+        tr("Export every layer × head × map kind, each file with a provenance sidecar."), QMessageBox::NoButton, this);
+    QPushButton* both = box.addButton(tr("PNG Images and .npy Numbers"), QMessageBox::AcceptRole);
+    QPushButton* numbers = box.addButton(tr(".npy Numbers Only"), QMessageBox::AcceptRole);
+    box.addButton(QMessageBox::Cancel);
+    box.setDefaultButton(both);
+    box.exec();
+    if (box.clickedButton() != both && box.clickedButton() != numbers)
         return;
-    startBatchExport(parent, /*images=*/answer == QMessageBox::Yes, /*numbers=*/true);
+    startBatchExport(parent, /*images=*/box.clickedButton() == both, /*numbers=*/true);
 }
 
 } // namespace attn::app

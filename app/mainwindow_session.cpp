@@ -6,6 +6,7 @@
 #include "colorcontrols.h"
 
 #include <QComboBox>
+#include <QDir>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -48,10 +49,15 @@ bool MainWindow::saveSession(const QString& path)
 
 void MainWindow::saveSessionAs()
 {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save the session"), QStringLiteral("session.attnscope"),
+    const QString folder = m_settings.lastFolder();
+    QString path = QFileDialog::getSaveFileName(this, tr("Save the session"),
+        QDir(folder.isEmpty() ? QDir::homePath() : folder).filePath(QStringLiteral("session.attnscope")),
         tr("attnscope session (*.attnscope)"), nullptr, QFileDialog::DontConfirmOverwrite);
     if (path.isEmpty())
         return;
+    if (QFileInfo(path).suffix().isEmpty())
+        path += QStringLiteral(".attnscope");
+    m_settings.setLastFolder(QFileInfo(path).absolutePath());
     if (QFileInfo::exists(path)
         && QMessageBox::question(this, tr("Replace the session?"), tr("%1 exists. Replace it?").arg(path))
             != QMessageBox::Yes)

@@ -3,17 +3,24 @@
 // metrics). Construction and the run flow are in mainwindow.cpp.
 #include "mainwindow.h"
 
+#include "attnscope/pooling.h"
 #include "colorcontrols.h"
+#include "compareview.h"
 #include "heatmappanel.h"
+#include "mapnames.h"
 #include "metricspanel.h"
 #include "overviewgrid.h"
 #include "sideplots.h"
 
+#include <QActionGroup>
 #include <QComboBox>
+#include <QEvent>
 #include <QGridLayout>
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSpinBox>
 
 #include <algorithm>
@@ -22,49 +29,6 @@
 namespace attn::app {
 
 namespace {
-
-QString mapTitle(MapKind kind)
-{
-    switch (kind) {
-    case MapKind::A:
-        return QStringLiteral("A  attention");
-    case MapKind::A1:
-        return QStringLiteral("A1 = softmax(Q1K1ᵀ/√d)");
-    case MapKind::A2:
-        return QStringLiteral("A2 = softmax(Q2K2ᵀ/√d)");
-    case MapKind::LA2:
-        return QStringLiteral("λ·A2");
-    case MapKind::D:
-        return QStringLiteral("D = A1 − λ·A2");
-    case MapKind::DN:
-        return QStringLiteral("D / (1 − λ)");
-    case MapKind::G:
-        return QStringLiteral("G  CoPE gates");
-    case MapKind::P:
-        return QStringLiteral("P  CoPE positions");
-    case MapKind::B:
-        return QStringLiteral("B  position logits");
-    case MapKind::G1:
-        return QStringLiteral("G1  gates, group 1");
-    case MapKind::P1:
-        return QStringLiteral("P1  positions, group 1");
-    case MapKind::B1:
-        return QStringLiteral("B1  position logits, group 1");
-    case MapKind::G2:
-        return QStringLiteral("G2  gates, group 2");
-    case MapKind::P2:
-        return QStringLiteral("P2  positions, group 2");
-    case MapKind::B2:
-        return QStringLiteral("B2  position logits, group 2");
-    case MapKind::S:
-        return QStringLiteral("S  logits");
-    case MapKind::S1:
-        return QStringLiteral("S1  logits, group 1");
-    case MapKind::S2:
-        return QStringLiteral("S2  logits, group 2");
-    }
-    return QString::fromStdString(toString(kind));
-}
 
 /// Display order: the attention maps first (what a user came to see), then CoPE's gates/positions/logits.
 std::vector<MapKind> displayKinds(const ModelConfig& config)
@@ -89,11 +53,12 @@ void MainWindow::rebuildPanels()
     if (!info)
         return;
     const std::vector<MapKind> kinds = displayKinds(info->config);
-    const int columns = kinds.size() > 4 ? 3 : 2;
     for (size_t i = 0; i < kinds.size(); ++i) {
         auto* panel = new HeatmapPanel(m_panelGrid->parentWidget());
-        panel->setMinimumSize(340, 320);
-        m_panelGrid->addWidget(panel, static_cast<int>(i) / columns, static_cast<int>(i) % columns);
+        PanelMap waiting;
+        waiting.title = tr("%1 (waiting for the run)").arg(kindLabel(kinds[i]));
+        waiting.kind = QString::fromStdString(toString(kinds[i]));
+        panel->setMap(waiting);
         connect(panel, &HeatmapPanel::cellHovered, this, &MainWindow::onCellHovered);
         connect(panel, &HeatmapPanel::viewChanged, this, [this, panel](double k0, double k1, double q0, double q1) {
             m_lastView = QRectF(QPointF(k0, q0), QPointF(k1, q1));
@@ -103,6 +68,115 @@ void MainWindow::rebuildPanels()
         });
         m_panels.push_back(panel);
     }
+    m_gridColumns = 0;
+    relayoutPanels();
+}
+
+void MainWindow::relayoutPanels()
+{
+    if (m_panels.empty())
+        return;
+    const QSize viewport = m_panelScroll->viewport()->size();
+    const bool fit = m_settings.panelLayout() == Settings::PanelLayout::Fit;
+    // Fit: every panel in view, as large as the grid allows (11 DIFF+CoPE maps at 1280x800 included). Large:
+    // panels of about 420 px in as many columns as fit, scrolled vertically; never wider than the view.
+    const int count = static_cast<int>(m_panels.size());
+    const QSize minimum = fit ? QSize(120, 110) : QSize(300, 380);
+    const int spacing = m_panelGrid->spacing() + 2;
+    const QMargins margins = m_panelGrid->contentsMargins();
+    const int width = viewport.width() - margins.left() - margins.right();
+    // Never more columns than fit side by side at the minimum panel width: no horizontal scrolling.
+    const int widest = std::max(1, (width + spacing) / (minimum.width() + spacing));
+    const int height = viewport.height() - margins.top() - margins.bottom();
+    int columns = std::min(widest, fit ? fitGridColumns(count, width, height) : std::clamp(width / 420, 1, count));
+    // Fit: more columns while the rows would not fit at the minimum panel height (no vertical scrolling either).
+    auto rowsFor = [count](int c) { return (count + c - 1) / c; };
+    while (fit && columns < widest && rowsFor(columns) * (minimum.height() + spacing) > height + spacing)
+        ++columns;
+    if (columns == m_gridColumns && fit == m_gridFit)
+        return; // a resize that changes nothing here (also ends the scroll-bar-appears-resize loop)
+    m_gridColumns = columns;
+    m_gridFit = fit;
+    for (HeatmapPanel* panel : m_panels)
+        m_panelGrid->removeWidget(panel);
+    for (int i = 0; i < count; ++i) {
+        m_panels[static_cast<size_t>(i)]->setMinimumSize(minimum);
+        m_panelGrid->addWidget(m_panels[static_cast<size_t>(i)], i / columns, i % columns);
+    }
+    m_panelScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+}
+
+void MainWindow::setPanelLayout(Settings::PanelLayout layout)
+{
+    m_settings.setPanelLayout(layout);
+    m_gridColumns = 0;
+    for (QAction* action : m_layoutGroup->actions())
+        action->setChecked(action->data().toInt() == static_cast<int>(layout));
+    relayoutPanels();
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == m_panelScroll->viewport() && event->type() == QEvent::Resize)
+        relayoutPanels();
+    return QMainWindow::eventFilter(watched, event);
+}
+
+void MainWindow::resetZoom()
+{
+    m_lastView = QRectF();
+    for (HeatmapPanel* panel : m_panels)
+        panel->resetView();
+    m_compare->resetZoom();
+}
+
+void MainWindow::setStale(const QString& message)
+{
+    m_stale->setText(message);
+    m_stale->setVisible(!message.isEmpty());
+}
+
+QString MainWindow::shownDescription() const
+{
+    const auto it = m_models.find(m_shownModel);
+    if (it == m_models.end() || m_shownRef.layer < 0)
+        return tr("Nothing is shown yet.");
+    return tr("The maps below still show %1, layer %2, head %3.")
+        .arg(it->second.name)
+        .arg(m_shownRef.layer)
+        .arg(m_shownRef.head);
+}
+
+void MainWindow::updateWindowTitle()
+{
+    const ModelInfo* info = currentModel();
+    setWindowTitle(info ? QStringLiteral("%1 — attnscope").arg(info->name) : QStringLiteral("attnscope"));
+}
+
+void MainWindow::updateLambdaLabel()
+{
+    // λ is per layer and the last run of this model has every layer's: the label follows the spin box at once.
+    const ModelInfo* info = currentModel();
+    const auto& lambda = m_lastRun.capture.lambda;
+    const size_t layer = static_cast<size_t>(m_layerSpin->value());
+    const bool known = info && info->config.isDiff() && m_lastRun.modelId == info->id && layer < lambda.size();
+    m_lambdaLabel->setText(known ? QStringLiteral("λ = %1").arg(lambda[layer], 0, 'f', 4) : QString());
+    m_lambdaLabel->setToolTip(known ? lambdaWarning(lambda[layer]) : QString());
+    m_lambdaLabel->setStyleSheet(
+        known && lambda[layer] > 1.0 ? QStringLiteral("color: #c0392b; font-weight: bold") : QString());
+}
+
+void MainWindow::clearResultViews(const QString& why)
+{
+    m_readout->clear();
+    m_lambdaLabel->clear();
+    m_shownModel = -1;
+    m_shownRef = {-1, -1};
+    RunOutput empty;
+    empty.metricsError = why;
+    m_metrics->setResults(empty, QString());
+    m_overview->setCells(0, 0, {}, false, QString(), QString());
+    m_overviewLegend->clear();
 }
 
 void MainWindow::onRunFinished(const RunOutput& output)
@@ -125,26 +199,54 @@ void MainWindow::onRunFinished(const RunOutput& output)
     if (!info || output.modelId != info->id)
         return;
     const std::vector<MapKind> kinds = displayKinds(info->config);
-    m_lastView = QRectF(); // new maps, new cell grid: "exact values in view" starts from the whole map
+    // A head or layer switch on the same model and prompt keeps the zoom, so the same region can be compared.
+    const bool keepView = m_shownModel == output.modelId && m_panels.front()->map().rows > 0;
+    if (!keepView)
+        m_lastView = QRectF(); // new maps, new cell grid: "exact values in view" starts from the whole map
+    const int layer = m_layerSpin->value(), head = m_headSpin->value();
+    const double lambda = static_cast<size_t>(layer) < output.capture.lambda.size()
+        ? output.capture.lambda[static_cast<size_t>(layer)]
+        : kNoMetric;
     for (size_t i = 0; i < kinds.size() && i < m_panels.size(); ++i) {
-        const AttentionMap* map = output.capture.find(m_layerSpin->value(), m_headSpin->value(), kinds[i]);
-        if (!map)
+        const AttentionMap* captured = output.capture.find(layer, head, kinds[i]);
+        if (!captured) {
+            PanelMap missing;
+            missing.title = tr("%1: not in this run").arg(kindLabel(kinds[i]));
+            missing.kind = QString::fromStdString(toString(kinds[i]));
+            m_panels[i]->setMap(missing);
             continue;
+        }
+        AttentionMap reduced;
+        const AttentionMap* map = captured;
+        if (captured->rowBlock > 1) {
+            // An overview never has more cells than the panel has pixels: reduced here with the same max (signed:
+            // largest magnitude) so screen resampling cannot drop a one-token spike.
+            const int pixels = std::max(64, std::min(m_panels[i]->width(), m_panels[i]->height()) - 60);
+            reduced = poolMap(*captured, pixels, PoolMode::Max, isSignedMap(kinds[i]));
+            map = &reduced;
+        }
         PanelMap panelMap = panelMapFor(*map, kinds[i], output.tokenDisplay);
-        panelMap.title = mapTitle(kinds[i]);
-        if (map->rowBlock > 1)
-            panelMap.title += tr(" · max-pooled %1×%2").arg(map->rowBlock).arg(map->colBlock);
+        panelMap.title = mapTitle(kinds[i], info->config) + tr("\nlayer %1, head %2").arg(layer).arg(head);
+        if (map->rowBlock > 1) {
+            panelMap.title += tr(" · max-pooled %1×%2, colour range without key block 0 (<bos>)")
+                                  .arg(map->rowBlock)
+                                  .arg(map->colBlock);
+            panelMap.rangeExcludesFirstKey = true;
+        }
+        if (kinds[i] == MapKind::DN && lambda > 1.0)
+            panelMap.title += tr(" · ⚠ λ = %1 > 1: sign of D flipped").arg(lambda, 0, 'f', 2);
         m_shown = {map->rowBegin, map->colBegin, map->rowBlock};
-        m_panels[i]->setMap(panelMap);
+        m_panels[i]->setMap(panelMap, keepView);
     }
+    m_shownModel = output.modelId;
+    m_shownRef = {layer, head};
+    setStale(QString());
     applyColors();
     updateSidePlots();
     m_metrics->setResults(m_lastRun, spanDescription());
     updateOverview();
     updateExactButton();
-    const auto& lambda = output.capture.lambda;
-    const size_t layer = static_cast<size_t>(m_layerSpin->value());
-    m_lambdaLabel->setText(layer < lambda.size() ? QStringLiteral("λ = %1").arg(lambda[layer], 0, 'f', 4) : QString());
+    updateLambdaLabel();
     m_status->setText(tr("%1 tokens in %2 ms on %3")
                           .arg(output.capture.tokens.size())
                           .arg(std::lround(output.seconds * 1000))
@@ -161,6 +263,10 @@ void MainWindow::onCellHovered(int row, int col)
     if (row >= 0 && row != m_queryRow) {
         m_queryRow = row; // the position plot follows the hovered query
         updateSidePlots();
+    }
+    if (m_shownModel != m_currentModel || m_lastRun.modelId != m_currentModel) {
+        m_readout->clear(); // the panels are waiting for this model's run: no numbers of another model
+        return;
     }
     const auto& tokens = m_lastRun.tokenDisplay;
     const int n = static_cast<int>(tokens.size());
@@ -186,11 +292,16 @@ void MainWindow::onCellHovered(int row, int col)
         if (map.rows > row && map.cols > col) {
             const float v = map.values[static_cast<size_t>(row) * map.cols + col];
             text += QStringLiteral(" &nbsp; %1 = %2")
-                        .arg(map.kind, std::isnan(v) ? tr("masked") : QString::number(v, 'g', 5));
+                        .arg(kindLabel(map.kind).toHtmlEscaped(),
+                            std::isnan(v) ? tr("masked") : QString::number(v, 'g', 5));
         }
     }
     if (!m_lambdaLabel->text().isEmpty())
         text += QStringLiteral(" &nbsp; ") + m_lambdaLabel->text();
+    const size_t layer = static_cast<size_t>(m_shownRef.layer);
+    if (layer < m_lastRun.capture.lambda.size() && m_lastRun.capture.lambda[layer] > 1.0)
+        text += QStringLiteral(" &nbsp; <span style=\"color:#c0392b\">%1</span>")
+                    .arg(lambdaWarning(m_lastRun.capture.lambda[layer]).toHtmlEscaped());
     m_readout->setText(text);
 }
 
@@ -223,6 +334,11 @@ void MainWindow::updateSidePlots()
     if (!info || m_lastRun.capture.tokens.empty())
         return;
     const bool diff = info->config.isDiff();
+    m_plotsNote->setVisible(!diff || !info->config.hasCope());
+    m_plotsNote->setText(!diff && !info->config.hasCope()
+            ? tr("%1 has softmax attention without CoPE: there is no λ and no CoPE position to plot.").arg(info->name)
+            : !diff ? tr("No λ plot: %1 has softmax attention.").arg(info->name)
+                    : tr("No CoPE positions plot: %1 has no CoPE.").arg(info->name));
     m_lambdaPlot->setVisible(diff);
     if (diff)
         m_lambdaPlot->setLambdas(m_lastRun.capture.lambda, m_layerSpin->value());
@@ -250,9 +366,14 @@ QString MainWindow::spanDescription() const
 {
     if (m_spanBegin < 0)
         return QString();
-    QString text;
+    QStringList shown;
     for (int64_t i = m_spanBegin; i < m_spanEnd && i < m_lastRun.tokenDisplay.size(); ++i)
-        text += m_lastRun.tokenDisplay[static_cast<int>(i)];
+        shown << m_lastRun.tokenDisplay[static_cast<int>(i)];
+    // Tokens apart (a word-level vocabulary has no spaces in its tokens), and at most 12 of them.
+    constexpr int kShownTokens = 12;
+    QString text = QStringList(shown.mid(0, kShownTokens)).join(QStringLiteral(" · "));
+    if (shown.size() > kShownTokens)
+        text += tr(" … (%1 tokens)").arg(shown.size());
     return tr("tokens %1–%2 “%3”").arg(m_spanBegin).arg(m_spanEnd - 1).arg(text.toHtmlEscaped());
 }
 
@@ -284,6 +405,7 @@ void MainWindow::updateOverview()
         std::move(cells), info->config.isDiff(), info->config.isDiff() ? QStringLiteral("D") : QStringLiteral("A"),
         m_overviewMetric->currentText());
     m_overview->setSelected(m_layerSpin->value(), m_headSpin->value());
+    m_overviewLegend->setText(m_overview->legendHtml());
 }
 
 } // namespace attn::app

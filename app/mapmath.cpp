@@ -168,3 +168,40 @@ std::string elideLabel(const std::string& label, std::size_t maxChars)
 }
 
 } // namespace attn::app
+
+namespace attn::app {
+
+int fitGridColumns(int count, double width, double height)
+{
+    if (count <= 1 || !(width > 0.0) || !(height > 0.0))
+        return 1;
+    int best = 1;
+    double bestSide = -1.0;
+    int bestEmpty = count;
+    for (int columns = 1; columns <= count; ++columns) {
+        const int rows = (count + columns - 1) / columns;
+        const double side = std::min(width / columns, height / rows);
+        const int empty = rows * columns - count;
+        if (side > bestSide + 1e-9 || (std::abs(side - bestSide) <= 1e-9 && empty < bestEmpty)) {
+            best = columns;
+            bestSide = side;
+            bestEmpty = empty;
+        }
+    }
+    return best;
+}
+
+std::vector<float> withoutFirstColumn(const std::vector<float>& values, int rows, int cols)
+{
+    if (cols < 2 || rows <= 0 || values.size() != static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols))
+        return values;
+    std::vector<float> out;
+    out.reserve(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols - 1));
+    for (int r = 0; r < rows; ++r) {
+        const auto begin = values.begin() + static_cast<std::ptrdiff_t>(r) * cols;
+        out.insert(out.end(), begin + 1, begin + cols);
+    }
+    return out;
+}
+
+} // namespace attn::app

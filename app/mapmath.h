@@ -44,3 +44,14 @@ int tokenTickStep(double visibleTokens, int targetTicks);
 std::string elideLabel(const std::string& label, std::size_t maxChars);
 
 } // namespace attn::app
+
+namespace attn::app {
+
+/// Columns of a grid of `count` roughly square panels in a width x height viewport such that the smallest
+/// panel side is as large as possible (ties: fewer empty slots). Always in [1, max(1, count)].
+int fitGridColumns(int count, double width, double height);
+/// The values of a rows x cols map without its first column (key 0, the <bos> attention sink), for a colour range
+/// that the sink's one bright column does not decide. Returns `values` unchanged when cols < 2.
+std::vector<float> withoutFirstColumn(const std::vector<float>& values, int rows, int cols);
+
+} // namespace attn::app

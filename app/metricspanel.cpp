@@ -49,6 +49,7 @@ MetricsPanel::MetricsPanel(QWidget* parent)
     m_table = new QTableView(this);
     m_table->setModel(m_proxy);
     m_table->setSortingEnabled(true);
+    m_table->sortByColumn(Layer, Qt::AscendingOrder); // layer 0 first; QTableView starts descending otherwise
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->verticalHeader()->setVisible(false);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -56,6 +57,9 @@ MetricsPanel::MetricsPanel(QWidget* parent)
                               "mark the relevant span."),
         this);
     m_summary->setWordWrap(true);
+    QSizePolicy wrapping(QSizePolicy::Ignored, QSizePolicy::Preferred); // a long span never widens the window
+    wrapping.setHeightForWidth(true);
+    m_summary->setSizePolicy(wrapping);
     m_summary->setObjectName(QStringLiteral("metricsSummary"));
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -83,6 +87,16 @@ void MetricsPanel::setResults(const RunOutput& output, const QString& spanDescri
             numberItem(m.negativeMass), numberItem(m.lambda), numberItem(m.meanGate), numberItem(m.gateRowSum, 2),
             numberItem(toSpan), numberItem(noise)});
     }
+    // λ > 1 makes 1 − λ negative: D/(1 − λ), which the span numbers use, has the opposite sign of D there.
+    QStringList flipped;
+    for (const HeadMetrics& m : output.metrics)
+        if (m.head == 0 && m.lambda > 1.0)
+            flipped << QStringLiteral("L%1 (λ = %2)").arg(m.layer).arg(m.lambda, 0, 'f', 2);
+    const QString lambdaNote = flipped.isEmpty()
+        ? QString()
+        : tr("<br><span style=\"color:#c0392b\">λ > 1 in %1: there 1 − λ < 0, so D/(1 − λ) flips the sign of D and "
+             "its to-span/noise numbers can exceed 1 or go negative (mass is normalised by a negative total).</span>")
+              .arg(flipped.join(QStringLiteral(", ")));
     if (!output.metricsError.isEmpty()) {
         m_summary->setText(tr("Metrics unavailable: %1").arg(output.metricsError));
     } else if (!output.spans.empty()) {
@@ -93,10 +107,12 @@ void MetricsPanel::setResults(const RunOutput& output, const QString& spanDescri
                                .arg(a.toSpan, 0, 'f', 4)
                                .arg(a.noise, 0, 'f', 4)
                                .arg(a.sink, 0, 'f', 4)
-                               .arg(a.rest, 0, 'f', 4));
+                               .arg(a.rest, 0, 'f', 4)
+            + lambdaNote);
     } else {
         m_summary->setText(
-            tr("%1 heads. Select tokens in the token strip to mark the relevant span.").arg(output.metrics.size()));
+            tr("%1 heads. Select tokens in the token strip to mark the relevant span.").arg(output.metrics.size())
+            + lambdaNote);
     }
 }
 

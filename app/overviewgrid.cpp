@@ -82,8 +82,11 @@ void OverviewGrid::setCells(int layers, int heads, std::vector<OverviewCell> cel
     double lo = 0.0, hi = 0.0, magnitude = 0.0;
     double metricLo = std::numeric_limits<double>::infinity(), metricHi = -metricLo;
     for (const OverviewCell& cell : m_cells) {
-        for (float v : cell.map.values) {
-            if (!std::isfinite(v))
+        // Key column 0 holds the <bos> attention sink: its few large cells would set the range and leave every
+        // other cell near zero (blank thumbnails), so the range ignores it and those cells show saturated.
+        for (std::size_t i = 0; i < cell.map.values.size(); ++i) {
+            const float v = cell.map.values[i];
+            if (!std::isfinite(v) || (cell.map.cols > 1 && i % static_cast<std::size_t>(cell.map.cols) == 0))
                 continue;
             lo = std::min(lo, double(v));
             hi = std::max(hi, double(v));
@@ -142,6 +145,32 @@ void OverviewGrid::rebuildImages()
         }
         m_images[i] = std::move(image);
     }
+}
+
+QString OverviewGrid::legendHtml() const
+{
+    if (m_cells.empty())
+        return QString();
+    auto swatch
+        = [](QRgb rgb) { return QStringLiteral("<span style=\"color:%1\">■</span>").arg(QColor::fromRgb(rgb).name()); };
+    QString text = tr("Thumbnails: %1, one colour range [%2, %3] for all, key column 0 (&lt;bos&gt;) left out of it.")
+                       .arg(m_kindName)
+                       .arg(m_range.first, 0, 'g', 3)
+                       .arg(m_range.second, 0, 'g', 3);
+    const bool framed = std::any_of(
+        m_cells.begin(), m_cells.end(), [](const OverviewCell& cell) { return std::isfinite(cell.metric); });
+    if (framed) {
+        QCPColorGradient frame = metricGradient(); // color() is not const in QCP 2.1
+        const QCPRange range(m_metricRange.first, std::max(m_metricRange.second, m_metricRange.first + 1e-12));
+        text += tr("<br>Frame: %1 %2 %3 (low) … %4 %5 (high)")
+                    .arg(m_metricName.toHtmlEscaped(), swatch(frame.color(range.lower, range)))
+                    .arg(m_metricRange.first, 0, 'g', 3)
+                    .arg(swatch(frame.color(range.upper, range)))
+                    .arg(m_metricRange.second, 0, 'g', 3);
+    } else {
+        text += tr("<br>No frames: %1 is not available for this run.").arg(m_metricName.toHtmlEscaped());
+    }
+    return text;
 }
 
 int OverviewGrid::labelWidth() const

@@ -50,6 +50,8 @@ public:
     QString toolTipAt(const QPoint& pos) const;
     /// The colour range shared by all thumbnails: [min(0, lo), max] for sequential maps, [-m, m] for signed.
     std::pair<double, double> colorRange() const { return m_range; }
+    /// What the colours mean: the thumbnails' shared range and the frame metric's low/high colours (rich text).
+    QString legendHtml() const;
 
 Q_SIGNALS:
     /// The user clicked a thumbnail.

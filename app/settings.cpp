@@ -98,4 +98,27 @@ void Settings::setWindow(const QByteArray& geometry, const QByteArray& state)
     s.setValue(QStringLiteral("MainWindow/state"), state);
 }
 
+Settings::PanelLayout Settings::panelLayout() const
+{
+    return QSettings().value(QStringLiteral("View/panelLayout")).toString() == QStringLiteral("large")
+        ? PanelLayout::Large
+        : PanelLayout::Fit;
+}
+
+void Settings::setPanelLayout(PanelLayout layout)
+{
+    QSettings().setValue(QStringLiteral("View/panelLayout"),
+        layout == PanelLayout::Large ? QStringLiteral("large") : QStringLiteral("fit"));
+}
+
+QString Settings::lastFolder() const
+{
+    return QSettings().value(QStringLiteral("Files/lastFolder")).toString();
+}
+
+void Settings::setLastFolder(const QString& folder)
+{
+    QSettings().setValue(QStringLiteral("Files/lastFolder"), folder);
+}
+
 } // namespace attn::app

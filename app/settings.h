@@ -31,6 +31,15 @@ public:
     QString dtype() const;
     void setDtype(const QString& dtype);
 
+    /// How the Maps tab lays its panels out: every panel fitted into the view, or large panels in a scrolled grid.
+    enum class PanelLayout { Fit, Large };
+    PanelLayout panelLayout() const;
+    void setPanelLayout(PanelLayout layout);
+
+    /// The folder of the last file dialog (export, session), where the next one opens.
+    QString lastFolder() const;
+    void setLastFolder(const QString& folder);
+
     QByteArray windowGeometry() const;
     QByteArray windowState() const;
     void setWindow(const QByteArray& geometry, const QByteArray& state);

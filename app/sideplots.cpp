@@ -66,6 +66,11 @@ LambdaPlot::LambdaPlot(QWidget* parent)
 {
     m_plot->xAxis->setLabel(tr("layer"));
     m_plot->yAxis->setLabel(tr("λ"));
+    // Layers are integers: one tick per layer (or every few), never -0.5 or 0.5.
+    QSharedPointer<QCPAxisTickerFixed> layers(new QCPAxisTickerFixed);
+    layers->setTickStep(1.0);
+    layers->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    m_plot->xAxis->setTicker(layers);
     applyPalette(m_plot, palette());
 }
 
@@ -112,6 +117,13 @@ CopePositionPlot::CopePositionPlot(QWidget* parent)
     m_plot->xAxis->setLabel(tr("key"));
     m_plot->yAxis->setLabel(tr("position p"));
     m_plot->legend->setVisible(true);
+    // The legend sits above the plot, not over the curves.
+    auto* legendRow = new QCPLayoutGrid;
+    m_plot->plotLayout()->insertRow(1);
+    m_plot->plotLayout()->addElement(1, 0, legendRow);
+    legendRow->addElement(0, 0, m_plot->legend);
+    m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    m_plot->plotLayout()->setRowStretchFactor(1, 0.001);
     applyPalette(m_plot, palette());
 }
 
@@ -141,8 +153,17 @@ void CopePositionPlot::setRow(int row, const QStringList& tokens, const std::vec
             ticker->addTick(j, tokens[j]);
         m_plot->xAxis->setTicker(ticker);
         m_plot->xAxis->setTickLabelRotation(-60);
+        // One label per token overlaps beyond what the axis width holds: keep every k-th.
+        const int room = std::max(1, m_plot->axisRect()->width() / (m_plot->xAxis->tickLabelFont().pointSize() + 8));
+        const int step = std::max(1, (row + 1 + room - 1) / room);
+        ticker->clear();
+        for (int j = 0; j <= row; j += step)
+            ticker->addTick(j, tokens[j]);
     } else {
-        m_plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        QSharedPointer<QCPAxisTickerFixed> integers(new QCPAxisTickerFixed);
+        integers->setTickStep(1.0);
+        integers->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        m_plot->xAxis->setTicker(integers);
         m_plot->xAxis->setTickLabelRotation(0);
     }
     const QString query = row >= 0 && row < tokens.size() ? tokens[row] : QString();

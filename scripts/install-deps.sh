@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libssl-dev
   libzip-dev              # the zip container of PyTorch .pt checkpoints (core/src/pt/)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev   # the desktop front end (app/)
+  xvfb xauth                                     # scripts/screenshots.sh renders on a virtual X screen of a chosen size
   libgtest-dev googletest
   libonig-dev libutf8proc-dev   # tokenizer.json: the regex engine HF tokenizers uses, Unicode normalization
 )

@@ -142,7 +142,9 @@ private Q_SLOTS:
         QCOMPARE(grid.colorRange().second, double(0.1f + 0.4f * 2));
 
         std::vector<OverviewCell> signedCells = cells();
-        signedCells[1].map.values[0] = -3.0f;
+        const auto cols = static_cast<size_t>(signedCells[1].map.cols);
+        signedCells[1].map.values[cols + 1] = -3.0f; // row 1, key 1
+        signedCells[1].map.values[cols] = 50.0f; // key column 0 (the <bos> sink) does not set the range
         grid.setCells(kLayers, kHeads, std::move(signedCells), /*isSigned=*/true, QStringLiteral("D"), QString());
         QCOMPARE(grid.colorRange().first, -3.0);
         QCOMPARE(grid.colorRange().second, 3.0);
