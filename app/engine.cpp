@@ -164,17 +164,14 @@ public:
         }
         options.device = *spec;
         options.dtype = *type;
+        // A folder, a file inside a model folder (config.json, ...: the folder is meant), or a checkpoint file (.pt).
         QString dir = path;
-        if (QFileInfo(path).isFile()) // config.json (or any file in the model directory) was picked
-            dir = QFileInfo(path).absolutePath();
+        const QFileInfo picked(path);
+        if (picked.isFile() && QFileInfo::exists(picked.absoluteDir().filePath(QStringLiteral("config.json"))))
+            dir = picked.absolutePath();
         auto model = Model::load(dir.toStdString(), options);
         if (!model) {
             Q_EMIT loadFailed(requestId, path, QString::fromStdString(model.message()));
-            return;
-        }
-        auto tokenizer = makeTokenizer((*model)->config().tokenizer, dir.toStdString());
-        if (!tokenizer) {
-            Q_EMIT loadFailed(requestId, path, QString::fromStdString(tokenizer.message()));
             return;
         }
         ModelInfo info;
@@ -186,8 +183,12 @@ public:
         info.device = QString::fromStdString((*model)->deviceName());
         info.dtype = QString::fromStdString(toString((*model)->dtype()));
         info.sha256 = QString::fromStdString((*model)->weightsHash());
-        info.tokenizer = std::shared_ptr<const Tokenizer>(std::move(tokenizer.value()));
-        QFile sample(QDir(dir).filePath(QStringLiteral("sample_prompt.txt")));
+        info.format = QString::fromStdString((*model)->format());
+        for (const auto& [field, value] : (*model)->description())
+            info.description.append({QString::fromStdString(field), QString::fromStdString(value)});
+        info.tokenizer = (*model)->sharedTokenizer();
+        QFile sample(QDir(QFileInfo(dir).isDir() ? dir : QFileInfo(dir).absolutePath())
+                         .filePath(QStringLiteral("sample_prompt.txt")));
         if (sample.size() < (1 << 20) && sample.open(QIODevice::ReadOnly)) // a prompt, not a data set
             info.samplePrompt = QString::fromUtf8(sample.readAll()).trimmed();
         m_models[info.id] = std::move(model.value());

@@ -6,7 +6,9 @@
 #include "attnscope/metrics.h"
 #include "attnscope/tokenizer.h"
 
+#include <QList>
 #include <QObject>
+#include <QPair>
 #include <QString>
 #include <QStringList>
 
@@ -28,9 +30,12 @@ struct ModelInfo {
     QString device;
     QString dtype;
     QString sha256;
+    QString format; ///< "attnscope", "huggingface" or "pytorch"
+    /// What the importer read (model_type, rope, sliding window, the checkpoint's cfg, ...), in order.
+    QList<QPair<QString, QString>> description;
     /// sample_prompt.txt of the model directory (bundled models ship one), empty if none.
     QString samplePrompt;
-    /// A copy of the tokenizer for the UI thread (live token counts); tokenizers are plain C++, no torch.
+    /// The model's tokenizer, shared with the UI thread (live token counts); tokenizers are immutable and thread-safe.
     std::shared_ptr<const Tokenizer> tokenizer;
 };
 

@@ -49,6 +49,15 @@ const QString kUnknownToken = QStringLiteral("<unk>");
 /// Above this share of <unk> tokens the prompt is not run automatically: it would show maps of nothing.
 constexpr double kUnknownTokenLimit = 0.5;
 
+// What an importer read from a Hugging Face folder or a checkpoint (model_type, rope, the checkpoint's cfg, ...).
+QString importedSummary(const ModelInfo& info)
+{
+    QString text;
+    for (const auto& [field, value] : info.description)
+        text += QStringLiteral("<br><i>%1</i>: %2").arg(field.toHtmlEscaped(), value.toHtmlEscaped());
+    return text;
+}
+
 QString configSummary(const ModelInfo& info)
 {
     const ModelConfig& c = info.config;
@@ -63,7 +72,8 @@ QString configSummary(const ModelInfo& info)
         .arg(c.headDim)
         .arg(QLocale().toString(info.parameters))
         .arg(c.maxSeqLen)
-        .arg(info.device, info.dtype);
+        .arg(info.device, info.dtype)
+        + importedSummary(info);
 }
 
 } // namespace
@@ -295,13 +305,21 @@ void MainWindow::buildUi()
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open Model…"), this, [this] {
         const QString dir
-            = QFileDialog::getExistingDirectory(this, tr("Open a model directory"), m_settings.lastFolder());
+            = QFileDialog::getExistingDirectory(this, tr("Open a model folder (attnscope or Hugging Face)"), m_settings.lastFolder());
         if (dir.isEmpty())
             return;
         m_settings.setLastFolder(QFileInfo(dir).absolutePath());
         openModel(dir);
     });
     open->setShortcut(QKeySequence::Open);
+    file->addAction(tr("Open &Checkpoint File (.pt)…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a PyTorch checkpoint"), m_settings.lastFolder(),
+            tr("PyTorch checkpoint (*.pt *.pth *.ckpt);;All files (*)"));
+        if (path.isEmpty())
+            return;
+        m_settings.setLastFolder(QFileInfo(path).absolutePath());
+        openModel(path);
+    });
     file->addAction(tr("Open Model &Config (config.json)…"), this, [this] {
         const QString config = QFileDialog::getOpenFileName(this, tr("Open a model's config.json"),
             m_settings.lastFolder(), tr("Model config (config.json);;JSON (*.json)"));

@@ -86,7 +86,7 @@ TEST(Cli, ErrorsAreClearAndNonZero)
     TempDir dir;
     CliRun missing = cli("info " + dir.file("absent"), dir);
     EXPECT_EQ(missing.code, 1);
-    EXPECT_NE(missing.output.find("not a directory"), std::string::npos) << missing.output;
+    EXPECT_NE(missing.output.find("no such model folder or checkpoint file"), std::string::npos) << missing.output;
     const std::string model = dir.file("m");
     ASSERT_EQ(cli("init " + model + " --layers 1 --d-model 16 --heads 2", dir).code, 0);
     CliRun badHead = cli("maps " + model + " --prompt x --heads 9 --out " + dir.file("o"), dir);

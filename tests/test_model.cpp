@@ -41,7 +41,7 @@ TEST(ModelLoad, MissingDirectoryAndMissingConfigAreNamed)
     TempDir dir;
     auto missing = Model::load(dir.file("nope"));
     ASSERT_FALSE(missing);
-    EXPECT_NE(missing.message().find("not a directory"), std::string::npos) << missing.message();
+    EXPECT_NE(missing.message().find("no such model folder or checkpoint file"), std::string::npos) << missing.message();
     auto empty = Model::load(dir.path());
     ASSERT_FALSE(empty);
     EXPECT_NE(empty.message().find("config.json"), std::string::npos) << empty.message();

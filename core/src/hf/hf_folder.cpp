@@ -70,6 +70,7 @@ Status openWeights(const std::string& dir, ModelSource& source)
     if (shards.empty())
         return Status::error(index.string() + ": weight_map is empty");
     std::map<std::string, std::string> foundIn; // tensor -> the shard it was found in
+    std::vector<std::shared_ptr<SafetensorsFile>> files;
     for (const std::string& shard : shards) {
         const fs::path path = fs::path(dir) / shard;
         if (!fs::exists(path, ec))
@@ -82,15 +83,19 @@ Status openWeights(const std::string& dir, ModelSource& source)
             if (seen != foundIn.end())
                 return Status::error("tensor " + info.name + " is in two shards: " + seen->second + " and " + shard);
             foundIn[info.name] = shard;
-            auto indexed = shardOf.find(info.name);
-            if (indexed == shardOf.end())
-                return Status::error(shard + " holds tensor " + info.name + ", which " + kIndexFile + " does not list");
-            if (indexed->second != shard)
-                return Status::error(kIndexFile + std::string(" puts tensor ") + info.name + " in " + indexed->second
-                    + " but it is in " + shard);
         }
-        addSafetensorsFile(source, std::shared_ptr<SafetensorsFile>(std::move(file).value()), "");
+        files.push_back(std::shared_ptr<SafetensorsFile>(std::move(file).value()));
     }
+    for (const auto& [name, shard] : foundIn) { // every stored tensor is where the index says
+        auto indexed = shardOf.find(name);
+        if (indexed == shardOf.end())
+            return Status::error(shard + " holds tensor " + name + ", which " + kIndexFile + " does not list");
+        if (indexed->second != shard)
+            return Status::error(
+                kIndexFile + std::string(" puts tensor ") + name + " in " + indexed->second + " but it is in " + shard);
+    }
+    for (auto& file : files)
+        addSafetensorsFile(source, std::move(file), "");
     for (const auto& [name, shard] : shardOf)
         if (!foundIn.count(name))
             return Status::error(
