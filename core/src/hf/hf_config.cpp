@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <stdexcept>
 
@@ -265,6 +266,13 @@ void refuseUnsupported(const json& root, Family family)
         throw ConfigError("encoder-decoder models are not supported");
 }
 
+std::string number(double value)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
+
 void describe(HfConfig& out)
 {
     const ModelConfig& c = out.config;
@@ -277,9 +285,9 @@ void describe(HfConfig& out)
     d.push_back({"mlp", toString(c.arch.mlp)});
     if (c.hasRope()) {
         d.push_back({"trained context", std::to_string(c.rope.scaling.maxPositions) + " tokens (max_position_embeddings)"});
-        std::string rope = "theta " + std::to_string(c.rope.theta) + ", " + toString(c.rope.scaling.type);
+        std::string rope = "theta " + number(c.rope.theta) + ", " + toString(c.rope.scaling.type);
         if (c.rope.scaling.type != RopeScalingType::None)
-            rope += " x" + std::to_string(c.rope.scaling.factor);
+            rope += " x" + number(c.rope.scaling.factor);
         if (c.rope.rotaryDim > 0)
             rope += ", rotary dim " + std::to_string(c.rope.rotaryDim);
         d.push_back({"rope", rope});
@@ -294,7 +302,7 @@ void describe(HfConfig& out)
     }
     if (c.arch.attnSoftcap > 0.0 || c.arch.finalSoftcap > 0.0)
         d.push_back({"soft-caps",
-            "attention " + std::to_string(c.arch.attnSoftcap) + ", logits " + std::to_string(c.arch.finalSoftcap)});
+            "attention " + number(c.arch.attnSoftcap) + ", logits " + number(c.arch.finalSoftcap)});
     if (c.isDiff())
         d.push_back({"differential heads",
             std::to_string(c.nHeads) + " (" + std::to_string(out.subHeads)
