@@ -63,16 +63,16 @@ QString configSummary(const ModelInfo& info)
     const ModelConfig& c = info.config;
     return QStringLiteral("<b>%1</b><br>%2 attention, %3 positions<br>%4 layers × %5 heads (kv %6), d_model %7, "
                           "head_dim %8<br>%9 parameters<br>max_seq_len %10<br>%11, %12")
-        .arg(info.name.toHtmlEscaped(), QString::fromStdString(toString(c.attention)),
-            QString::fromStdString(toString(c.position)))
-        .arg(c.nLayers)
-        .arg(c.nHeads)
-        .arg(c.nKvHeads)
-        .arg(c.dModel)
-        .arg(c.headDim)
-        .arg(QLocale().toString(info.parameters))
-        .arg(c.maxSeqLen)
-        .arg(info.device, info.dtype)
+               .arg(info.name.toHtmlEscaped(), QString::fromStdString(toString(c.attention)),
+                   QString::fromStdString(toString(c.position)))
+               .arg(c.nLayers)
+               .arg(c.nHeads)
+               .arg(c.nKvHeads)
+               .arg(c.dModel)
+               .arg(c.headDim)
+               .arg(QLocale().toString(info.parameters))
+               .arg(c.maxSeqLen)
+               .arg(info.device, info.dtype)
         + importedSummary(info);
 }
 
@@ -304,8 +304,8 @@ void MainWindow::buildUi()
     // Actions and shortcuts.
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open Model…"), this, [this] {
-        const QString dir
-            = QFileDialog::getExistingDirectory(this, tr("Open a model folder (attnscope or Hugging Face)"), m_settings.lastFolder());
+        const QString dir = QFileDialog::getExistingDirectory(
+            this, tr("Open a model folder (attnscope or Hugging Face)"), m_settings.lastFolder());
         if (dir.isEmpty())
             return;
         m_settings.setLastFolder(QFileInfo(dir).absolutePath());
@@ -313,8 +313,8 @@ void MainWindow::buildUi()
     });
     open->setShortcut(QKeySequence::Open);
     file->addAction(tr("Open &Checkpoint File (.pt)…"), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open a PyTorch checkpoint"), m_settings.lastFolder(),
-            tr("PyTorch checkpoint (*.pt *.pth *.ckpt);;All files (*)"));
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a PyTorch checkpoint"),
+            m_settings.lastFolder(), tr("PyTorch checkpoint (*.pt *.pth *.ckpt);;All files (*)"));
         if (path.isEmpty())
             return;
         m_settings.setLastFolder(QFileInfo(path).absolutePath());

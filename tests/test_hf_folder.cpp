@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iterator>
-#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -173,14 +173,14 @@ TEST(HfFolder, RefusesBrokenShardSets)
     const std::string name = "model.embed_tokens.weight";
     const std::string shard = index["weight_map"][name];
     index["weight_map"][name] = shard == "model-00001-of-00006.safetensors" ? "model-00002-of-00006.safetensors"
-                                                                           : "model-00001-of-00006.safetensors";
+                                                                            : "model-00001-of-00006.safetensors";
     writeJson(moved.file("model.safetensors.index.json"), index);
     EXPECT_MENTIONS(openError(moved.dir()), "puts tensor " + name);
 
     FolderCopy twice("llama_linear_bias_sharded");
     const float one = 1.0f;
-    ASSERT_TRUE(attn::writeSafetensors(twice.file("extra.safetensors"),
-        {{name, attn::DType::F32, {1}, &one, sizeof one}})
+    ASSERT_TRUE(
+        attn::writeSafetensors(twice.file("extra.safetensors"), {{name, attn::DType::F32, {1}, &one, sizeof one}})
             .isOk());
     index = readJson(twice.file("model.safetensors.index.json"));
     index["weight_map"]["lm_head.weight"] = "extra.safetensors"; // the index opens it; it holds a duplicate

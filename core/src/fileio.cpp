@@ -162,7 +162,7 @@ Result<std::string> finishDigest(EVP_MD_CTX* ctx, const std::string& what)
     return hex;
 }
 
-Result<std::string> sha256FileImpl(const std::string& path)
+Result<std::string> sha256FileImpl(const std::string& path, const std::atomic<bool>* cancel)
 {
     FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0)
@@ -173,8 +173,11 @@ Result<std::string> sha256FileImpl(const std::string& path)
         return Status::error("cannot hash \"" + path + "\": OpenSSL could not initialise SHA-256");
 
     // Model files run to gigabytes; a fixed 1 MiB buffer keeps memory constant.
-    const int err = detail::readChunks(fd.get(), 1 << 20,
-        [&ctx](const char* data, std::size_t n) { return EVP_DigestUpdate(ctx.get(), data, n) == 1; });
+    const int err = detail::readChunks(fd.get(), 1 << 20, [&ctx, cancel](const char* data, std::size_t n) {
+        return !(cancel && cancel->load()) && EVP_DigestUpdate(ctx.get(), data, n) == 1;
+    });
+    if (cancel && cancel->load())
+        return Status::error("hashing \"" + path + "\" was cancelled");
     if (err > 0)
         return Status::error("cannot read \"" + path + "\": " + errnoText(err));
     if (err < 0)
@@ -220,10 +223,10 @@ bool fileExists(const std::string& path)
     return ::stat(path.c_str(), &info) == 0;
 }
 
-Result<std::string> sha256File(const std::string& path)
+Result<std::string> sha256File(const std::string& path, const std::atomic<bool>* cancel)
 {
     try {
-        return sha256FileImpl(path);
+        return sha256FileImpl(path, cancel);
     } catch (const std::exception& e) {
         return Status::error("cannot hash \"" + path + "\": " + e.what());
     }

@@ -128,13 +128,13 @@ Status checkRecipes(const ModelSource& source, const std::vector<std::string>& i
     return Status::error(msg.str());
 }
 
-Result<std::string> weightsSha256(const std::vector<std::string>& files)
+Result<std::string> weightsSha256(const std::vector<std::string>& files, const std::atomic<bool>* cancel)
 {
     if (files.size() == 1)
-        return sha256File(files.front());
+        return sha256File(files.front(), cancel);
     std::string listing;
     for (const std::string& file : files) {
-        Result<std::string> digest = sha256File(file);
+        Result<std::string> digest = sha256File(file, cancel);
         if (!digest)
             return digest.status();
         listing += *digest + "  " + fs::path(file).filename().string() + "\n";

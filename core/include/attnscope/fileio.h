@@ -3,6 +3,7 @@
 
 #include "attnscope/status.h"
 
+#include <atomic>
 #include <string>
 
 namespace attn {
@@ -15,8 +16,8 @@ namespace attn {
 Status writeFileAtomic(const std::string& path, const std::string& bytes);
 Result<std::string> readFile(const std::string& path);
 bool fileExists(const std::string& path);
-/** @brief Hex SHA-256 of a file's contents (streamed, constant memory). */
-Result<std::string> sha256File(const std::string& path);
+/** @brief Hex SHA-256 of a file's contents (streamed, constant memory); stops with an error once *cancel is set. */
+Result<std::string> sha256File(const std::string& path, const std::atomic<bool>* cancel = nullptr);
 /** @brief Hex SHA-256 of bytes in memory. */
 Result<std::string> sha256Bytes(const std::string& bytes);
 

@@ -6,6 +6,7 @@
 #include "attnscope/status.h"
 #include "attnscope/tokenizer.h"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -79,6 +80,6 @@ Result<std::vector<int64_t>> recipeShape(const TensorRecipe& recipe, const Store
 Status checkRecipes(const ModelSource& source, const std::vector<std::string>& ignored, const std::string& origin);
 
 /// SHA-256 of the weights: of the file itself for one file; for several, of the lines "<sha256>  <file name>\n".
-Result<std::string> weightsSha256(const std::vector<std::string>& files);
+Result<std::string> weightsSha256(const std::vector<std::string>& files, const std::atomic<bool>* cancel = nullptr);
 
 } // namespace attn

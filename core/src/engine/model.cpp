@@ -12,15 +12,45 @@
 #include "engine/weights.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
-#include <future>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <new>
+#include <optional>
 #include <set>
+#include <thread>
 
 namespace attn {
+
+/// Hashing multi-GB weights must not make opening wait: a detached thread hashes beside the load, whoever first needs
+/// the digest (an export's provenance) waits for what is left of it, and closing the model stops it within a chunk.
+struct HashJob {
+    std::atomic<bool> cancel {false};
+    std::mutex mutex;
+    std::condition_variable done;
+    std::optional<Result<std::string>> result;
+
+    static std::shared_ptr<HashJob> start(std::vector<std::string> files)
+    {
+        auto job = std::make_shared<HashJob>();
+        std::thread([job, files = std::move(files)] {
+            Result<std::string> digest = weightsSha256(files, &job->cancel);
+            const std::lock_guard<std::mutex> lock(job->mutex);
+            job->result = std::move(digest);
+            job->done.notify_all();
+        }).detach();
+        return job;
+    }
+    Result<std::string> wait()
+    {
+        std::unique_lock<std::mutex> lock(mutex);
+        done.wait(lock, [this] { return result.has_value(); });
+        return *result;
+    }
+};
 
 struct Model::Impl {
     std::string dir;
@@ -30,9 +60,7 @@ struct Model::Impl {
     std::vector<std::pair<std::string, std::string>> description;
     std::vector<TensorInfo> tensorInfos;
     int64_t parameterCount = 0;
-    // Hashing multi-GB weights must not make opening wait: it runs beside the load and whoever first needs the digest
-    // (an export's provenance) waits for what is left of it.
-    std::shared_future<Result<std::string>> hashJob;
+    std::shared_ptr<HashJob> hashJob;
     mutable std::string weightsHash;
     at::Device device = at::Device(at::kCPU);
     ComputeDType dtype = ComputeDType::F32;
@@ -163,7 +191,11 @@ Model::Model()
 {
 }
 
-Model::~Model() = default;
+Model::~Model()
+{
+    if (m && m->hashJob)
+        m->hashJob->cancel = true;
+}
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& options)
 {
@@ -196,7 +228,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
             impl.parameterCount += t.numel();
     }
     impl.weightBytes = src.storedBytes();
-    impl.hashJob = std::async(std::launch::async, weightsSha256, src.weightFiles).share();
+    impl.hashJob = HashJob::start(src.weightFiles);
     impl.device = *device;
     impl.dtype = options.dtype;
     if (impl.device.is_cuda()) {
@@ -240,8 +272,8 @@ int64_t Model::parameterCount() const
 }
 const std::string& Model::weightsHash() const
 {
-    if (m->weightsHash.empty() && m->hashJob.valid()) {
-        const Result<std::string>& digest = m->hashJob.get();
+    if (m->weightsHash.empty() && m->hashJob) {
+        const Result<std::string> digest = m->hashJob->wait();
         m->weightsHash = digest ? *digest : "unavailable: " + digest.message();
     }
     return m->weightsHash;

@@ -284,7 +284,8 @@ void describe(HfConfig& out)
     d.push_back({"norm", toString(c.arch.norm) + ", " + toString(c.arch.block)});
     d.push_back({"mlp", toString(c.arch.mlp)});
     if (c.hasRope()) {
-        d.push_back({"trained context", std::to_string(c.rope.scaling.maxPositions) + " tokens (max_position_embeddings)"});
+        d.push_back(
+            {"trained context", std::to_string(c.rope.scaling.maxPositions) + " tokens (max_position_embeddings)"});
         std::string rope = "theta " + number(c.rope.theta) + ", " + toString(c.rope.scaling.type);
         if (c.rope.scaling.type != RopeScalingType::None)
             rope += " x" + number(c.rope.scaling.factor);
@@ -301,8 +302,8 @@ void describe(HfConfig& out)
                 + std::to_string(c.nLayers) + " layers"});
     }
     if (c.arch.attnSoftcap > 0.0 || c.arch.finalSoftcap > 0.0)
-        d.push_back({"soft-caps",
-            "attention " + number(c.arch.attnSoftcap) + ", logits " + number(c.arch.finalSoftcap)});
+        d.push_back(
+            {"soft-caps", "attention " + number(c.arch.attnSoftcap) + ", logits " + number(c.arch.finalSoftcap)});
     if (c.isDiff())
         d.push_back({"differential heads",
             std::to_string(c.nHeads) + " (" + std::to_string(out.subHeads)

@@ -113,14 +113,15 @@ Result<std::unique_ptr<ModelSource>> openRamCheckpoint(const std::string& path)
 {
     auto ram = readRamCheckpoint(path);
     if (!ram)
-        return Status::error(ram.message()
-            + " (a plain state_dict opens with a sidecar " + std::filesystem::path(path).filename().string()
-            + ".attnscope.json beside it: docs/model-format.md)");
+        return Status::error(ram.message() + " (a plain state_dict opens with a sidecar "
+            + std::filesystem::path(path).filename().string() + ".attnscope.json beside it: docs/model-format.md)");
     if (ram->cfgOnly)
-        return Status::error(path + " holds only the training config (a .pt.cfg file); open the .pt checkpoint beside it");
+        return Status::error(
+            path + " holds only the training config (a .pt.cfg file); open the .pt checkpoint beside it");
     const RamConfig& cfg = ram->cfg;
     if (ram->ind2word.empty())
-        return Status::error(path + ": the checkpoint has no tokenizer (tokenizer.ind2word); attnscope needs its words");
+        return Status::error(
+            path + ": the checkpoint has no tokenizer (tokenizer.ind2word); attnscope needs its words");
     const int64_t vocab = cfg.nvocab.value_or(static_cast<int64_t>(ram->ind2word.size()));
     if (vocab != static_cast<int64_t>(ram->ind2word.size()))
         return Status::error(path + ": cfg.nvocab is " + std::to_string(vocab) + " but tokenizer.ind2word has "

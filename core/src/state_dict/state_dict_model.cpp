@@ -99,8 +99,8 @@ Result<std::unique_ptr<ModelSource>> openStateDictWithSidecar(const std::string&
     if (!where->key.empty()) {
         dict = dict->find(where->key);
         if (!dict)
-            return Status::error(path + ": the file has no top-level entry '" + where->key
-                + "' (state_dict.key in " + sidecarPath + ")");
+            return Status::error(path + ": the file has no top-level entry '" + where->key + "' (state_dict.key in "
+                + sidecarPath + ")");
     }
     auto tensors = listTensors(*dict, where->key.empty() ? "the state_dict" : where->key);
     if (!tensors)
@@ -141,8 +141,9 @@ Result<std::unique_ptr<ModelSource>> openStateDictWithSidecar(const std::string&
     if (Status s = checkRecipes(*source, outside, sidecarPath); !s)
         return s;
     source->weightFiles = {path};
-    source->description = {{"format", "PyTorch state_dict with the sidecar " + fs::path(sidecarPath).filename().string()},
-        {"names", where->names + (where->prefix.empty() ? "" : ", prefix " + where->prefix)}};
+    source->description
+        = {{"format", "PyTorch state_dict with the sidecar " + fs::path(sidecarPath).filename().string()},
+            {"names", where->names + (where->prefix.empty() ? "" : ", prefix " + where->prefix)}};
     source->keepAlive.push_back(std::shared_ptr<PtCheckpoint>(std::move(file).value()));
     return source;
 }
