@@ -25,31 +25,41 @@
 
 namespace attn {
 
-/// Hashing multi-GB weights must not make opening wait: a detached thread hashes beside the load, whoever first needs
-/// the digest (an export's provenance) waits for what is left of it, and closing the model stops it within a chunk.
-struct HashJob {
-    std::atomic<bool> cancel {false};
-    std::mutex mutex;
-    std::condition_variable done;
-    std::optional<Result<std::string>> result;
-
-    static std::shared_ptr<HashJob> start(std::vector<std::string> files)
+/// Hashing multi-GB weights must not make opening wait: a thread hashes beside the load, whoever first needs the digest
+/// (an export's provenance) waits for what is left of it, and closing the model stops it within one 1 MiB chunk and
+/// joins it (a thread left running past the end of main would race OpenSSL's teardown).
+class HashJob {
+public:
+    explicit HashJob(std::vector<std::string> files)
+        : m_thread([this, files = std::move(files)] {
+            Result<std::string> digest = weightsSha256(files, &m_cancel);
+            const std::lock_guard<std::mutex> lock(m_mutex);
+            m_result = std::move(digest);
+            m_done.notify_all();
+        })
     {
-        auto job = std::make_shared<HashJob>();
-        std::thread([job, files = std::move(files)] {
-            Result<std::string> digest = weightsSha256(files, &job->cancel);
-            const std::lock_guard<std::mutex> lock(job->mutex);
-            job->result = std::move(digest);
-            job->done.notify_all();
-        }).detach();
-        return job;
     }
+    ~HashJob()
+    {
+        m_cancel = true;
+        m_thread.join();
+    }
+    HashJob(const HashJob&) = delete;
+    HashJob& operator=(const HashJob&) = delete;
+
     Result<std::string> wait()
     {
-        std::unique_lock<std::mutex> lock(mutex);
-        done.wait(lock, [this] { return result.has_value(); });
-        return *result;
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_done.wait(lock, [this] { return m_result.has_value(); });
+        return *m_result;
     }
+
+private:
+    std::atomic<bool> m_cancel {false};
+    std::mutex m_mutex;
+    std::condition_variable m_done;
+    std::optional<Result<std::string>> m_result;
+    std::thread m_thread; // last: starts once the members it uses exist
 };
 
 struct Model::Impl {
@@ -60,7 +70,7 @@ struct Model::Impl {
     std::vector<std::pair<std::string, std::string>> description;
     std::vector<TensorInfo> tensorInfos;
     int64_t parameterCount = 0;
-    std::shared_ptr<HashJob> hashJob;
+    std::unique_ptr<HashJob> hashJob;
     mutable std::string weightsHash;
     at::Device device = at::Device(at::kCPU);
     ComputeDType dtype = ComputeDType::F32;
@@ -191,11 +201,7 @@ Model::Model()
 {
 }
 
-Model::~Model()
-{
-    if (m && m->hashJob)
-        m->hashJob->cancel = true;
-}
+Model::~Model() = default;
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& options)
 {
@@ -228,7 +234,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
             impl.parameterCount += t.numel();
     }
     impl.weightBytes = src.storedBytes();
-    impl.hashJob = HashJob::start(src.weightFiles);
+    impl.hashJob = std::make_unique<HashJob>(src.weightFiles);
     impl.device = *device;
     impl.dtype = options.dtype;
     if (impl.device.is_cuda()) {
