@@ -78,6 +78,9 @@ in_root() {
     /bin/bash -c "cd $SRC && $1"
 }
 
+# A run interrupted during apt leaves dpkg half-configured; finishing that first is a no-op otherwise.
+in_root "dpkg --configure -a" >>"$LOG_DIR/debootstrap.log" 2>&1
+
 status=0
 for step in run-tests run-demo; do
   echo "check-debian13: scripts/$step.sh in trixie (log: $LOG_DIR/$step.log)"
