@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Installs everything attnscope needs to build and test on Debian 12 (bookworm), from apt only.
+# Installs everything attnscope needs to build and test on Debian 12 (bookworm) or 13 (trixie: the same package
+# names, with LibTorch 2.6 and Qt 6.8), from apt only.
 # Skips apt entirely when every package is already installed, so repeated runs cost nothing.
 set -euo pipefail
 
