@@ -39,7 +39,11 @@ if ! command -v nvcc >/dev/null && [ -z "${CUDACXX:-}" ]; then
     exit 2
   fi
 fi
-command -v ccache >/dev/null && export CMAKE_CXX_COMPILER_LAUNCHER=ccache
+if command -v ccache >/dev/null; then
+  export CMAKE_CXX_COMPILER_LAUNCHER=ccache
+  # Without these ccache refuses every TU that uses the precompiled LibTorch header (all of the engine's).
+  export CCACHE_SLOPPINESS=pch_defines,time_macros
+fi
 
 JOBS=${JOBS:-$(nproc)}
 step configure cmake --preset gpu -DATTNSCOPE_WARNINGS_AS_ERRORS=ON

@@ -15,7 +15,9 @@
 #include <gtest/gtest.h>
 #include <torch/version.h>
 
+#include <cstdio>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -35,6 +37,12 @@ struct FusedCase {
     GqaSemantics gqa;
     std::string name;
 };
+
+// gtest prints parameters in test listings and failures: the name, not the struct's bytes.
+void PrintTo(const FusedCase& fc, std::ostream* os)
+{
+    *os << fc.name;
+}
 
 ModelConfig caseConfig(const FusedCase& fc)
 {
@@ -119,7 +127,9 @@ TEST_P(FusedMatchesTiled, LogitsAtEveryPosition)
             ASSERT_EQ(fused.sizes(), tiled.sizes());
             const double difference = relativeDifference(fused, tiled);
             EXPECT_LE(difference, kTolerance) << device << ", query tile " << queryTile;
-            RecordProperty(device.str() + "_tile" + std::to_string(queryTile), std::to_string(difference));
+            char text[32];
+            std::snprintf(text, sizeof text, "%.3g", difference);
+            RecordProperty(device.str() + "_tile" + std::to_string(queryTile), text);
         }
     }
 }
