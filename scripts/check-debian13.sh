@@ -54,9 +54,12 @@ cleanup() {
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM # runs the EXIT trap: no mount is left behind under ROOT
 for fs in proc sys dev dev/pts; do
   mkdir -p "$ROOT/$fs"
-  if ! mountpoint -q "$ROOT/$fs"; then
+  if mountpoint -q "$ROOT/$fs"; then
+    mounted+=("$ROOT/$fs") # left by an interrupted run: ours to undo
+  else
     case $fs in
     proc) mount -t proc proc "$ROOT/proc" ;;
     *) mount --bind "/$fs" "$ROOT/$fs" ;;
