@@ -153,7 +153,10 @@ bench_ours() { # SHAPE
 }
 
 bench_eager() { # SHAPE
-  "$PYTHON" bench/eager_reference.py --shape "$1" ${LAYERS:+--layers "$LAYERS"} --tokens "$TOKENS" --device "$DEVICE" \
+  # Ascending: the eager reference stops at the first N that runs out of memory and marks the longer ones.
+  local ascending
+  ascending=$(tr ',' '\n' <<<"$TOKENS" | sort -n | paste -sd,)
+  "$PYTHON" bench/eager_reference.py --shape "$1" ${LAYERS:+--layers "$LAYERS"} --tokens "$ascending" --device "$DEVICE" \
     --dtype "$DTYPE" --repeats "$REPEATS" --json "$OUTDIR/eager-$1.json"
 }
 
