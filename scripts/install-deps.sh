@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Installs everything attnscope needs to build and test on Debian 12 (bookworm), from apt only.
+# Installs everything attnscope needs to build and test on Debian 12 (bookworm) or 13 (trixie: the same package
+# names, with LibTorch 2.6 and Qt 6.8), from apt only.
 # Skips apt entirely when every package is already installed, so repeated runs cost nothing.
 set -euo pipefail
+
+# OpenBLAS replaces the reference BLAS libtorch links by default (~30x faster forward passes). Debian 13's
+# LibTorch 2.6 needs the OpenMP build: with the pthread build its BLAS threads fight LibTorch's OpenMP threads
+# (the trainer tests: 149 s with pthread, 2.3 s with openmp; Debian 12's LibTorch 1.13 is fine with pthread).
+OPENBLAS=libopenblas0-pthread
+. /etc/os-release 2>/dev/null || true
+[ "${VERSION_CODENAME:-}" = trixie ] && OPENBLAS=libopenblas0-openmp
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev            # LibTorch 1.13 (CPU); GPU users point CMake at PyTorch instead (README)
-  libopenblas0-pthread    # replaces the reference BLAS libtorch links by default: ~30x faster forward passes
+  "$OPENBLAS"
   nlohmann-json3-dev libcli11-dev libssl-dev
   libzip-dev              # the zip container of PyTorch .pt checkpoints (core/src/pt/)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev   # the desktop front end (app/)

@@ -12,6 +12,8 @@
 #include "engine/transformer.h"
 #include "engine/weights.h"
 
+#include <ATen/core/grad_mode.h> // at::NoGradGuard: ATen/ATen.h no longer brings it in LibTorch 2.x
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>

@@ -3,6 +3,8 @@
 
 #include "engine/transformer.h"
 
+#include <ATen/core/grad_mode.h> // at::NoGradGuard: ATen/ATen.h no longer brings it in LibTorch 2.x
+
 #include <algorithm>
 
 namespace attn::engine {
