@@ -92,7 +92,11 @@ private:
             const long index = static_cast<long>(symbols.size());
             symbols.push_back({id, index - 1, index + 1, length});
         };
-        std::optional<std::pair<int64_t, size_t>> pendingUnk;
+        // An unknown-token run waiting to be fused. Plain fields, not std::optional<pair>: GCC 12 -O3 warns
+        // (maybe-uninitialized) through the optional's storage.
+        bool hasPendingUnk = false;
+        int64_t pendingUnkId = 0;
+        size_t pendingUnkBytes = 0;
         for (size_t pos = 0; pos < word.size();) {
             const size_t begin = pos;
             decodeUtf8(word, pos);
@@ -104,9 +108,9 @@ private:
                 s += suffix;
             auto it = vocabMap.find(s);
             if (it != vocabMap.end()) {
-                if (pendingUnk) {
-                    add(pendingUnk->first, pendingUnk->second);
-                    pendingUnk.reset();
+                if (hasPendingUnk) {
+                    add(pendingUnkId, pendingUnkBytes);
+                    hasPendingUnk = false;
                 }
                 add(it->second, byteLength);
                 continue;
@@ -132,17 +136,19 @@ private:
                 auto unkIt = vocabMap.find(*unk);
                 if (unkIt == vocabMap.end())
                     return Status::error("tokenizer.json: model.unk_token '" + *unk + "' is not in model.vocab");
-                if (pendingUnk && fuseUnk) {
-                    pendingUnk->second += byteLength;
+                if (hasPendingUnk && fuseUnk) {
+                    pendingUnkBytes += byteLength;
                 } else {
-                    if (pendingUnk)
-                        add(pendingUnk->first, pendingUnk->second);
-                    pendingUnk = std::make_pair(unkIt->second, byteLength);
+                    if (hasPendingUnk)
+                        add(pendingUnkId, pendingUnkBytes);
+                    hasPendingUnk = true;
+                    pendingUnkId = unkIt->second;
+                    pendingUnkBytes = byteLength;
                 }
             }
         }
-        if (pendingUnk)
-            add(pendingUnk->first, pendingUnk->second);
+        if (hasPendingUnk)
+            add(pendingUnkId, pendingUnkBytes);
         if (!symbols.empty())
             symbols.back().next = -1;
         mergeAll(symbols);
