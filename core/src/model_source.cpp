@@ -144,6 +144,32 @@ Result<std::string> weightsSha256(const std::vector<std::string>& files, const s
 
 namespace detail {
 
+Result<StoredTensor> storedTensorFromPt(const PtNamedTensor& named, const std::string& path)
+{
+    const PtTensor& t = *named.tensor;
+    const std::optional<DType> dtype = toModelDType(t.dtype);
+    if (!dtype)
+        return Status::error(path + ": tensor " + named.name + " is " + ptScalarName(t.dtype)
+            + "; attnscope reads F32, F16 and BF16 weights");
+    StoredTensor stored;
+    stored.name = named.name;
+    stored.file = path;
+    stored.dtype = *dtype;
+    stored.shape = t.shape;
+    stored.strides = t.stride;
+    stored.data = t.data();
+    return stored;
+}
+
+void keepNeededRecipes(ModelSource& source)
+{
+    std::map<std::string, TensorRecipe> needed;
+    for (const TensorSpec& spec : expectedTensors(source.config))
+        if (auto it = source.recipes.find(spec.name); it != source.recipes.end())
+            needed.insert(*it);
+    source.recipes = std::move(needed);
+}
+
 void addSafetensorsFile(ModelSource& source, std::shared_ptr<SafetensorsFile> file, const std::string& prefixToStrip)
 {
     for (const TensorInfo& info : file->tensors()) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "attnscope/model_source.h"
+#include "attnscope/pt_checkpoint.h"
 #include "attnscope/safetensors.h"
 
 #include <nlohmann/json_fwd.hpp>
@@ -22,6 +23,14 @@ Result<std::unique_ptr<ModelSource>> openPytorchCheckpoint(const std::string& pa
 Result<std::unique_ptr<ModelSource>> openRamCheckpoint(const std::string& path);
 /// A plain state_dict whose config comes from a sidecar (docs/model-format.md "state_dict files").
 Result<std::unique_ptr<ModelSource>> openStateDictWithSidecar(const std::string& path, const std::string& sidecar);
+
+/// A tensor of a torch.save file as a stored tensor (its bytes stay in the file's mapping); non-float dtypes are
+/// refused by name.
+Result<StoredTensor> storedTensorFromPt(const PtNamedTensor& named, const std::string& path);
+
+/// Drops the recipes of tensors the config does not need (biases of a model without them, ...), so that a stored
+/// tensor no needed recipe uses is reported as unexpected by checkRecipes.
+void keepNeededRecipes(ModelSource& source);
 
 /// Adds every tensor of a safetensors file to source.stored (names without prefixToStrip) and keeps the file alive.
 void addSafetensorsFile(ModelSource& source, std::shared_ptr<SafetensorsFile> file, const std::string& prefixToStrip);

@@ -245,15 +245,7 @@ Result<std::unique_ptr<ModelSource>> openHuggingFaceFolder(const std::string& di
     } else {
         addLlamaFamilyRecipes(*hc, *source);
     }
-    // Recipes for tensors the config does not need (biases of a model without them, ...) are dropped; a stored
-    // tensor that no needed recipe uses is then reported as unexpected by checkRecipes.
-    std::map<std::string, TensorRecipe> needed;
-    for (const TensorSpec& spec : expectedTensors(source->config)) {
-        auto it = source->recipes.find(spec.name);
-        if (it != source->recipes.end())
-            needed.insert(*it);
-    }
-    source->recipes = std::move(needed);
+    keepNeededRecipes(*source);
     if (Status s = checkRecipes(*source, ignoredTensors(*hc, *source, prefix), "config.json in " + dir); !s)
         return s;
 

@@ -135,26 +135,13 @@ Result<std::unique_ptr<ModelSource>> openRamCheckpoint(const std::string& path)
     source->format = "pytorch";
     source->config = *config;
     for (const PtNamedTensor& named : ram->tensors) {
-        const PtTensor& t = *named.tensor;
-        const std::optional<DType> dtype = toModelDType(t.dtype);
-        if (!dtype)
-            return Status::error(path + ": tensor " + named.name + " is " + ptScalarName(t.dtype)
-                + "; attnscope reads F32, F16 and BF16 weights");
-        StoredTensor stored;
-        stored.name = named.name;
-        stored.file = path;
-        stored.dtype = *dtype;
-        stored.shape = t.shape;
-        stored.strides = t.stride;
-        stored.data = t.data();
-        source->stored.push_back(std::move(stored));
+        auto stored = storedTensorFromPt(named, path);
+        if (!stored)
+            return stored.status();
+        source->stored.push_back(std::move(stored).value());
     }
     addRamRecipes(*config, *source);
-    std::map<std::string, TensorRecipe> needed;
-    for (const TensorSpec& spec : expectedTensors(source->config))
-        if (auto it = source->recipes.find(spec.name); it != source->recipes.end())
-            needed.insert(*it);
-    source->recipes = std::move(needed);
+    keepNeededRecipes(*source);
     std::vector<std::string> ignored;
     if (cfg.embTie)
         ignored.push_back("out_mod.weight"); // the same storage as embed_toks.weight

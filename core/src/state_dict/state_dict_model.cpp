@@ -117,27 +117,14 @@ Result<std::unique_ptr<ModelSource>> openStateDictWithSidecar(const std::string&
             outside.push_back(named.name);
             continue;
         }
-        const PtTensor& t = *named.tensor;
-        const std::optional<DType> dtype = toModelDType(t.dtype);
-        if (!dtype)
-            return Status::error(path + ": tensor " + named.name + " is " + ptScalarName(t.dtype)
-                + "; attnscope reads F32, F16 and BF16 weights");
-        StoredTensor stored;
-        stored.name = named.name;
-        stored.file = path;
-        stored.dtype = *dtype;
-        stored.shape = t.shape;
-        stored.strides = t.stride;
-        stored.data = t.data();
+        auto stored = storedTensorFromPt(named, path);
+        if (!stored)
+            return stored.status();
         source->recipes[internalName(named.name.substr(where->prefix.size()), where->names)]
             = {named.name, false, {}, {}};
-        source->stored.push_back(std::move(stored));
+        source->stored.push_back(std::move(stored).value());
     }
-    std::map<std::string, TensorRecipe> needed;
-    for (const TensorSpec& spec : expectedTensors(source->config))
-        if (auto it = source->recipes.find(spec.name); it != source->recipes.end())
-            needed.insert(*it);
-    source->recipes = std::move(needed);
+    keepNeededRecipes(*source);
     if (Status s = checkRecipes(*source, outside, sidecarPath); !s)
         return s;
     source->weightFiles = {path};
