@@ -33,6 +33,10 @@ namespace {
 constexpr std::size_t kMaxLabelChars = 12;
 constexpr int kRotateKeyLabelsAbove = 16; // more key tokens than this: labels rotate so more fit
 constexpr double kKeyLabelRotation = -60.0;
+// How far from square a map may be drawn: a few maps in a wide grid would otherwise be stretched into tall
+// stripes. Wide is allowed further than tall, as the 1280x800 grid of eleven panels is wide and short.
+constexpr double kMaxWideAspect = 1.6;
+constexpr double kMaxTallAspect = 1.15;
 
 /// Labels integer ticks with token strings: as many as fit without overlap (`spacing` pixels apart along the axis,
 /// measured from the font by the panel), always the first and last token in view (QCPAxisTickerText would draw
@@ -150,6 +154,7 @@ struct HeatmapPanel::Private : public QObject {
     void emitView();
     void clampView();
     void updateTitle();
+    void keepSquareish();
 
     bool eventFilter(QObject* watched, QEvent* event) override
     {
@@ -266,6 +271,7 @@ void HeatmapPanel::Private::setup()
     QObject::connect(plot, &QCustomPlot::afterLayout, q, [this] {
         checkKeyLabelFit();
         updateTitle();
+        keepSquareish();
     });
     QObject::connect(plot, &QCustomPlot::mouseMove, q, [this](QMouseEvent* event) { hoverAt(event->position()); });
 
@@ -440,6 +446,30 @@ void HeatmapPanel::Private::updateTitle()
     if (!map.details.isEmpty())
         tip += QLatin1Char('\n') + map.details;
     q->setToolTip(tip + QStringLiteral("\n(rows: query tokens, columns: key tokens)"));
+}
+
+void HeatmapPanel::Private::keepSquareish()
+{
+    // Pads the plot inside the panel so the map's aspect stays within the limits. The axis and header overhead
+    // does not depend on the padding, so the map size without padding is the current one plus the padding, and a
+    // second pass finds nothing to change.
+    auto* layout = q->layout();
+    const QRect rect = plot->axisRect()->rect();
+    if (!layout || rect.width() <= 0 || rect.height() <= 0)
+        return;
+    const QMargins current = layout->contentsMargins();
+    const int width = rect.width() + current.left() + current.right();
+    const int height = rect.height() + current.top() + current.bottom();
+    int padWidth = 0;
+    int padHeight = 0;
+    if (width > kMaxWideAspect * height)
+        padWidth = width - static_cast<int>(kMaxWideAspect * height);
+    else if (height > kMaxTallAspect * width)
+        padHeight = height - static_cast<int>(kMaxTallAspect * width);
+    if (std::abs(padWidth - (current.left() + current.right())) <= 1
+        && std::abs(padHeight - (current.top() + current.bottom())) <= 1)
+        return;
+    layout->setContentsMargins(padWidth / 2, 0, padWidth - padWidth / 2, padHeight);
 }
 
 void HeatmapPanel::Private::clampView()
