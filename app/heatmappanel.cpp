@@ -91,6 +91,36 @@ private:
     QPointer<QCPAxis> m_axis; // the axis owns the ticker through a shared pointer, so it may outlive the axis
 };
 
+/// Colour bar ticks a slim bar has room for: the two ends of the range, and 0 (signed) or the middle when the bar
+/// is wide enough. QCP's own ticker picks "nice" steps and put five overlapping labels on a 60 px bar.
+class RangeEndsTicker : public QCPAxisTicker {
+public:
+    RangeEndsTicker(bool withMiddle, bool isSigned)
+        : m_withMiddle(withMiddle)
+        , m_signed(isSigned)
+    {
+    }
+
+protected:
+    QVector<double> createTickVector(double, const QCPRange& range) override
+    {
+        QVector<double> ticks {range.lower};
+        if (m_withMiddle)
+            ticks.append(m_signed ? 0.0 : range.center());
+        ticks.append(range.upper);
+        return ticks;
+    }
+    int getSubTickCount(double) override { return 0; }
+    QString getTickLabel(double tick, const QLocale& locale, QChar, int) override
+    {
+        return locale.toString(tick, 'g', 2);
+    }
+
+private:
+    bool m_withMiddle;
+    bool m_signed;
+};
+
 QString displayToken(const QString& token)
 {
     // Control characters would break the axis layout; show visible stand-ins instead.
@@ -155,6 +185,9 @@ struct HeatmapPanel::Private : public QObject {
     void clampView();
     void updateTitle();
     void keepSquareish();
+    /// Ticks of the colour bar for its current width; `force` rebuilds them even if the width class is unchanged.
+    void updateColorTicks(bool force);
+    int colorTickClass = -1; // 0: ends only, 1: ends and middle
 
     bool eventFilter(QObject* watched, QEvent* event) override
     {
@@ -231,7 +264,8 @@ void HeatmapPanel::Private::setup()
     colorScale->axis()->setSubTicks(false);
     colorScale->setMinimumSize(60, 0);
     colorScale->setMaximumSize(180, QWIDGETSIZE_MAX);
-    colorScale->setMinimumMargins(QMargins(4, 0, 8, 0)); // the end labels stay inside the panel
+    colorScale->setMinimumMargins(
+        QMargins(14, 0, 22, 0)); // end labels, centred on the ends: QCP hides labels cut by the border
     header->setColumnStretchFactor(0, 0.001);
     header->setColumnSpacing(2);
     // Dragging or zooming the scale would re-colorise the whole map and break a symmetric signed range.
@@ -272,6 +306,7 @@ void HeatmapPanel::Private::setup()
         checkKeyLabelFit();
         updateTitle();
         keepSquareish();
+        updateColorTicks(false);
     });
     QObject::connect(plot, &QCustomPlot::mouseMove, q, [this](QMouseEvent* event) { hoverAt(event->position()); });
 
@@ -328,11 +363,8 @@ void HeatmapPanel::Private::applyColors()
     gradient.setNanColor(maskedColor(gradient, qcpRange, log, q->palette()));
 
     colorScale->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-    // Three ticks (two ends and about the middle) are what a slim bar has room for; the title names the kind.
-    QSharedPointer<QCPAxisTicker> ticker
-        = log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog) : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker);
-    ticker->setTickCount(3);
-    colorScale->axis()->setTicker(ticker);
+    // The title names the kind, so the bar has no axis label; its ticks are set by updateColorTicks.
+    updateColorTicks(true);
     colorScale->setGradient(gradient);
     colorScale->setDataRange(qcpRange);
     colorScale->axis()->setLabel(QString());
@@ -446,6 +478,18 @@ void HeatmapPanel::Private::updateTitle()
     if (!map.details.isEmpty())
         tip += QLatin1Char('\n') + map.details;
     q->setToolTip(tip + QStringLiteral("\n(rows: query tokens, columns: key tokens)"));
+}
+
+void HeatmapPanel::Private::updateColorTicks(bool force)
+{
+    // Log bars keep two ticks: a middle decade label would crowd the ends on any bar this slim.
+    const int tickClass = !logScale() && colorScale->rect().width() >= 110 ? 1 : 0;
+    if (!force && tickClass == colorTickClass)
+        return;
+    colorTickClass = tickClass;
+    colorScale->axis()->setTicker(QSharedPointer<QCPAxisTicker>(new RangeEndsTicker(tickClass == 1, map.isSigned)));
+    if (!force)
+        plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void HeatmapPanel::Private::keepSquareish()
