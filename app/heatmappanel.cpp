@@ -17,6 +17,7 @@
 #include <QPointer>
 #include <QResizeEvent>
 #include <QVBoxLayout>
+#include <QtMath>
 
 #include <algorithm>
 #include <array>
@@ -32,9 +33,14 @@ namespace {
 constexpr std::size_t kMaxLabelChars = 12;
 constexpr int kRotateKeyLabelsAbove = 16; // more key tokens than this: labels rotate so more fit
 constexpr double kKeyLabelRotation = -60.0;
+// How far from square a map may be drawn: a few maps in a wide grid would otherwise be stretched into tall
+// stripes. Wide is allowed further than tall, as the 1280x800 grid of eleven panels is wide and short.
+constexpr double kMaxWideAspect = 1.6;
+constexpr double kMaxTallAspect = 1.15;
 
-/// Labels integer ticks with token strings; thins them out on zoom by returning an integer step that keeps
-/// roughly one label per `spacing` pixels of the axis (QCPAxisTickerText would draw every label).
+/// Labels integer ticks with token strings: as many as fit without overlap (`spacing` pixels apart along the axis,
+/// measured from the font by the panel), always the first and last token in view (QCPAxisTickerText would draw
+/// every label).
 class TokenTicker : public QCPAxisTicker {
 public:
     void setLabels(const QStringList& labels, int count, bool flipped)
@@ -49,16 +55,23 @@ public:
 protected:
     double getTickStep(const QCPRange& range) override
     {
-        int target = tickCount();
-        if (m_axis && m_spacing > 0.0) {
-            const QRect rect = m_axis->axisRect()->rect();
-            const int length = m_axis->orientation() == Qt::Horizontal ? rect.width() : rect.height();
-            if (length > 0)
-                target = std::max(1, static_cast<int>(length / m_spacing));
-        }
-        return tokenTickStep(range.size(), target);
+        if (!m_axis || !(m_spacing > 0.0) || !(range.size() > 0.0))
+            return 1;
+        const QRect rect = m_axis->axisRect()->rect();
+        const int length = m_axis->orientation() == Qt::Horizontal ? rect.width() : rect.height();
+        return length > 0 ? tokenLabelStep(length / range.size(), m_spacing) : 1;
     }
     int getSubTickCount(double) override { return 0; }
+    QVector<double> createTickVector(double tickStep, const QCPRange& range) override
+    {
+        // Ticks on the whole tokens in view, anchored at both ends so the first and last token are named.
+        const int first = std::max(0, static_cast<int>(std::ceil(range.lower - 1e-9)));
+        const int last = std::min(m_count - 1, static_cast<int>(std::floor(range.upper + 1e-9)));
+        QVector<double> ticks;
+        for (int t : tokenLabelTicks(first, last, static_cast<int>(std::lround(tickStep))))
+            ticks.append(t);
+        return ticks;
+    }
     QString getTickLabel(double tick, const QLocale&, QChar, int) override
     {
         const double rounded = std::round(tick);
@@ -76,6 +89,36 @@ private:
     bool m_flipped = false;
     double m_spacing = 0.0;
     QPointer<QCPAxis> m_axis; // the axis owns the ticker through a shared pointer, so it may outlive the axis
+};
+
+/// Colour bar ticks a slim bar has room for: the two ends of the range, and 0 (signed) or the middle when the bar
+/// is wide enough. QCP's own ticker picks "nice" steps and put five overlapping labels on a 60 px bar.
+class RangeEndsTicker : public QCPAxisTicker {
+public:
+    RangeEndsTicker(bool withMiddle, bool isSigned)
+        : m_withMiddle(withMiddle)
+        , m_signed(isSigned)
+    {
+    }
+
+protected:
+    QVector<double> createTickVector(double, const QCPRange& range) override
+    {
+        QVector<double> ticks {range.lower};
+        if (m_withMiddle)
+            ticks.append(m_signed ? 0.0 : range.center());
+        ticks.append(range.upper);
+        return ticks;
+    }
+    int getSubTickCount(double) override { return 0; }
+    QString getTickLabel(double tick, const QLocale& locale, QChar, int) override
+    {
+        return locale.toString(tick, 'g', 2);
+    }
+
+private:
+    bool m_withMiddle;
+    bool m_signed;
 };
 
 QString displayToken(const QString& token)
@@ -141,6 +184,10 @@ struct HeatmapPanel::Private : public QObject {
     void emitView();
     void clampView();
     void updateTitle();
+    void keepSquareish();
+    /// Ticks of the colour bar for its current width; `force` rebuilds them even if the width class is unchanged.
+    void updateColorTicks(bool force);
+    int colorTickClass = -1; // 0: ends only, 1: ends and middle
 
     bool eventFilter(QObject* watched, QEvent* event) override
     {
@@ -162,15 +209,40 @@ void HeatmapPanel::Private::setup()
     plot->setMouseTracking(true); // hover read-out without a pressed button
     plot->installEventFilter(this);
 
-    title = new QCPTextElement(plot, QString(), QFont(q->font().family(), 9, QFont::Bold));
+    // Eleven panels share a laptop screen: small fonts, short paddings, and a header row holding the one-line title
+    // beside a slim horizontal colour bar, so the map gets the panel's whole width (a vertical bar with its labels
+    // took a third of it).
+    QFont small = q->font();
+    if (small.pointSizeF() > 0.0)
+        small.setPointSizeF(std::max(6.5, small.pointSizeF() - 1.5));
+    QFont bold = small;
+    bold.setBold(true);
+    title = new QCPTextElement(plot, QString(), bold);
+    title->setTextFlags(Qt::AlignLeft | Qt::AlignVCenter);
+    title->setMargins(QMargins(2, 0, 4, 0));
+    auto* header = new QCPLayoutGrid;
     plot->plotLayout()->insertRow(0);
-    plot->plotLayout()->addElement(0, 0, title);
+    plot->plotLayout()->addElement(0, 0, header);
+    plot->plotLayout()->setRowSpacing(0);
+    plot->plotLayout()->setRowStretchFactor(0, 0.001);
+    plot->plotLayout()->setMargins(QMargins(0, 0, 0, 0));
+    header->addElement(0, 0, title);
 
     QCPAxisRect* rect = plot->axisRect();
     rect->setRangeDrag(Qt::Horizontal | Qt::Vertical);
     rect->setRangeZoom(Qt::Horizontal | Qt::Vertical);
     plot->xAxis->setLabel(QStringLiteral("key"));
     plot->yAxis->setLabel(QStringLiteral("query"));
+    for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
+        axis->setTickLabelFont(small);
+        axis->setLabelFont(small);
+        axis->setTickLabelPadding(2);
+        axis->setLabelPadding(2);
+        axis->setTickLength(0, 3);
+    }
+    // The right and top sides carry no axis: no margin beyond a pixel for the frame.
+    rect->setAutoMargins(QCP::msLeft | QCP::msBottom);
+    rect->setMargins(QMargins(0, 2, 3, 0));
     // The map covers the whole rect; grid lines would only show at the half-cell margins.
     plot->xAxis->grid()->setVisible(false);
     plot->yAxis->grid()->setVisible(false);
@@ -183,11 +255,19 @@ void HeatmapPanel::Private::setup()
     plot->yAxis->setTicker(queryTicker);
 
     colorScale = new QCPColorScale(plot);
-    plot->plotLayout()->addElement(1, 1, colorScale);
-    colorScale->setType(QCPAxis::atRight);
-    colorScale->setBarWidth(12);
-    // QCP gives every layout column the same stretch: the colour scale would take half the panel from the map.
-    plot->plotLayout()->setColumnStretchFactor(1, 0.01);
+    header->addElement(0, 1, colorScale);
+    colorScale->setType(QCPAxis::atBottom);
+    colorScale->setBarWidth(5);
+    colorScale->axis()->setTickLabelFont(small);
+    colorScale->axis()->setTickLabelPadding(1);
+    colorScale->axis()->setTickLength(0, 2);
+    colorScale->axis()->setSubTicks(false);
+    colorScale->setMinimumSize(60, 0);
+    colorScale->setMaximumSize(180, QWIDGETSIZE_MAX);
+    colorScale->setMinimumMargins(
+        QMargins(14, 0, 22, 0)); // end labels, centred on the ends: QCP hides labels cut by the border
+    header->setColumnStretchFactor(0, 0.001);
+    header->setColumnSpacing(2);
     // Dragging or zooming the scale would re-colorise the whole map and break a symmetric signed range.
     colorScale->setRangeDrag(false);
     colorScale->setRangeZoom(false);
@@ -199,10 +279,6 @@ void HeatmapPanel::Private::setup()
     // last rows/columns to half cells, so the map would no longer cover [-0.5, n-0.5] where tokenAt() and
     // the cross-hair put the cells.
     colorMap->setTightBoundary(false);
-
-    auto* marginGroup = new QCPMarginGroup(plot);
-    rect->setMarginGroup(QCP::msTop | QCP::msBottom, marginGroup);
-    colorScale->setMarginGroup(QCP::msTop | QCP::msBottom, marginGroup);
 
     plot->layer(QStringLiteral("overlay"))->setMode(QCPLayer::lmBuffered);
     for (QCPItemRect** item : {&rowBand, &colBand, &cellOuter, &cellInner}) {
@@ -229,6 +305,8 @@ void HeatmapPanel::Private::setup()
     QObject::connect(plot, &QCustomPlot::afterLayout, q, [this] {
         checkKeyLabelFit();
         updateTitle();
+        keepSquareish();
+        updateColorTicks(false);
     });
     QObject::connect(plot, &QCustomPlot::mouseMove, q, [this](QMouseEvent* event) { hoverAt(event->position()); });
 
@@ -285,11 +363,11 @@ void HeatmapPanel::Private::applyColors()
     gradient.setNanColor(maskedColor(gradient, qcpRange, log, q->palette()));
 
     colorScale->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-    colorScale->axis()->setTicker(
-        log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog) : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    // The title names the kind, so the bar has no axis label; its ticks are set by updateColorTicks.
+    updateColorTicks(true);
     colorScale->setGradient(gradient);
     colorScale->setDataRange(qcpRange);
-    colorScale->axis()->setLabel(kindLabel(map.kind));
+    colorScale->axis()->setLabel(QString());
 }
 
 void HeatmapPanel::Private::fillData()
@@ -343,8 +421,6 @@ void HeatmapPanel::Private::updateTickers()
 
     keyTicker->setLabels(labels, map.cols, /*flipped=*/false);
     queryTicker->setLabels(queryLabels, map.rows, /*flipped=*/true);
-    // Anchor the vertical ticks at the top cell so the first query token is always labelled.
-    queryTicker->setTickOrigin(std::max(0, map.rows - 1));
 
     const QFontMetrics keyMetrics(plot->xAxis->tickLabelFont());
     int widest = 0;
@@ -354,16 +430,18 @@ void HeatmapPanel::Private::updateTickers()
     setKeyLabelRotation(keyLabelsRotated); // new labels, new widths: refresh the spacing
     checkKeyLabelFit();
     const QFontMetrics queryMetrics(plot->yAxis->tickLabelFont());
-    queryTicker->setSpacing(queryMetrics.height() * 1.3);
+    queryTicker->setSpacing(queryMetrics.height() + 1.0); // stacked horizontal labels: one line each
 }
 
 void HeatmapPanel::Private::setKeyLabelRotation(bool rotate)
 {
     keyLabelsRotated = rotate;
     plot->xAxis->setTickLabelRotation(rotate ? kKeyLabelRotation : 0.0);
-    // Rotated labels stack by line height; horizontal ones need their full width.
+    // Parallel rotated labels clear each other when their horizontal distance times sin(angle) is at least a line
+    // height; horizontal ones need their full width.
     const QFontMetrics metrics(plot->xAxis->tickLabelFont());
-    keyTicker->setSpacing(rotate ? metrics.height() * 1.4 : widestKeyLabel);
+    const double sine = std::abs(std::sin(qDegreesToRadians(kKeyLabelRotation)));
+    keyTicker->setSpacing(rotate ? metrics.height() / sine + 1.0 : widestKeyLabel);
 }
 
 void HeatmapPanel::Private::checkKeyLabelFit()
@@ -391,16 +469,51 @@ void HeatmapPanel::Private::resetView()
 
 void HeatmapPanel::Private::updateTitle()
 {
-    // QCP's text element never elides: a long formula in a narrow panel would be cut at both sides.
+    // QCP's text element never elides: a long title in a narrow panel would be cut at both sides. One line only,
+    // sharing the header with the colour bar (which keeps at least 60 px); the rest is in the tooltip.
     const QFontMetrics metrics(title->font());
-    // The title sits in the axis rect's layout column (the colour scale has the other one).
-    const int column = plot->axisRect()->outerRect().width();
-    const int width = std::max(40, (column > 0 ? column : q->width() - 80) - 8);
-    QStringList lines = map.title.split(QLatin1Char('\n'));
-    for (QString& line : lines)
-        line = metrics.elidedText(line, Qt::ElideRight, width);
-    title->setText(lines.join(QLatin1Char('\n')));
-    q->setToolTip(map.title + QStringLiteral("\n(rows: query tokens, columns: key tokens)"));
+    const int width = std::max(30, q->width() - 72);
+    title->setText(metrics.elidedText(map.title.section(QLatin1Char('\n'), 0, 0), Qt::ElideRight, width));
+    QString tip = map.title;
+    if (!map.details.isEmpty())
+        tip += QLatin1Char('\n') + map.details;
+    q->setToolTip(tip + QStringLiteral("\n(rows: query tokens, columns: key tokens)"));
+}
+
+void HeatmapPanel::Private::updateColorTicks(bool force)
+{
+    // Log bars keep two ticks: a middle decade label would crowd the ends on any bar this slim.
+    const int tickClass = !logScale() && colorScale->rect().width() >= 110 ? 1 : 0;
+    if (!force && tickClass == colorTickClass)
+        return;
+    colorTickClass = tickClass;
+    colorScale->axis()->setTicker(QSharedPointer<QCPAxisTicker>(new RangeEndsTicker(tickClass == 1, map.isSigned)));
+    if (!force)
+        plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapPanel::Private::keepSquareish()
+{
+    // Pads the plot inside the panel so the map's aspect stays within the limits. The axis and header overhead
+    // does not depend on the padding, so the map size without padding is the current one plus the padding, and a
+    // second pass finds nothing to change.
+    auto* layout = q->layout();
+    const QRect rect = plot->axisRect()->rect();
+    if (!layout || rect.width() <= 0 || rect.height() <= 0)
+        return;
+    const QMargins current = layout->contentsMargins();
+    const int width = rect.width() + current.left() + current.right();
+    const int height = rect.height() + current.top() + current.bottom();
+    int padWidth = 0;
+    int padHeight = 0;
+    if (width > kMaxWideAspect * height)
+        padWidth = width - static_cast<int>(kMaxWideAspect * height);
+    else if (height > kMaxTallAspect * width)
+        padHeight = height - static_cast<int>(kMaxTallAspect * width);
+    if (std::abs(padWidth - (current.left() + current.right())) <= 1
+        && std::abs(padHeight - (current.top() + current.bottom())) <= 1)
+        return;
+    layout->setContentsMargins(padWidth / 2, 0, padWidth - padWidth / 2, padHeight);
 }
 
 void HeatmapPanel::Private::clampView()

@@ -18,7 +18,8 @@ namespace attn::app {
 
 /** @brief The data one panel shows: a rows x cols map (row = query), NaN where masked. */
 struct PanelMap {
-    QString title; ///< e.g. "D = A1 − λ·A2"; lines after a '\n' are details; each line is elided to the panel
+    QString title; ///< one short line, e.g. "D" (elided to the panel; only the first line of several is shown)
+    QString details; ///< tooltip lines under the title: the formula, layer and head, pooling, warnings
     QString kind; ///< map kind name, e.g. "D"
     int rows = 0;
     int cols = 0;

@@ -5,6 +5,7 @@
 #include "colorcontrols.h"
 #include "compareview.h"
 #include "heatmappanel.h"
+#include "kindpicker.h"
 #include "metricspanel.h"
 #include "overviewgrid.h"
 #include "promptedit.h"
@@ -197,12 +198,17 @@ void MainWindow::buildUi()
     auto* colorRow = new QHBoxLayout;
     colorRow->addWidget(m_colors);
     colorRow->addStretch();
+    m_kindPicker = new KindPicker(central);
+    m_kindPicker->setObjectName(QStringLiteral("kindPicker"));
+    connect(m_kindPicker, &KindPicker::hiddenKindsChanged, this, &MainWindow::applyShownKinds);
     m_panelScroll = new QScrollArea(central);
     m_panelScroll->setWidgetResizable(true);
     m_panelScroll->setObjectName(QStringLiteral("panelScroll"));
     m_panelScroll->setFocusPolicy(Qt::StrongFocus); // somewhere for the keyboard to be that is not the editor
     auto* grid = new QWidget(m_panelScroll);
     m_panelGrid = new QGridLayout(grid);
+    m_panelGrid->setContentsMargins(2, 2, 2, 2); // eleven panels at 1280x800: every pixel goes to the maps
+    m_panelGrid->setSpacing(4);
     m_panelScroll->setWidget(grid);
     m_panelScroll->viewport()->installEventFilter(this); // re-fit the grid when the view is resized
     m_stale = new QLabel(central);
@@ -226,6 +232,7 @@ void MainWindow::buildUi()
     layout->addLayout(runRow);
     layout->addLayout(colorRow);
     layout->addWidget(m_stale);
+    layout->addWidget(m_kindPicker);
     layout->addWidget(m_panelScroll, 1);
     layout->addWidget(m_readout);
     m_tabs = new QTabWidget(this);

@@ -37,6 +37,7 @@ class CopePositionPlot;
 class MetricsPanel;
 class CompareView;
 class OverviewGrid;
+class KindPicker;
 struct Provenance;
 struct PanelMap;
 struct ExportResult;
@@ -186,6 +187,9 @@ private:
     void updateExactButton();
     PanelMap panelMapFor(const AttentionMap& map, MapKind kind, const QStringList& tokens) const;
     QGridLayout* m_panelGrid = nullptr;
+    KindPicker* m_kindPicker = nullptr; ///< caption and map-kind buttons above the grid
+    /// Switches the panels of the kinds the picker has off out of the grid, remembers the choice, re-flows.
+    void applyShownKinds();
     QScrollArea* m_panelScroll = nullptr;
     QLabel* m_stale = nullptr;
     QActionGroup* m_layoutGroup = nullptr;

@@ -7,6 +7,7 @@
 #include "colorcontrols.h"
 #include "compareview.h"
 #include "heatmappanel.h"
+#include "kindpicker.h"
 #include "mapnames.h"
 #include "metricspanel.h"
 #include "overviewgrid.h"
@@ -41,6 +42,12 @@ std::vector<MapKind> displayKinds(const ModelConfig& config)
     return kinds;
 }
 
+/// Settings key of the kind choice: models of one attention and position type offer the same kinds.
+QString kindFamily(const ModelConfig& config)
+{
+    return QString::fromStdString(toString(config.attention) + "-" + toString(config.position));
+}
+
 } // namespace
 
 void MainWindow::rebuildPanels()
@@ -53,6 +60,14 @@ void MainWindow::rebuildPanels()
     if (!info)
         return;
     const std::vector<MapKind> kinds = displayKinds(info->config);
+    QStringList names, labels, tips;
+    for (MapKind kind : kinds) {
+        names << QString::fromStdString(toString(kind));
+        labels << kindLabel(kind);
+        tips << mapTitle(kind, info->config);
+    }
+    m_kindPicker->setKinds(names, labels, tips, m_settings.hiddenMapKinds(kindFamily(info->config)));
+    m_kindPicker->setCaption(QString());
     for (size_t i = 0; i < kinds.size(); ++i) {
         auto* panel = new HeatmapPanel(m_panelGrid->parentWidget());
         PanelMap waiting;
@@ -68,19 +83,35 @@ void MainWindow::rebuildPanels()
         });
         m_panels.push_back(panel);
     }
+    applyShownKinds();
+}
+
+void MainWindow::applyShownKinds()
+{
+    if (const ModelInfo* info = currentModel())
+        m_settings.setHiddenMapKinds(kindFamily(info->config), m_kindPicker->hiddenKinds());
     m_gridColumns = 0;
     relayoutPanels();
 }
 
 void MainWindow::relayoutPanels()
 {
-    if (m_panels.empty())
+    std::vector<HeatmapPanel*> shown;
+    for (HeatmapPanel* panel : m_panels) {
+        if (m_kindPicker->isShown(panel->map().kind)) {
+            shown.push_back(panel);
+        } else {
+            m_panelGrid->removeWidget(panel);
+            panel->hide();
+        }
+    }
+    if (shown.empty())
         return;
     const QSize viewport = m_panelScroll->viewport()->size();
     const bool fit = m_settings.panelLayout() == Settings::PanelLayout::Fit;
     // Fit: every panel in view, as large as the grid allows (11 DIFF+CoPE maps at 1280x800 included). Large:
     // panels of about 420 px in as many columns as fit, scrolled vertically; never wider than the view.
-    const int count = static_cast<int>(m_panels.size());
+    const int count = static_cast<int>(shown.size());
     const QSize minimum = fit ? QSize(120, 110) : QSize(300, 380);
     const int spacing = m_panelGrid->spacing() + 2;
     const QMargins margins = m_panelGrid->contentsMargins();
@@ -97,12 +128,19 @@ void MainWindow::relayoutPanels()
         return; // a resize that changes nothing here (also ends the scroll-bar-appears-resize loop)
     m_gridColumns = columns;
     m_gridFit = fit;
-    for (HeatmapPanel* panel : m_panels)
+    for (HeatmapPanel* panel : shown)
         m_panelGrid->removeWidget(panel);
     for (int i = 0; i < count; ++i) {
-        m_panels[static_cast<size_t>(i)]->setMinimumSize(minimum);
-        m_panelGrid->addWidget(m_panels[static_cast<size_t>(i)], i / columns, i % columns);
+        HeatmapPanel* panel = shown[static_cast<size_t>(i)];
+        panel->setMinimumSize(minimum);
+        m_panelGrid->addWidget(panel, i / columns, i % columns);
+        panel->show();
     }
+    // Rows and columns left over from a larger grid would keep their stretch and squeeze the panels.
+    for (int r = 0; r < m_panelGrid->rowCount(); ++r)
+        m_panelGrid->setRowStretch(r, r < (count + columns - 1) / columns ? 1 : 0);
+    for (int c = 0; c < m_panelGrid->columnCount(); ++c)
+        m_panelGrid->setColumnStretch(c, c < columns ? 1 : 0);
     m_panelScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
 }
 
@@ -226,20 +264,27 @@ void MainWindow::onRunFinished(const RunOutput& output)
             map = &reduced;
         }
         PanelMap panelMap = panelMapFor(*map, kinds[i], output.tokenDisplay);
-        panelMap.title = mapTitle(kinds[i], info->config) + tr("\nlayer %1, head %2").arg(layer).arg(head);
+        // The panel shows the short kind; the formula and the rest are in its tooltip, layer and head once in the
+        // caption above the grid (eleven panels repeating them left no room for the maps).
+        panelMap.title = kindLabel(kinds[i]);
+        panelMap.details = mapTitle(kinds[i], info->config) + tr("\nlayer %1, head %2").arg(layer).arg(head);
         if (map->rowBlock > 1) {
-            panelMap.title += tr(" · max-pooled %1×%2, colour range without key block 0 (<bos>)")
-                                  .arg(map->rowBlock)
-                                  .arg(map->colBlock);
+            panelMap.title += tr(" (pooled)");
+            panelMap.details += tr("\nmax-pooled %1×%2, colour range without key block 0 (<bos>)")
+                                    .arg(map->rowBlock)
+                                    .arg(map->colBlock);
             panelMap.rangeExcludesFirstKey = true;
         }
-        if (kinds[i] == MapKind::DN && lambda > 1.0)
-            panelMap.title += tr(" · ⚠ λ = %1 > 1: sign of D flipped").arg(lambda, 0, 'f', 2);
+        if (kinds[i] == MapKind::DN && lambda > 1.0) {
+            panelMap.title += QStringLiteral(" ⚠");
+            panelMap.details += tr("\n⚠ λ = %1 > 1: sign of D flipped").arg(lambda, 0, 'f', 2);
+        }
         m_shown = {map->rowBegin, map->colBegin, map->rowBlock};
         m_panels[i]->setMap(panelMap, keepView);
     }
     m_shownModel = output.modelId;
     m_shownRef = {layer, head};
+    m_kindPicker->setCaption(tr("layer %1, head %2").arg(layer).arg(head));
     setStale(QString());
     applyColors();
     updateSidePlots();

@@ -136,6 +136,31 @@ int tokenTickStep(double visibleTokens, int targetTicks)
     return maxStep;
 }
 
+int tokenLabelStep(double pixelsPerToken, double labelExtent)
+{
+    if (!(pixelsPerToken > 0.0) || !std::isfinite(pixelsPerToken) || !(labelExtent > 0.0))
+        return 1;
+    const double step = std::ceil(labelExtent / pixelsPerToken - 1e-9);
+    constexpr double maxStep = std::numeric_limits<int>::max() / 2;
+    return static_cast<int>(std::clamp(step, 1.0, maxStep));
+}
+
+std::vector<int> tokenLabelTicks(int first, int last, int step)
+{
+    std::vector<int> ticks;
+    if (last < first)
+        return ticks;
+    step = std::max(1, step);
+    // Stop a whole step before the last token so the last label, always shown, keeps its distance.
+    for (long long t = first; t <= static_cast<long long>(last) - step; t += step)
+        ticks.push_back(static_cast<int>(t));
+    if (ticks.empty() || ticks.back() != last) {
+        if (last - first >= step || ticks.empty())
+            ticks.push_back(last - first >= step ? last : first);
+    }
+    return ticks;
+}
+
 std::string elideLabel(const std::string& label, std::size_t maxChars)
 {
     // Count code points, not bytes: a byte is the start of a code point unless it is a continuation byte

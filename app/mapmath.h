@@ -40,6 +40,13 @@ double percentile(std::vector<float> values, double pct);
 
 /// Integer tick step (>= 1) so that about `targetTicks` labels show across `visibleTokens` tokens.
 int tokenTickStep(double visibleTokens, int targetTicks);
+/// Smallest token step (>= 1) whose labels, `labelExtent` pixels apart along the axis at least, do not overlap
+/// when one token takes `pixelsPerToken` pixels. Labels are token names, not numbers: no rounding to 1-2-5 steps.
+int tokenLabelStep(double pixelsPerToken, double labelExtent);
+/// Token indices to label in [first, last]: first, then every `step`, and last (unless it is closer than `step`
+/// to first); a label that would sit closer than `step` to the last one is left out, so no two labels are closer
+/// than `step`. Empty when last < first.
+std::vector<int> tokenLabelTicks(int first, int last, int step);
 /// Shortened label for an axis (elided to maxChars with "…"); the full string goes into the tooltip/read-out.
 std::string elideLabel(const std::string& label, std::size_t maxChars);
 

@@ -111,6 +111,16 @@ void Settings::setPanelLayout(PanelLayout layout)
         layout == PanelLayout::Large ? QStringLiteral("large") : QStringLiteral("fit"));
 }
 
+QStringList Settings::hiddenMapKinds(const QString& family) const
+{
+    return QSettings().value(QStringLiteral("View/hiddenMapKinds/") + family).toStringList();
+}
+
+void Settings::setHiddenMapKinds(const QString& family, const QStringList& kinds)
+{
+    QSettings().setValue(QStringLiteral("View/hiddenMapKinds/") + family, kinds);
+}
+
 QString Settings::lastFolder() const
 {
     return QSettings().value(QStringLiteral("Files/lastFolder")).toString();

@@ -36,6 +36,10 @@ public:
     PanelLayout panelLayout() const;
     void setPanelLayout(PanelLayout layout);
 
+    /// Map kinds (core names) the user switched off in the Maps grid, per model family (e.g. "diff-rope+cope").
+    QStringList hiddenMapKinds(const QString& family) const;
+    void setHiddenMapKinds(const QString& family, const QStringList& kinds);
+
     /// The folder of the last file dialog (export, session), where the next one opens.
     QString lastFolder() const;
     void setLastFolder(const QString& folder);

@@ -5,8 +5,10 @@
 #include <qcustomplot.h>
 
 #include <QApplication>
+#include <QFontMetrics>
 #include <QSignalSpy>
 #include <QTest>
+#include <QtMath>
 
 #include "apptest.h"
 
@@ -113,6 +115,61 @@ private Q_SLOTS:
         QVERIFY(subTicks.isEmpty());
         for (double tick : generated)
             QCOMPARE(tick, std::round(tick));
+    }
+
+    void tokenLabelsFillTheAxisWithoutOverlap()
+    {
+        // 22 tokens (the bundled counting prompt) in a 300 px axis: more than a handful of labels, first and last
+        // among them, and no two overlapping in the axis font.
+        const QStringList words = QStringLiteral("b = 0 ; pass; pass; b ++; pass; pass; pass; pass; pass; pass; "
+                                                 "pass; pass; pass; pass; pass; pass; print b")
+                                      .split(QLatin1Char(' '));
+        const int n = 22;
+        QCOMPARE(words.size(), n);
+        PanelMap map;
+        map.title = QStringLiteral("A1");
+        map.kind = QStringLiteral("A1");
+        map.rows = map.cols = n;
+        map.tokens = words;
+        map.values.assign(n * n, 0.5f);
+        HeatmapPanel panel;
+        panel.resize(400, 400);
+        panel.setMap(map);
+        panel.show(); // the plot gets its size from the layout only once shown
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QCustomPlot* plot = panel.plot();
+        plot->replot();
+        for (int attempt = 0; attempt < 3 && plot->axisRect()->width() != 300; ++attempt) {
+            panel.resize(panel.width() + 300 - plot->axisRect()->width(), 400);
+            QCoreApplication::processEvents();
+            plot->replot();
+        }
+        QCOMPARE(plot->axisRect()->width(), 300);
+        auto check = [](QCPAxis* axis, double minGap, const QString& first, const QString& last) {
+            const QVector<double> ticks = axis->tickVector();
+            const QVector<QString> labels = axis->tickVectorLabels();
+            QVERIFY2(ticks.size() >= 6, qPrintable(QString::number(ticks.size())));
+            QVERIFY(ticks.contains(0.0) && ticks.contains(double(n - 1)));
+            QCOMPARE(labels.at(ticks.indexOf(0.0)), first);
+            QCOMPARE(labels.at(ticks.indexOf(double(n - 1))), last);
+            for (int i = 1; i < ticks.size(); ++i) {
+                const double gap = std::abs(axis->coordToPixel(ticks[i]) - axis->coordToPixel(ticks[i - 1]));
+                QVERIFY2(gap >= minGap,
+                    qPrintable(QStringLiteral("ticks %1 and %2: %3 px apart, labels need %4")
+                                   .arg(ticks[i - 1])
+                                   .arg(ticks[i])
+                                   .arg(gap)
+                                   .arg(minGap)));
+            }
+        };
+        // Parallel labels rotated by θ clear each other when their distance along the axis times |sin θ| is at
+        // least the line height; the vertical axis stacks horizontal labels one line each.
+        QCPAxis* keys = plot->xAxis;
+        const double sine = std::abs(std::sin(qDegreesToRadians(keys->tickLabelRotation())));
+        QVERIFY(sine > 0.1); // 22 tokens: rotated
+        check(keys, QFontMetrics(keys->tickLabelFont()).height() / sine, words.first(), words.last());
+        // Query rows are drawn flipped: cell 0 is the last token.
+        check(plot->yAxis, QFontMetrics(plot->yAxis->tickLabelFont()).height(), words.last(), words.first());
     }
 
     void signedRangeSymmetric()

@@ -199,6 +199,34 @@ private Q_SLOTS:
         QCOMPARE(tokenTickStep(visible, target), step);
     }
 
+    void tokenLabelTicksKeepEndsAndDistance()
+    {
+        // Every range and step: first always, last whenever it is a step away, ticks ascending and at least a step
+        // apart, and no room for one more label left unused between two ticks (gaps below 2 steps except the last).
+        for (int first = 0; first < 6; ++first) {
+            for (int last = first - 1; last < first + 40; ++last) {
+                for (int step = 1; step < 9; ++step) {
+                    const std::vector<int> ticks = tokenLabelTicks(first, last, step);
+                    const QString where = QStringLiteral("[%1, %2] step %3").arg(first).arg(last).arg(step);
+                    if (last < first) {
+                        QVERIFY2(ticks.empty(), qPrintable(where));
+                        continue;
+                    }
+                    QVERIFY2(!ticks.empty() && ticks.front() == first, qPrintable(where));
+                    QCOMPARE(ticks.back() == last, last - first >= step || last == first);
+                    for (size_t i = 1; i < ticks.size(); ++i) {
+                        QVERIFY2(ticks[i] - ticks[i - 1] >= step, qPrintable(where));
+                        if (i + 1 < ticks.size())
+                            QVERIFY2(ticks[i] - ticks[i - 1] == step, qPrintable(where));
+                    }
+                }
+            }
+        }
+        QCOMPARE(tokenLabelStep(13.6, 16.0), 2); // 22 tokens in 300 px, 16 px labels
+        QCOMPARE(tokenLabelStep(20.0, 16.0), 1);
+        QCOMPARE(tokenLabelStep(0.0, 16.0), 1);
+    }
+
     void elide_data()
     {
         QTest::addColumn<QByteArray>("label");

@@ -30,6 +30,7 @@
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QToolButton>
 #include <QWindow>
 
 #include <qcustomplot.h>
@@ -133,6 +134,99 @@ private Q_SLOTS:
         QCOMPARE(scroll->horizontalScrollBar()->maximum(), 0);
         for (HeatmapPanel* panel : window.panels())
             QVERIFY(panel->width() >= 120 && panel->height() >= 110);
+    }
+
+    void everyMapIsReadableAt1280x800AndTheKindPickerPersists()
+    {
+        // Issue #12: eleven DIFF+CoPE maps at 1280x800 each get a map area a reader can use, and a user who wants
+        // fewer (larger) maps picks them; the choice is remembered for this attention/position type.
+        const QString model = bundled(QStringLiteral("counting-diff-ropecope"));
+        auto mapWidths = [](const MainWindow& window) {
+            // Panels pad themselves to keep maps square-ish after a layout: let that settle (as the event loop does).
+            for (int pass = 0; pass < 3; ++pass) {
+                QCoreApplication::processEvents();
+                for (HeatmapPanel* panel : window.panels())
+                    if (!panel->isHidden())
+                        panel->plot()->replot();
+            }
+            QList<int> widths;
+            for (HeatmapPanel* panel : window.panels())
+                if (!panel->isHidden())
+                    widths << panel->plot()->axisRect()->width();
+            return widths;
+        };
+        QList<int> before;
+        {
+            MainWindow window;
+            QSignalSpy shown(&window, &MainWindow::mapsShown);
+            window.openModel(model);
+            QVERIFY(shown.wait(30000));
+            window.resize(1280, 800);
+            window.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&window));
+            QCoreApplication::processEvents();
+            QCOMPARE(window.panels().size(), size_t(11));
+            QCOMPARE(window.panels().front()->map().cols, 22); // the sample prompt of the bundled model
+            before = mapWidths(window);
+            QCOMPARE(before.size(), 11);
+            qInfo() << "map widths at 1280x800:" << before;
+            for (int width : before)
+                QVERIFY2(width >= 110, qPrintable(QStringLiteral("map widths at 1280x800: %1").arg([&] {
+                    QStringList s;
+                    for (int w : before)
+                        s << QString::number(w);
+                    return s.join(QLatin1Char(' '));
+                }())));
+            // "layer 0, head 0" is said once above the grid, not in each panel's title.
+            QCOMPARE(
+                window.findChild<QLabel*>(QStringLiteral("gridCaption"))->text(), QStringLiteral("layer 0, head 0"));
+            for (HeatmapPanel* panel : window.panels())
+                QVERIFY2(!panel->map().title.contains(QStringLiteral("layer")), qPrintable(panel->map().title));
+
+            // Show only A1, A2 and D.
+            const QStringList keep {QStringLiteral("A1"), QStringLiteral("A2"), QStringLiteral("D")};
+            for (HeatmapPanel* panel : window.panels()) {
+                auto* button = window.findChild<QToolButton*>(QStringLiteral("kind-") + panel->map().kind);
+                QVERIFY2(button, qPrintable(panel->map().kind));
+                QVERIFY(button->isChecked());
+                if (!keep.contains(panel->map().kind))
+                    button->click();
+            }
+            QCoreApplication::processEvents();
+            for (HeatmapPanel* panel : window.panels())
+                QCOMPARE(panel->isVisible(), keep.contains(panel->map().kind));
+            const QList<int> three = mapWidths(window);
+            QCOMPARE(three.size(), 3);
+            qInfo() << "map widths with three kinds shown:" << three;
+            for (HeatmapPanel* panel : window.panels()) {
+                if (panel->isHidden())
+                    continue;
+                const QRect map = panel->plot()->axisRect()->rect();
+                QVERIFY2(map.width() > before.front() * 5 / 4, qPrintable(QString::number(map.width())));
+                // Larger, not stretched: three panels in a wide grid stay roughly square.
+                QVERIFY2(map.height() <= 1.2 * map.width() && map.width() <= 1.7 * map.height(),
+                    qPrintable(QStringLiteral("%1 x %2").arg(map.width()).arg(map.height())));
+            }
+        }
+        {
+            // A new window with the same kind of model shows the same three.
+            MainWindow window;
+            QSignalSpy shown(&window, &MainWindow::mapsShown);
+            window.openModel(model);
+            QVERIFY(shown.wait(30000));
+            window.resize(1280, 800);
+            window.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&window));
+            int visible = 0;
+            for (HeatmapPanel* panel : window.panels())
+                visible += panel->isVisible() ? 1 : 0;
+            QCOMPARE(visible, 3);
+            QVERIFY(!window.findChild<QToolButton*>(QStringLiteral("kind-B1"))->isChecked());
+            window.findChild<QToolButton*>(QStringLiteral("kind-B1"))->click();
+            QVERIFY(panelOf(window, QStringLiteral("B1"))->isVisible());
+            QCOMPARE(mapWidths(window).size(), 4);
+        }
+        QSettings().remove(QStringLiteral("View/hiddenMapKinds"));
     }
 
     void headAndLayerKeysWorkWithTheFocusInTheEditor()
@@ -324,7 +418,8 @@ private Q_SLOTS:
         QVERIFY(shown.wait(30000));
         HeatmapPanel* dn = panelOf(window, QStringLiteral("DN"));
         QVERIFY(dn);
-        QVERIFY2(dn->map().title.contains(QStringLiteral("> 1")), qPrintable(dn->map().title));
+        QVERIFY2(dn->map().title.contains(QStringLiteral("⚠")), qPrintable(dn->map().title));
+        QVERIFY2(dn->map().details.contains(QStringLiteral("> 1")), qPrintable(dn->map().details));
         Q_EMIT dn->cellHovered(3, 1);
         QVERIFY2(readout(window).contains(QStringLiteral("opposite sign")), qPrintable(readout(window)));
         QVERIFY2(window.metricsPanel()->summary().contains(QStringLiteral("λ > 1")),
