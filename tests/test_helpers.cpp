@@ -34,4 +34,18 @@ void writeBytes(const std::string& path, const std::string& bytes)
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+std::string mapFileName(int64_t layer, int64_t head, MapKind kind)
+{
+    // Appended, not `"L" + ...`: GCC 12 at -O3 in C++20 (LibTorch 2.x's standard) reports a bogus
+    // -Wstringop-overflow for a literal + std::string.
+    std::string name = "L";
+    name += std::to_string(layer);
+    name += "_H";
+    name += std::to_string(head);
+    name += "_";
+    name += toString(kind);
+    name += ".npy";
+    return name;
+}
+
 } // namespace attn::test

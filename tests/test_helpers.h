@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "attnscope/maps.h"
+
+#include <cstdint>
 #include <string>
 
 namespace attn::test {
@@ -21,5 +24,8 @@ private:
 
 /// Writes raw bytes to a file (no atomicity; tests only).
 void writeBytes(const std::string& path, const std::string& bytes);
+
+/// "L{layer}_H{head}_{KIND}.npy", the file name maps are stored under (CLI output and the reference fixtures).
+std::string mapFileName(int64_t layer, int64_t head, MapKind kind);
 
 } // namespace attn::test

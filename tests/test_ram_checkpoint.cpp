@@ -11,6 +11,7 @@
 #include "attnscope/maps.h"
 #include "attnscope/model.h"
 #include "attnscope/npy.h"
+#include "test_helpers.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -47,8 +48,11 @@ TEST_P(RamPrompt, MapsAndLogitsEqualTheOfficialModel)
     attn::Model& model = **loaded;
     EXPECT_EQ(model.format(), "pytorch");
     std::string text;
-    for (const auto& word : tokens.at("words"))
-        text += (text.empty() ? "" : " ") + word.get<std::string>();
+    for (const auto& word : tokens.at("words")) {
+        if (!text.empty())
+            text += ' ';
+        text += word.get<std::string>();
+    }
     EXPECT_EQ(model.tokenizer().encode(text), ids);
 
     const attn::ModelConfig& c = model.config();
@@ -66,8 +70,7 @@ TEST_P(RamPrompt, MapsAndLogitsEqualTheOfficialModel)
     for (int64_t layer = 0; layer < c.nLayers; ++layer)
         for (int64_t head = 0; head < c.nHeads; ++head)
             for (attn::MapKind kind : request.kinds) {
-                const std::string name
-                    = "L" + std::to_string(layer) + "_H" + std::to_string(head) + "_" + attn::toString(kind) + ".npy";
+                const std::string name = attn::test::mapFileName(layer, head, kind);
                 auto want = attn::readNpyFloat32(prompt + "/" + name);
                 ASSERT_TRUE(want.isOk()) << want.message();
                 const attn::AttentionMap* got = result->find(layer, head, kind);

@@ -12,6 +12,7 @@
 #include "attnscope/maps.h"
 #include "attnscope/model.h"
 #include "attnscope/npy.h"
+#include "test_helpers.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -80,11 +81,7 @@ Expected readExpected(const std::string& dir)
 
 std::string npyName(int64_t layer, int64_t head, attn::MapKind kind)
 {
-    // Appended, not `"L" + ...`: GCC 12 at -O3 in C++20 (LibTorch 2.x's standard) reports a bogus
-    // -Wstringop-overflow for a literal + std::string.
-    std::string name = "L";
-    name += std::to_string(layer) + "_H" + std::to_string(head) + "_" + attn::toString(kind) + ".npy";
-    return name;
+    return attn::test::mapFileName(layer, head, kind);
 }
 
 /// Compares one captured map with its expected array. Empty string when they match, else a message

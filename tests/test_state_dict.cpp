@@ -8,6 +8,7 @@
 #include "attnscope/maps.h"
 #include "attnscope/model.h"
 #include "attnscope/npy.h"
+#include "test_helpers.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -46,8 +47,7 @@ TEST_P(StateDictFixture, MapsEqualTheReference)
     auto result = (*loaded)->capture(request);
     ASSERT_TRUE(result.isOk()) << result.message();
     for (const attn::AttentionMap& map : result->maps) {
-        const std::string name = "L" + std::to_string(map.layer) + "_H" + std::to_string(map.head) + "_"
-            + attn::toString(map.kind) + ".npy";
+        const std::string name = attn::test::mapFileName(map.layer, map.head, map.kind);
         auto want = attn::readNpyFloat32(expectedDir + "/" + name);
         ASSERT_TRUE(want.isOk()) << want.message();
         double worst = 0.0;
