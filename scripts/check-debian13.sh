@@ -71,10 +71,12 @@ done
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 
 # The working tree as a fresh clone would have it, plus uncommitted edits; the chroot's own build/ is kept.
+# Extracted with the current time (-m), as a clone would be: with the files' own mtimes, an object built from an
+# older copy can be newer than the changed source and ninja would link it (stale objects, undefined references).
 SRC=/src/attnscope
 mkdir -p "$ROOT$SRC"
 git -C "$REPO" ls-files -z --cached --others --exclude-standard |
-  tar -C "$REPO" --null -T - -cf - | tar -C "$ROOT$SRC" -xf -
+  tar -C "$REPO" --null -T - -cf - | tar -C "$ROOT$SRC" -m -xf -
 
 in_root() {
   chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
