@@ -77,7 +77,7 @@ void BatchExport::processNext()
     m_queue.pop_front();
     Provenance p;
     p.modelPath = m_model.path;
-    p.modelSha256 = m_model.sha256;
+    p.modelSha256 = m_model.sha256.isEmpty() ? pendingHashNote() : m_model.sha256;
     p.prompt = m_prompt;
     p.tokens = tokens;
     p.layer = static_cast<int>(map.layer);

@@ -9,9 +9,12 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QThread>
+#include <QTimer>
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
 
 namespace attn::app {
 
@@ -182,7 +185,9 @@ public:
         info.parameters = (*model)->parameterCount();
         info.device = QString::fromStdString((*model)->deviceName());
         info.dtype = QString::fromStdString(toString((*model)->dtype()));
-        info.sha256 = QString::fromStdString((*model)->weightsHash());
+        // The SHA-256 of multi-GB weights is still being computed: it follows with modelHashed, never delaying the
+        // load.
+        watchHash(info.id);
         info.format = QString::fromStdString((*model)->format());
         for (const auto& [field, value] : (*model)->description())
             info.description.append({QString::fromStdString(field), QString::fromStdString(value)});
@@ -196,6 +201,34 @@ public:
     }
 
     void RT_unload(int modelId) { m_models.erase(modelId); }
+
+    /// Polls the models whose weights hash is still running (on this thread, between requests) and reports each once.
+    void watchHash(int modelId)
+    {
+        m_hashPending.insert(modelId);
+        if (!m_hashTimer) {
+            m_hashTimer = new QTimer(this);
+            m_hashTimer->setInterval(200);
+            connect(m_hashTimer, &QTimer::timeout, this, [this] {
+                for (auto it = m_hashPending.begin(); it != m_hashPending.end();) {
+                    auto model = m_models.find(*it);
+                    std::optional<std::string> digest;
+                    if (model != m_models.end())
+                        digest = model->second->weightsHashIfReady();
+                    if (model == m_models.end() || digest) {
+                        if (digest)
+                            Q_EMIT modelHashed(*it, QString::fromStdString(*digest));
+                        it = m_hashPending.erase(it);
+                    } else {
+                        ++it;
+                    }
+                }
+                if (m_hashPending.empty())
+                    m_hashTimer->stop();
+            });
+        }
+        m_hashTimer->start();
+    }
 
     void RT_run(quint64 requestId, int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
         const std::vector<MapKind>& kinds, const MetricsRequest& metricsRequest, const MapRegion& region)
@@ -315,6 +348,7 @@ public:
 
 Q_SIGNALS:
     void modelLoaded(quint64 requestId, const attn::app::ModelInfo& info);
+    void modelHashed(int modelId, const QString& sha256);
     void loadFailed(quint64 requestId, const QString& path, const QString& message);
     void runStarted(quint64 requestId);
     void runProgress(quint64 requestId, int layersDone, int layersTotal);
@@ -326,6 +360,8 @@ Q_SIGNALS:
 
 private:
     std::map<int, std::unique_ptr<Model>> m_models;
+    std::set<int> m_hashPending; ///< loaded models whose weights hash has not been reported yet
+    QTimer* m_hashTimer = nullptr;
     int m_nextModelId = 1;
     std::shared_ptr<std::atomic<quint64>> m_latestRun;
     std::shared_ptr<std::atomic<bool>> m_cancel;
@@ -355,6 +391,7 @@ Engine::Engine(QObject* parent)
 
     // Worker signals arrive queued on the UI thread; superseded runs are dropped here.
     connect(m_worker, &EngineWorker::modelLoaded, this, &Engine::modelLoaded);
+    connect(m_worker, &EngineWorker::modelHashed, this, &Engine::modelHashed);
     connect(m_worker, &EngineWorker::loadFailed, this, &Engine::loadFailed);
     connect(m_worker, &EngineWorker::runStarted, this, [this](quint64 id) {
         if (id == m_latestRun)

@@ -29,7 +29,7 @@ struct ModelInfo {
     qint64 parameters = 0;
     QString device;
     QString dtype;
-    QString sha256;
+    QString sha256; ///< empty until Engine::modelHashed (multi-GB weights are hashed beside the load)
     QString format; ///< "attnscope", "huggingface" or "pytorch"
     /// What the importer read (model_type, rope, sliding window, the checkpoint's cfg, ...), in order.
     QList<QPair<QString, QString>> description;
@@ -134,6 +134,8 @@ public:
 
 Q_SIGNALS:
     void modelLoaded(quint64 requestId, const attn::app::ModelInfo& info);
+    /// The weights' SHA-256 of a loaded model, once its hashing thread has finished (after modelLoaded).
+    void modelHashed(int modelId, const QString& sha256);
     void loadFailed(quint64 requestId, const QString& path, const QString& message);
     void runStarted(quint64 requestId);
     void runProgress(quint64 requestId, int layersDone, int layersTotal);

@@ -35,6 +35,11 @@
 
 namespace attn::app {
 
+QString pendingHashNote()
+{
+    return QStringLiteral("pending: the weights' SHA-256 was still being computed when this was exported");
+}
+
 namespace {
 
 // QPainter cannot paint devices wider or taller than this (and QImage allocation fails long before); refusing up

@@ -17,6 +17,9 @@ struct AttentionMap;
 
 namespace attn::app {
 
+/// What a sidecar says for the weights' SHA-256 while it is still being computed (right after a multi-GB load).
+QString pendingHashNote();
+
 class HeatmapPanel;
 
 /// Where an exported picture or array came from; unknown numbers stay -1 / NaN and are written as null.

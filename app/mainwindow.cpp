@@ -86,6 +86,10 @@ MainWindow::MainWindow(QWidget* parent)
     buildUi();
     setAcceptDrops(true);
     connect(m_engine, &Engine::modelLoaded, this, &MainWindow::onModelLoaded);
+    connect(m_engine, &Engine::modelHashed, this, [this](int modelId, const QString& sha256) {
+        if (auto it = m_models.find(modelId); it != m_models.end())
+            it->second.sha256 = sha256;
+    });
     connect(m_engine, &Engine::loadFailed, this, [this](quint64, const QString& path, const QString& message) {
         showError(tr("Cannot open %1").arg(path), message);
     });

@@ -32,7 +32,7 @@ Provenance MainWindow::provenance(const HeatmapPanel* panel) const
     Provenance p;
     if (const ModelInfo* info = currentModel()) {
         p.modelPath = info->path;
-        p.modelSha256 = info->sha256;
+        p.modelSha256 = info->sha256.isEmpty() ? pendingHashNote() : info->sha256;
         p.device = info->device;
         p.dtype = info->dtype;
     }

@@ -12,7 +12,10 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -244,6 +247,7 @@ private Q_SLOTS:
         window.setPrompt(QStringLiteral("a = 0 ;"));
         window.openModel(m_model);
         QVERIFY(shown.wait(30000));
+        QTest::qWait(700); // the weights' SHA-256 is computed beside the load and reported within 200 ms of finishing
         const QString folder = window.startBatchExport(m_dir.path(), /*images=*/true, /*numbers=*/true);
         QVERIFY(done.wait(60000));
         QVERIFY2(done.front().front().toBool(), qPrintable(done.front().at(1).toString()));
@@ -255,6 +259,14 @@ private Q_SLOTS:
         auto d = readNpyFloat32(QDir(folder).filePath(QStringLiteral("model_L1_H0_D.npy")).toStdString());
         QVERIFY(d.isOk());
         QCOMPARE(d->shape, (std::vector<int64_t> {8, 8})); // <bos> + 7 bytes
+        // Provenance names the weights by their SHA-256, delivered after the load without delaying it.
+        QFile sidecar(QDir(folder).filePath(QStringLiteral("model_L1_H0_D.npy.json")));
+        QVERIFY(sidecar.open(QIODevice::ReadOnly));
+        const QJsonObject model
+            = QJsonDocument::fromJson(sidecar.readAll()).object().value(QStringLiteral("model")).toObject();
+        const auto digest = sha256File((m_model + QStringLiteral("/model.safetensors")).toStdString());
+        QVERIFY(digest.isOk());
+        QCOMPARE(model.value(QStringLiteral("sha256")).toString(), QString::fromStdString(*digest));
     }
 
     void cancellingARunKeepsTheWindowUsable()

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,6 +111,8 @@ public:
     /// SHA-256 of the weights (weightsSha256: the file itself, or the shard listing). Computed beside the load; the
     /// first call waits for what is left of it.
     const std::string& weightsHash() const;
+    /// The digest if the hashing thread has finished (an error text if it failed), without waiting.
+    std::optional<std::string> weightsHashIfReady() const;
     /// "attnscope", "huggingface" or "pytorch".
     const std::string& format() const;
     /// What the importer read, as (field, value) pairs for info panels (format, model_type, rope, ...).

@@ -47,6 +47,11 @@ public:
     HashJob(const HashJob&) = delete;
     HashJob& operator=(const HashJob&) = delete;
 
+    std::optional<Result<std::string>> peek()
+    {
+        const std::lock_guard<std::mutex> lock(m_mutex);
+        return m_result;
+    }
     Result<std::string> wait()
     {
         std::unique_lock<std::mutex> lock(m_mutex);
@@ -284,6 +289,16 @@ const std::string& Model::weightsHash() const
     }
     return m->weightsHash;
 }
+std::optional<std::string> Model::weightsHashIfReady() const
+{
+    if (!m->weightsHash.empty() || !m->hashJob)
+        return weightsHash();
+    const std::optional<Result<std::string>> digest = m->hashJob->peek();
+    if (!digest)
+        return std::nullopt;
+    return weightsHash(); // finished: fills the cache without waiting
+}
+
 const std::string& Model::format() const
 {
     return m->format;
