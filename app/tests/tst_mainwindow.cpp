@@ -9,6 +9,7 @@
 #include "heatmappanel.h"
 #include "mainwindow.h"
 #include "metricspanel.h"
+#include "testmodels.h"
 
 #include <QApplication>
 #include <QDir>
@@ -37,23 +38,6 @@ namespace {
 
 const QString kPrompt = QStringLiteral("Alice was tired. She tried reading.");
 
-ModelConfig diffCopeConfig()
-{
-    ModelConfig c;
-    c.attention = AttentionKind::Diff;
-    c.position = PositionKind::RopeCope;
-    c.vocabSize = ByteTokenizer::kVocabSize;
-    c.dModel = 32;
-    c.nLayers = 2;
-    c.nHeads = 2;
-    c.nKvHeads = 2;
-    c.headDim = 8;
-    c.ffnHidden = 64;
-    c.maxSeqLen = 128;
-    c.cope.npos = 129;
-    return c;
-}
-
 } // namespace
 
 class TestMainWindow : public QObject {
@@ -63,12 +47,9 @@ private Q_SLOTS:
     {
         QVERIFY(m_dir.isValid());
         m_model = m_dir.filePath(QStringLiteral("model"));
-        const Status s = initRandomModel(m_model.toStdString(), diffCopeConfig(), 21, false);
+        const Status s = initRandomModel(m_model.toStdString(), test::diffCopeConfig(128), 21, false);
         QVERIFY2(s.isOk(), s.message().c_str());
-        ModelConfig softmax = diffCopeConfig();
-        softmax.attention = AttentionKind::Softmax;
-        softmax.position = PositionKind::Rope;
-        softmax.headDim = 16;
+        const ModelConfig softmax = test::softmaxRopeConfig(128);
         m_softmax = m_dir.filePath(QStringLiteral("softmax"));
         const Status s2 = initRandomModel(m_softmax.toStdString(), softmax, 22, false);
         QVERIFY2(s2.isOk(), s2.message().c_str());
@@ -272,7 +253,7 @@ private Q_SLOTS:
     void cancellingARunKeepsTheWindowUsable()
     {
         // Deep enough and long enough that a run takes a while on any machine, so Cancel lands mid-run.
-        ModelConfig deep = diffCopeConfig();
+        ModelConfig deep = test::diffCopeConfig(128);
         deep.nLayers = 24;
         deep.maxSeqLen = 1100;
         deep.cope.npos = 1101;
@@ -332,7 +313,7 @@ private Q_SLOTS:
 
     void aLongPromptShowsDevicePooledOverviewsEqualToPoolingTheFullMap()
     {
-        ModelConfig longConfig = diffCopeConfig();
+        ModelConfig longConfig = test::diffCopeConfig(128);
         longConfig.position = PositionKind::Rope;
         longConfig.maxSeqLen = 4096;
         const QString path = m_dir.filePath(QStringLiteral("long"));

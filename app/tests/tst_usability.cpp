@@ -9,6 +9,7 @@
 #include "heatmappanel.h"
 #include "mainwindow.h"
 #include "metricspanel.h"
+#include "testmodels.h"
 
 #include <QAbstractItemModel>
 #include <QAction>
@@ -46,23 +47,6 @@ namespace {
 
 const QString kPrompt = QStringLiteral("Alice was tired. She tried reading.");
 
-ModelConfig diffCopeConfig()
-{
-    ModelConfig c;
-    c.attention = AttentionKind::Diff;
-    c.position = PositionKind::RopeCope;
-    c.vocabSize = ByteTokenizer::kVocabSize;
-    c.dModel = 32;
-    c.nLayers = 2;
-    c.nHeads = 2;
-    c.nKvHeads = 2;
-    c.headDim = 8;
-    c.ffnHidden = 64;
-    c.maxSeqLen = 512;
-    c.cope.npos = 513;
-    return c;
-}
-
 QString bundled(const QString& name)
 {
     return QStringLiteral(ATTNSCOPE_SOURCE_DIR "/resources/models/") + name;
@@ -94,12 +78,9 @@ private Q_SLOTS:
         QSettings().clear();
         QVERIFY(m_dir.isValid());
         m_model = m_dir.filePath(QStringLiteral("diffcope"));
-        const Status s = initRandomModel(m_model.toStdString(), diffCopeConfig(), 31, false);
+        const Status s = initRandomModel(m_model.toStdString(), test::diffCopeConfig(512), 31, false);
         QVERIFY2(s.isOk(), s.message().c_str());
-        ModelConfig softmax = diffCopeConfig();
-        softmax.attention = AttentionKind::Softmax;
-        softmax.position = PositionKind::Rope;
-        softmax.headDim = 16;
+        const ModelConfig softmax = test::softmaxRopeConfig(512);
         m_softmax = m_dir.filePath(QStringLiteral("softmax"));
         const Status s2 = initRandomModel(m_softmax.toStdString(), softmax, 32, false);
         QVERIFY2(s2.isOk(), s2.message().c_str());

@@ -57,7 +57,13 @@ class Model {
 public:
     virtual ~Model() = default;
     virtual Result<std::vector<Token>> tokenize(const std::string& piece) const = 0;
-    virtual std::optional<int64_t> tokenToId(const std::string& token) const = 0;
+    /// The id of a token in vocab(), if there.
+    std::optional<int64_t> tokenToId(const std::string& token) const
+    {
+        const auto& ids = vocab();
+        auto it = ids.find(token);
+        return it == ids.end() ? std::nullopt : std::optional<int64_t>(it->second);
+    }
     /// Every (token, id) of the model's vocabulary.
     virtual const std::unordered_map<std::string, int64_t>& vocab() const = 0;
 };

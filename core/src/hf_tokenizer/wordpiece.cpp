@@ -51,13 +51,6 @@ public:
         }
         return tokens;
     }
-    std::optional<int64_t> tokenToId(const std::string& token) const override
-    {
-        auto it = vocabMap.find(token);
-        if (it == vocabMap.end())
-            return std::nullopt;
-        return it->second;
-    }
     const std::unordered_map<std::string, int64_t>& vocab() const override { return vocabMap; }
 };
 
