@@ -103,7 +103,12 @@ PartRows reduceRows(
     PartRows out;
     const at::Tensor a = x.abs();
     out.mass = a.sum(-1);
-    out.xlogx = at::xlogy(a, a).sum(-1);
+    // |x| ln |x| with 0 ln 0 = 0: clamping at the smallest normal float turns 0 ln 0 into 0 x (-87.3) = 0 and
+    // moves subnormal cells by less than 1e-36. (at::xlogy does the same exactly but is a scalar loop on the
+    // CPU, 4x slower than the vectorised log.)
+    at::Tensor xlogx = a.clamp_min(std::numeric_limits<float>::min());
+    xlogx.log_();
+    out.xlogx = xlogx.mul_(a).sum(-1);
     out.distance = (a * distance).sum(-1);
     out.extreme = negativeScale ? extremeX.amin(-1) : extremeX.amax(-1);
     if (diff)

@@ -119,7 +119,7 @@ at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const
             auto it = capture->layers.find(layer);
             if (it != capture->layers.end()) {
                 layerCapture = &it->second;
-                // Tiles start on overview block boundaries so that no pooled block straddles two tiles.
+                // Overview blocks may straddle tiles (rowAlignment() is 1); kept for collectors that want alignment.
                 const int64_t align = layerCapture->collector.rowAlignment();
                 ctx.queryTile = std::max(align, budgetTile / align * align);
             }
