@@ -142,7 +142,7 @@ AttentionContext layerContext(const ModelConfig& config, int64_t layer, const Fo
 {
     AttentionContext ctx = setup.context(config, layer, cancel);
     if (capture) {
-        // Tiles start on overview block boundaries so that no pooled block straddles two tiles.
+        // Collectors combine overview blocks that straddle tiles (alignment 1); an observer may still ask for one.
         const int64_t align = capture->rowAlignment();
         ctx.queryTile = std::max(align, setup.budgetTile / align * align);
     }
