@@ -353,8 +353,8 @@ private Q_SLOTS:
                 worst = std::max(worst, static_cast<double>(std::fabs(a - b)));
         }
         QVERIFY2(worst < 1e-5, qPrintable(QString::number(worst)));
-        // Metrics need every head's full map: skipped with a reason, while the thumbnails still arrive.
-        QTRY_VERIFY_WITH_TIMEOUT(window.metricsPanel()->summary().contains(QStringLiteral("2048")), 30000);
+        // Metrics come at any length now (reduced on the device from the run's own tiles): one row per layer x head.
+        QTRY_COMPARE_WITH_TIMEOUT(window.metricsPanel()->model()->rowCount(), 2 * 2, 30000);
 
         // Exact values of a window: queries 2500..2600 x keys 1000..1300, equal to slicing the full map.
         window.showExactWindow(2500, 2600, 1000, 1300);
