@@ -41,8 +41,7 @@ void MainWindow::openLongContextDemo()
     }
     auto runDemo = [this, prompt] {
         setPrompt(prompt);
-        m_status->setText(
-            tr("running a %1-token prompt on %2: Esc cancels").arg(kLongContextDemoTokens).arg(kDemoModel));
+        m_status->setText(tr("running the 16K-token demo prompt on %1: Esc cancels").arg(kDemoModel));
         runNow();
     };
     for (const auto& [id, info] : m_models)

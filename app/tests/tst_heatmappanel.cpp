@@ -223,6 +223,29 @@ private Q_SLOTS:
         QCOMPARE(applied.lower, -applied.upper);
     }
 
+    void anOverviewsColourRangeLeavesTheBosColumnOut()
+    {
+        // A long prompt's D overview: the <bos> sink column holds the few large values; with them in the range the
+        // rest of the map was uniformly white. Overview panels take their range from the other columns.
+        PanelMap map = causalMap();
+        map.isSigned = true;
+        double othersMax = 0.0;
+        for (int row = 0; row < kSize; ++row)
+            for (int col = 0; col <= row; ++col) {
+                float& v = map.values[row * kSize + col];
+                v = col == 0 ? -50.0f : (col % 2 ? 1.0f : -1.0f) * v; // the sink is large and negative
+                if (col > 0)
+                    othersMax = std::max(othersMax, std::fabs(static_cast<double>(v)));
+            }
+        HeatmapPanel panel;
+        panel.setMap(map);
+        QCOMPARE(panel.colorRange().second, 50.0); // a plain map: the whole range
+        map.rangeExcludesFirstKey = true;
+        panel.setMap(map);
+        QCOMPARE(panel.colorRange().second, othersMax);
+        QCOMPARE(panel.colorRange().first, -othersMax); // still symmetric about 0
+    }
+
     void logScaleType()
     {
         HeatmapPanel panel;
