@@ -32,6 +32,7 @@
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTextDocument>
 #include <QToolButton>
 #include <QWindow>
 
@@ -404,8 +405,13 @@ private Q_SLOTS:
         QVERIFY2(dn->map().details.contains(QStringLiteral("> 1")), qPrintable(dn->map().details));
         Q_EMIT dn->cellHovered(3, 1);
         QVERIFY2(readout(window).contains(QStringLiteral("opposite sign")), qPrintable(readout(window)));
-        QVERIFY2(window.metricsPanel()->summary().contains(QStringLiteral("λ > 1")),
-            qPrintable(window.metricsPanel()->summary()));
+        // As the label renders it: a bare "<" in the rich text once swallowed everything after "1 − λ".
+        QTextDocument rendered;
+        rendered.setHtml(window.metricsPanel()->summary());
+        const QString summary = rendered.toPlainText();
+        QVERIFY2(summary.contains(QStringLiteral("λ > 1")) && summary.contains(QStringLiteral("1 − λ < 0"))
+                && summary.contains(QStringLiteral("flips the sign of D")),
+            qPrintable(summary));
         // The metrics table opens sorted by layer, layer 0 first.
         const QAbstractItemModel* table = window.metricsPanel()->findChild<QTableView*>()->model();
         QCOMPARE(table->index(0, 0).data(Qt::UserRole).toInt(), 0);
