@@ -218,6 +218,19 @@ private Q_SLOTS:
         QVERIFY2(count->toolTip().contains(QStringLiteral("train.json"))
                 && count->toolTip().contains(QStringLiteral("config.json")),
             qPrintable(count->toolTip()));
+        // A Hugging Face RoPE model: its max_position_embeddings is the trained context, the cap is attnscope's own.
+        const QString hf = QStringLiteral(ATTNSCOPE_SOURCE_DIR "/tests/data/hf/diffllama_gqa");
+        const int64_t positions
+            = jsonInt(hf + QStringLiteral("/config.json"), {QStringLiteral("max_position_embeddings")});
+        QVERIFY(positions > 0);
+        window.openModel(hf);
+        QVERIFY(shown.wait(60000));
+        QVERIFY2(count->text().contains(
+                     QStringLiteral("trained ≤ %1").arg(QLocale().toString(static_cast<qlonglong>(positions)))),
+            qPrintable(count->text()));
+        QVERIFY2(count->toolTip().contains(QStringLiteral("max_position_embeddings"))
+                && count->toolTip().contains(QStringLiteral("attnscope's cap")),
+            qPrintable(count->toolTip()));
         // A model whose folder says nothing of its training: one limit, as before.
         window.openModel(m_deep);
         QVERIFY(shown.wait(60000));
