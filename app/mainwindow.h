@@ -76,6 +76,9 @@ public:
     void openSession(const QString& path);
     /// Loads the state's models, then applies its selection; the first model becomes the current one.
     void restoreSession(const SessionState& state);
+    /// Help → Try a 16K-Token Prompt: the bundled needles-diff-rope on a needles prompt of 16,384 tokens
+    /// (mainwindow_longcontext.cpp).
+    void openLongContextDemo();
     /// Shows the Compare tab (which runs every loaded model on the prompt).
     void showCompare();
     /// Marks the relevant key span [begin, end) (as selecting tokens in the strip does) and re-runs.
@@ -109,6 +112,9 @@ protected:
 
 private:
     void buildUi();
+    /// The cover over the panels, the exact-window button and the metrics note while a run is in flight
+    /// (mainwindow_inflight.cpp).
+    void wireRunInFlight();
     void onModelLoaded(quint64 requestId, const ModelInfo& info);
     void onRunFinished(const RunOutput& output);
     void onRunFailed(quint64 requestId, const QString& message, bool cancelled);
