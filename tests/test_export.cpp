@@ -209,10 +209,9 @@ TEST(ExportProvenance, TextThatIsNotUtf8RoundTrips)
     const auto& exact = json.at("display_base64");
     ASSERT_EQ(exact.size(), p.tokenDisplay.size());
     for (size_t i = 0; i < p.tokenDisplay.size(); ++i) {
-        if (exact[i].is_null())
-            EXPECT_EQ(json.at("display")[i], p.tokenDisplay[i]) << i;
-        else
-            EXPECT_EQ(decodeBase64(exact[i]), p.tokenDisplay[i]) << i;
+        const std::string exactBytes
+            = exact[i].is_null() ? json.at("display")[i].get<std::string>() : decodeBase64(exact[i]);
+        EXPECT_EQ(exactBytes, p.tokenDisplay[i]) << i;
     }
     EXPECT_TRUE(exact.back().is_string());
     // The readable field keeps every valid character and marks the rest with U+FFFD.
@@ -335,13 +334,13 @@ TEST(MapsBundle, ConcurrentWritersNeverMix)
         for (auto& t : threads)
             t.join();
         const auto won = std::count_if(results.begin(), results.end(), [](const Status& s) { return s.isOk(); });
-        if (overwrite)
-            EXPECT_EQ(won, static_cast<long>(tags.size())); // serialised: each replaced the previous whole
-        else
-            EXPECT_EQ(won, 1); // exactly one may create it
-        for (const Status& s : results)
-            if (!s)
+        // With overwrite they are serialised (each replaces the previous whole); without, exactly one creates it.
+        EXPECT_EQ(won, overwrite ? static_cast<long>(tags.size()) : 1L);
+        for (const Status& s : results) {
+            if (!s) {
                 EXPECT_EQ(s.code(), StatusCode::Refused) << s.message();
+            }
+        }
         expectCompleteBundle(out, tags);
         EXPECT_TRUE(leftovers(dir.path()).empty());
     }
