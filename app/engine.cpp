@@ -268,6 +268,7 @@ public:
         RunOutput output;
         output.requestId = requestId;
         output.modelId = modelId;
+        output.prompt = prompt;
         for (int64_t id : result->tokens)
             output.tokenDisplay << QString::fromStdString(model.tokenizer().display(id));
         output.capture = std::move(result.value());
