@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include <signal.h>
+#include <unistd.h>
 
 namespace attn::cli {
 
@@ -76,15 +77,25 @@ Result<std::vector<MapKind>> parseKinds(const std::string& text, const ModelConf
 }
 
 /**
- * SIGINT, SIGTERM and SIGHUP stop a run cleanly: the handler only sets a flag, which cancels the capture (checked
- * between layers) and the write loop; the staging folder is then removed and the signal re-raised with its
- * default action, so the exit status still says what stopped the run and the output folder is untouched.
+ * SIGINT, SIGTERM and SIGHUP stop a run cleanly, and the output folder stays as it was. While the model loads
+ * (not cancellable) the staging folder is still empty: the handler removes it (rmdir is async-signal-safe) and
+ * lets the signal take its default action. Once maps are being computed and written, the handler only sets a
+ * flag, which cancels the capture (checked between layers) and the write loop; the staging folder is then removed
+ * and the signal re-raised with its default action, so the exit status still says what stopped the run.
  */
 std::atomic<int> g_stopSignal {0};
 std::atomic<bool> g_stopFlag {false};
+std::atomic<bool> g_stagingEmpty {false};
+char g_emptyStaging[4096] = {};
 
 extern "C" void onStopSignal(int signal)
 {
+    if (g_stagingEmpty.load()) {
+        ::rmdir(g_emptyStaging);
+        ::signal(signal, SIG_DFL); // delivered again, with its default action, once this handler returns
+        ::raise(signal);
+        return;
+    }
     g_stopSignal.store(signal);
     g_stopFlag.store(true);
 }
@@ -101,12 +112,24 @@ public:
     }
     ~StopSignals()
     {
+        g_stagingEmpty.store(false);
         for (size_t i = 0; i < kSignals.size(); ++i)
             ::sigaction(kSignals[i], &m_previous[i], nullptr);
     }
     StopSignals(const StopSignals&) = delete;
     StopSignals& operator=(const StopSignals&) = delete;
     bool stopped() const { return g_stopFlag.load(); }
+    /// Until writesBegin(), a signal removes this (empty) folder and ends the process at once.
+    void guardEmptyFolder(const std::string& path)
+    {
+        if (path.size() >= sizeof g_emptyStaging)
+            return; // too long to keep: the next run removes it if a signal leaves it behind
+        std::copy(path.begin(), path.end(), g_emptyStaging);
+        g_emptyStaging[path.size()] = '\0';
+        g_stagingEmpty.store(true);
+    }
+    /// From here on a signal sets the flag and the run cleans up itself.
+    void writesBegin() { g_stagingEmpty.store(false); }
     const std::atomic<bool>* flag() const { return &g_stopFlag; }
     /// After cleaning up: die of the signal that asked for it, as if it had not been caught.
     [[noreturn]] void reraise()
@@ -158,6 +181,7 @@ int runMaps(const MapsArgs& a)
     auto writer = MapsBundleWriter::begin(a.out, {a.force});
     if (!writer)
         return fail("--out: " + writer.message());
+    signals.guardEmptyFolder((*writer)->stagingFolder());
 
     auto model = loadModel(a.dir, a.run);
     if (!model)
@@ -192,6 +216,7 @@ int runMaps(const MapsArgs& a)
         1, static_cast<size_t>(kMapBudgetBytes / std::max(1.0, static_cast<double>(perLayer->hostMapBytes))));
     RunControl control;
     control.cancel = signals.flag();
+    signals.writesBegin();
     for (size_t first = 0; first < layers->size(); first += layersPerCapture) {
         CaptureRequest request {tokens, {}, *kinds, *region, a.tile};
         for (size_t i = first; i < std::min(layers->size(), first + layersPerCapture); ++i)
