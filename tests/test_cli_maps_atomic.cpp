@@ -165,24 +165,31 @@ TEST(CliMapsAtomic, ConcurrentRunsIntoOneFolderNeverMix)
     EXPECT_TRUE(leftovers(dir.path()).empty());
 }
 
-TEST(CliMapsAtomic, PromptOfAnyBytesIsExported)
+TEST(CliMapsAtomic, TextThatIsNotUtf8IsExportedOrRefusedBeforeWriting)
 {
     TempDir dir;
-    const std::string model = dir.file("m");
-    ASSERT_EQ(std::system((
-                  std::string(ATTNSCOPE_CLI_PATH) + " init " + model + " --layers 1 --d-model 16 --heads 2 > /dev/null")
+    // A model folder whose name is not UTF-8: maps.json used to fail on it after every .npy was written.
+    const std::string model = dir.file("model-\xff\xfe");
+    ASSERT_EQ(std::system((std::string(ATTNSCOPE_CLI_PATH) + " init '" + model
+                  + "' --layers 1 --d-model 16 --heads 2 > /dev/null")
                               .c_str()),
         0);
-    // The input: bytes the byte tokenizer accepts that are not UTF-8 ("invalid UTF-8 byte at index 4").
-    const std::string prompt = std::string("abc \xff\xfe x \xc3\x28");
-    attn::test::writeBytes(dir.file("prompt.bin"), prompt);
     const std::string out = dir.file("out");
-    const pid_t pid
-        = spawnCli("maps " + model + " --prompt-file " + dir.file("prompt.bin") + " --out " + out, dir.file("log"));
-    ASSERT_EQ(waitFor(pid), 0) << readFile(dir.file("log")).value();
+    ASSERT_EQ(waitFor(spawnCli("maps '" + model + "' --prompt 'a b' --out " + out, dir.file("log"))), 0)
+        << readFile(dir.file("log")).value();
     const nlohmann::json manifest = nlohmann::json::parse(readFile(out + "/maps.json").value());
-    EXPECT_EQ(manifest.at("tokens").size(), prompt.size() + 1); // <bos> + one token per byte
-    ASSERT_TRUE(manifest.contains("prompt_base64"));
-    EXPECT_TRUE(manifest.contains("display")); // display strings of single bytes, escaped when needed
+    const std::string shown = manifest.at("model").at("path");
+    EXPECT_NE(shown.find("model-\xef\xbf\xbd"), std::string::npos) << shown; // U+FFFD for display
+    ASSERT_TRUE(manifest.at("model").contains("path_base64"));
     expectCompleteBundle(out);
+
+    // A prompt the tokenizer refuses is refused before anything is written, naming the prompt and the byte.
+    attn::test::writeBytes(dir.file("prompt.bin"), std::string("abc \xff\xfe"));
+    const std::string refused = dir.file("refused");
+    EXPECT_NE(waitFor(spawnCli("maps '" + model + "' --prompt-file " + dir.file("prompt.bin") + " --out " + refused,
+                  dir.file("log"))),
+        0);
+    EXPECT_NE(readFile(dir.file("log")).value().find("prompt"), std::string::npos) << readFile(dir.file("log")).value();
+    EXPECT_FALSE(fs::exists(refused));
+    EXPECT_TRUE(leftovers(dir.path()).empty());
 }
