@@ -72,8 +72,9 @@ std::string expectCompleteBundle(const std::string& out)
         named.insert(file);
         auto array = readNpyFloat32(out + "/" + file);
         EXPECT_TRUE(array) << file << ": " << array.message();
-        if (array)
+        if (array) {
             EXPECT_EQ(array->shape, (std::vector<int64_t> {n, n})) << file << " is not of this manifest's run";
+        }
     }
     std::set<std::string> present;
     for (const auto& entry : fs::directory_iterator(out))
@@ -127,8 +128,9 @@ TEST(CliMapsAtomic, KilledForceRunLeavesTheOldOrTheNewBundle)
             SCOPED_TRACE("signal " + std::to_string(signal) + " at " + std::to_string(fraction) + " of the run");
             const std::string now = expectCompleteBundle(out);
             EXPECT_TRUE(now == oldPrompt || now == newPrompt);
-            if (signal == SIGINT) // caught: the run removes its staging folder before it dies
+            if (signal == SIGINT) { // caught: the run removes its staging folder before it dies
                 EXPECT_TRUE(leftovers(dir.path()).empty());
+            }
         }
     }
     // A SIGKILLed run cannot clean up; the next run removes what it left.
@@ -154,11 +156,10 @@ TEST(CliMapsAtomic, ConcurrentRunsIntoOneFolderNeverMix)
     for (size_t i = 0; i < runs.size(); ++i) {
         const int status = waitFor(runs[i]);
         ASSERT_TRUE(WIFEXITED(status));
-        if (WEXITSTATUS(status) == 0)
-            ++succeeded;
-        else
-            EXPECT_NE(readFile(dir.file(std::to_string(i))).value().find("already exists"), std::string::npos)
-                << readFile(dir.file(std::to_string(i))).value();
+        const std::string log = readFile(dir.file(std::to_string(i))).value();
+        succeeded += WEXITSTATUS(status) == 0 ? 1 : 0;
+        // The others lose with the overwrite rule's message, whether they lost at the start or at the swap.
+        EXPECT_TRUE(WEXITSTATUS(status) == 0 || log.find("already exists") != std::string::npos) << log;
     }
     EXPECT_EQ(succeeded, 1);
     expectCompleteBundle(out);
