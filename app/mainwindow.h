@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "attnscope/export.h"
 #include "engine.h"
 #include "session.h"
 #include "settings.h"
@@ -38,7 +39,7 @@ class MetricsPanel;
 class CompareView;
 class OverviewGrid;
 class KindPicker;
-struct Provenance;
+using Provenance = attn::Provenance; // attnscope/export.h
 struct PanelMap;
 struct ExportResult;
 

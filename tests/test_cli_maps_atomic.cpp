@@ -110,28 +110,53 @@ TEST(CliMapsAtomic, KilledForceRunLeavesTheOldOrTheNewBundle)
         << readFile(log).value();
     ASSERT_EQ(expectCompleteBundle(out), oldPrompt);
 
-    // How long a whole --force run takes, then kills spread over it (loading, capturing, writing, swapping).
-    const auto start = std::chrono::steady_clock::now();
+    // A whole --force run, then runs killed while loading (a time into the run) and while writing (once their
+    // staging folder holds k of the 132 maps).
     const std::string force = "maps " + model + " --prompt '" + newPrompt + "' --force --out " + out;
     ASSERT_EQ(waitFor(spawnCli(force, log)), 0) << readFile(log).value();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ASSERT_EQ(expectCompleteBundle(out), newPrompt);
     int attempt = 0;
     for (const int signal : {SIGINT, SIGKILL}) {
-        for (const double fraction : {0.15, 0.35, 0.55, 0.75, 0.9}) {
+        int midWrite = 0;
+        for (const int k : {0, 1, 30, 90, 125}) {
             // Alternate prompts, so a kill that lands after the swap is told apart from one before it.
             const std::string prompt = attempt++ % 2 == 0 ? oldPrompt : newPrompt;
+            const std::vector<std::string> earlier = leftovers(dir.path()); // SIGKILLed runs' folders
+            const std::set<std::string> before(earlier.begin(), earlier.end());
             const pid_t pid = spawnCli("maps " + model + " --prompt '" + prompt + "' --force --out " + out, log);
-            std::this_thread::sleep_for(std::chrono::duration<double>(seconds * fraction));
-            ::kill(pid, signal);
-            waitFor(pid);
-            SCOPED_TRACE("signal " + std::to_string(signal) + " at " + std::to_string(fraction) + " of the run");
+            bool exited = false; // finished before the kill (then it was reaped already)
+            if (k == 0) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            } else {
+                const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+                bool seen = false;
+                while (!seen && !exited && std::chrono::steady_clock::now() < deadline) {
+                    exited = ::waitpid(pid, nullptr, WNOHANG) == pid;
+                    for (const std::string& name : leftovers(dir.path())) {
+                        if (before.count(name))
+                            continue;
+                        std::error_code ec;
+                        int maps = 0;
+                        for (const auto& entry : fs::directory_iterator(dir.file(name), ec))
+                            maps += entry.path().extension() == ".npy" ? 1 : 0;
+                        seen = seen || maps >= k;
+                    }
+                    std::this_thread::sleep_for(std::chrono::microseconds(200));
+                }
+                midWrite += seen ? 1 : 0;
+            }
+            if (!exited) {
+                ::kill(pid, signal);
+                waitFor(pid);
+            }
+            SCOPED_TRACE("signal " + std::to_string(signal) + " after " + std::to_string(k) + " maps");
             const std::string now = expectCompleteBundle(out);
             EXPECT_TRUE(now == oldPrompt || now == newPrompt);
             if (signal == SIGINT) { // caught: the run removes its staging folder before it dies
                 EXPECT_TRUE(leftovers(dir.path()).empty());
             }
         }
+        EXPECT_GE(midWrite, 3) << "most kills should land while maps are being written";
     }
     // A SIGKILLed run cannot clean up; the next run removes what it left.
     ASSERT_EQ(waitFor(spawnCli(force, log)), 0) << readFile(log).value();
