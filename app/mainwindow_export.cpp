@@ -134,9 +134,19 @@ bool MainWindow::exportViewTo(const QString& path, int dpi)
     QWidget* view = compare ? m_compare->panelsWidget() : m_panelGrid->parentWidget();
     Provenance p = provenance(nullptr);
     if (compare) {
-        QStringList names;
+        // The comparison is not the Maps tab's result: name only what the Compare view itself says (its models and
+        // panels). Its prompt, tokens and head are not carried by CompareOutput yet, so they are left out rather
+        // than taken from the Maps tab or the editor.
+        p = Provenance {};
+        p.frontEnd = appFrontEnd();
+        QStringList names, paths;
         for (HeatmapPanel* panel : m_compare->panels())
             names << panel->map().title;
+        for (int id : m_compare->selectedModels()) {
+            if (auto it = m_models.find(id); it != m_models.end())
+                paths << it->second.path;
+        }
+        p.modelPath = paths.join(QStringLiteral(" | ")).toStdString();
         p.kind = tr("comparison: %1").arg(names.join(QStringLiteral(" | "))).toStdString();
     }
     ImageOptions options;
