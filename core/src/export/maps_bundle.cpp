@@ -107,7 +107,7 @@ std::string stagingName(const std::string& target, const char* what)
 void removeOrphans(const Target& target)
 {
     std::error_code ec;
-    for (const std::string what : {".tmp-", ".old-"}) {
+    for (const char* what : {".tmp-", ".old-"}) {
         const std::string prefix = "." + target.name + what;
         for (const fs::directory_entry& entry : fs::directory_iterator(target.parent, ec)) {
             const std::string name = entry.path().filename().string();
