@@ -178,6 +178,7 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
     }
     auto output = std::make_shared<RunOutput>();
     output->modelId = modelId;
+    output->prompt = prompt; // provenance names the text this run tokenized, not the editor's current text
     AnalysisSink sink;
     sink.started = [this](AnalysisStart start) {
         QMetaObject::invokeMethod(

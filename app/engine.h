@@ -54,6 +54,7 @@ struct MetricsRequest {
 struct RunOutput {
     quint64 requestId = 0;
     int modelId = -1;
+    QString prompt; ///< the text this run tokenized (export provenance names it, not the editor's current text)
     CaptureResult capture;
     QStringList tokenDisplay;
     double seconds = 0.0;

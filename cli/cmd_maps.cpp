@@ -2,17 +2,20 @@
 // attnscope-cli maps: run a prompt and write every requested map as float32 .npy plus maps.json.
 #include "cli_common.h"
 
-#include "attnscope/fileio.h"
-#include "attnscope/npy.h"
-
-#include <nlohmann/json.hpp>
+#include "attnscope/export.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+
+#include <signal.h>
+#include <unistd.h>
 
 namespace attn::cli {
 
@@ -57,20 +60,6 @@ Result<MapRegion> parseRegion(const MapsArgs& a)
     return MapRegion::full();
 }
 
-std::string regionText(const MapRegion& r)
-{
-    switch (r.mode) {
-    case MapRegion::Mode::Overview:
-        return "overview " + std::to_string(r.overviewSize) + " " + toString(r.pool);
-    case MapRegion::Mode::Window:
-        return "window " + std::to_string(r.rowBegin) + ":" + std::to_string(r.rowEnd) + ","
-            + std::to_string(r.colBegin) + ":" + std::to_string(r.colEnd);
-    case MapRegion::Mode::Full:
-        break;
-    }
-    return "full";
-}
-
 Result<std::vector<MapKind>> parseKinds(const std::string& text, const ModelConfig& config, bool logits)
 {
     if (text == "all")
@@ -87,21 +76,112 @@ Result<std::vector<MapKind>> parseKinds(const std::string& text, const ModelConf
     return kinds;
 }
 
-std::string mapFileName(const AttentionMap& map)
+/**
+ * SIGINT, SIGTERM and SIGHUP stop a run cleanly, and the output folder stays as it was. While the model loads
+ * (not cancellable) the staging folder is still empty: the handler removes it (rmdir is async-signal-safe) and
+ * lets the signal take its default action. Once maps are being computed and written, the handler only sets a
+ * flag, which cancels the capture (checked between layers) and the write loop; the staging folder is then removed
+ * and the signal re-raised with its default action, so the exit status still says what stopped the run.
+ */
+std::atomic<int> g_stopSignal {0};
+std::atomic<bool> g_stopFlag {false};
+std::atomic<bool> g_stagingEmpty {false};
+char g_emptyStaging[4096] = {};
+
+extern "C" void onStopSignal(int signal)
 {
-    return "L" + std::to_string(map.layer) + "_H" + std::to_string(map.head) + "_" + toString(map.kind) + ".npy";
+    if (g_stagingEmpty.load()) {
+        ::rmdir(g_emptyStaging);
+        ::signal(signal, SIG_DFL); // delivered again, with its default action, once this handler returns
+        ::raise(signal);
+        return;
+    }
+    g_stopSignal.store(signal);
+    g_stopFlag.store(true);
+}
+
+class StopSignals {
+public:
+    StopSignals()
+    {
+        struct sigaction action { };
+        action.sa_handler = onStopSignal;
+        sigemptyset(&action.sa_mask);
+        for (size_t i = 0; i < kSignals.size(); ++i)
+            ::sigaction(kSignals[i], &action, &m_previous[i]);
+    }
+    ~StopSignals()
+    {
+        g_stagingEmpty.store(false);
+        for (size_t i = 0; i < kSignals.size(); ++i)
+            ::sigaction(kSignals[i], &m_previous[i], nullptr);
+    }
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+    bool stopped() const { return g_stopFlag.load(); }
+    /// Until writesBegin(), a signal removes this (empty) folder and ends the process at once.
+    void guardEmptyFolder(const std::string& path)
+    {
+        if (path.size() >= sizeof g_emptyStaging)
+            return; // too long to keep: the next run removes it if a signal leaves it behind
+        std::copy(path.begin(), path.end(), g_emptyStaging);
+        g_emptyStaging[path.size()] = '\0';
+        g_stagingEmpty.store(true);
+    }
+    /// From here on a signal sets the flag and the run cleans up itself.
+    void writesBegin() { g_stagingEmpty.store(false); }
+    const std::atomic<bool>* flag() const { return &g_stopFlag; }
+    /// After cleaning up: die of the signal that asked for it, as if it had not been caught.
+    [[noreturn]] void reraise()
+    {
+        const int signal = g_stopSignal.load();
+        struct sigaction action { };
+        action.sa_handler = SIG_DFL;
+        sigemptyset(&action.sa_mask);
+        ::sigaction(signal, &action, nullptr);
+        ::raise(signal);
+        std::_Exit(128 + signal);
+    }
+
+private:
+    static constexpr std::array<int, 3> kSignals {SIGINT, SIGTERM, SIGHUP};
+    std::array<struct sigaction, 3> m_previous {};
+};
+
+Provenance bundleProvenance(const MapsArgs& a, const Model& m, const std::string& prompt,
+    const std::vector<int64_t>& tokens, const MapRegion& region)
+{
+    namespace fs = std::filesystem;
+    Provenance p;
+    p.modelPath = fs::absolute(a.dir).string();
+    p.modelName = fs::absolute(a.dir).lexically_normal().filename().string();
+    p.modelFormat = m.format();
+    p.weightsSha256 = m.weightsHash();
+    p.attention = toString(m.config().attention);
+    p.position = toString(m.config().position);
+    p.device = m.deviceName();
+    p.dtype = toString(m.dtype());
+    p.prompt = prompt;
+    p.tokens = tokens;
+    for (int64_t id : tokens)
+        p.tokenDisplay.push_back(m.tokenizer().display(id));
+    p.region = regionText(region);
+    p.frontEnd = std::string("attnscope-cli ") + ATTNSCOPE_VERSION;
+    return p;
 }
 
 int runMaps(const MapsArgs& a)
 {
-    namespace fs = std::filesystem;
     auto prompt = readPrompt(a.prompt, a.promptFile);
     if (!prompt)
         return fail(prompt.message());
-    const fs::path outDir(a.out);
-    const fs::path manifestPath = outDir / "maps.json";
-    if (fs::exists(manifestPath) && !a.force)
-        return fail(manifestPath.string() + " already exists; choose another --out or pass --force to overwrite");
+    // Fails fast on an existing bundle (without --force) or a folder holding other files, before the model
+    // loads; the writer checks again when it swaps the new bundle in.
+    StopSignals signals;
+    auto writer = MapsBundleWriter::begin(a.out, {a.force});
+    if (!writer)
+        return fail("--out: " + writer.message());
+    signals.guardEmptyFolder((*writer)->stagingFolder());
 
     auto model = loadModel(a.dir, a.run);
     if (!model)
@@ -121,13 +201,8 @@ int runMaps(const MapsArgs& a)
     if (!encoded)
         return fail("the prompt: " + encoded.message());
     const std::vector<int64_t> tokens = encoded->ids;
-    std::error_code ec;
-    fs::create_directories(outDir, ec);
-    if (ec)
-        return fail("cannot create " + outDir.string() + ": " + ec.message());
 
     const auto start = std::chrono::steady_clock::now();
-    nlohmann::json files = nlohmann::json::array();
     std::vector<double> lambda;
     // Layers are captured in groups whose maps fit a host-memory budget: one forward pass when they
     // all fit, one per layer at worst (each capture reruns the forward pass).
@@ -139,49 +214,44 @@ int runMaps(const MapsArgs& a)
         return fail(perLayer.message());
     const size_t layersPerCapture = std::max<size_t>(
         1, static_cast<size_t>(kMapBudgetBytes / std::max(1.0, static_cast<double>(perLayer->hostMapBytes))));
+    RunControl control;
+    control.cancel = signals.flag();
+    signals.writesBegin();
     for (size_t first = 0; first < layers->size(); first += layersPerCapture) {
         CaptureRequest request {tokens, {}, *kinds, *region, a.tile};
         for (size_t i = first; i < std::min(layers->size(), first + layersPerCapture); ++i)
             for (int64_t head : *heads)
                 request.heads.push_back({(*layers)[i], head});
-        auto result = m.capture(request);
+        auto result = m.capture(request, control);
+        if (signals.stopped())
+            break;
         if (!result)
             return fail(result.message());
         lambda = result->lambda;
         for (const AttentionMap& map : result->maps) {
-            const std::string name = mapFileName(map);
-            if (Status s = writeNpyFloat32((outDir / name).string(), map.values.data(), {map.rows, map.cols}); !s)
+            if (signals.stopped())
+                break;
+            if (Status s = (*writer)->add(map); !s)
                 return fail(s.message());
-            files.push_back({{"file", name}, {"layer", map.layer}, {"head", map.head}, {"kind", toString(map.kind)},
-                {"shape", {map.rows, map.cols}}, {"first_query", map.rowBegin}, {"first_key", map.colBegin},
-                {"block", {map.rowBlock, map.colBlock}}});
         }
+    }
+    if (signals.stopped()) {
+        writer->reset(); // removes the staging folder; --out stays as it was
+        signals.reraise();
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    nlohmann::json manifest;
-    manifest["attnscope_version"] = ATTNSCOPE_VERSION;
-    manifest["model"] = {{"path", fs::absolute(a.dir).string()}, {"sha256", m.weightsHash()},
-        {"attention", toString(config.attention)}, {"position", toString(config.position)}};
-    manifest["prompt"] = *prompt;
-    manifest["tokens"] = tokens;
-    nlohmann::json display = nlohmann::json::array();
-    for (int64_t id : tokens)
-        display.push_back(m.tokenizer().display(id));
-    manifest["display"] = display;
-    manifest["lambda"] = lambda;
-    manifest["device"] = m.deviceName();
-    manifest["dtype"] = toString(m.dtype());
-    manifest["region"] = regionText(*region);
-    manifest["layout"] = "float32 C order, row = query token, column = key token, NaN = masked (future); cell (r, c) "
-                         "covers queries first_query + r*block[0] .. +block[0] and keys first_key + c*block[1] .. "
-                         "+block[1] (block 1 = exact values; >1 = a pooled overview)";
-    manifest["maps"] = files;
-    manifest["seconds"] = seconds;
-    if (Status s = writeFileAtomic(manifestPath.string(), manifest.dump(2) + "\n"); !s)
+    Provenance provenance = bundleProvenance(a, m, *prompt, tokens, *region);
+    provenance.lambdaPerLayer = lambda;
+    const size_t written = (*writer)->mapCount();
+    if (Status s = (*writer)->commit(provenance, seconds); !s)
         return fail(s.message());
-    std::cout << "wrote " << files.size() << " maps (" << regionText(*region) << ") for " << tokens.size()
-              << " tokens to " << outDir.string() << " in " << seconds << " s\n";
+    if (signals.stopped()) { // the bundle is complete and in place; stop as asked
+        writer->reset();
+        signals.reraise();
+    }
+    std::cout << "wrote " << written << " maps (" << regionText(*region) << ") for " << tokens.size() << " tokens to "
+              << a.out << " in " << seconds << " s\n";
     return 0;
 }
 
