@@ -14,6 +14,7 @@
 #include "test_helpers.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -275,6 +276,31 @@ TEST(UntrustedInput, HugeSizesAreRefusedBeforeAnyProduct)
         ASSERT_FALSE(config) << field;
         expectContains(config.message(), {std::string("\"") + field + "\" must be at most"});
     }
+}
+
+TEST(UntrustedInput, HuggingFaceSizesAreBoundedBeforeUse)
+{
+    TempDir dir;
+    const fs::path folder = fs::path(dir.path()) / "qwen2";
+    fs::copy(fs::path(ATTNSCOPE_TEST_DATA_DIR) / "hf" / "qwen2_sliding", folder, fs::copy_options::recursive);
+    const nlohmann::json original = nlohmann::json::parse(readFile((folder / "config.json").string()).value());
+    auto openWith = [&](const char* key, const nlohmann::json& value) {
+        nlohmann::json edited = original;
+        edited[key] = value;
+        edited.erase("layer_types"); // so that max_window_layers decides which layers slide
+        writeBytes((folder / "config.json").string(), edited.dump());
+        return openModelSource(folder.string());
+    };
+    auto source = openWith("head_dim", std::numeric_limits<int64_t>::max());
+    ASSERT_FALSE(source);
+    expectContains(source.message(), {"config.json", "\"head_dim\" is out of range"});
+    source = openWith("num_hidden_layers", 1000000);
+    ASSERT_FALSE(source);
+    expectContains(source.message(), {"config.json", "\"n_layers\" must be at most 1024"});
+    // A negative first sliding layer indexed before the per-layer flags.
+    source = openWith("max_window_layers", -5);
+    ASSERT_TRUE(source) << source.message();
+    EXPECT_TRUE((*source)->config.arch.slidingAt(0));
 }
 
 // --- defect 9: minor ---
