@@ -259,7 +259,7 @@ const char* fileTypeName(unsigned mode)
     if (S_ISDIR(mode))
         return "a directory";
     if (S_ISFIFO(mode))
-        return "a FIFO (named pipe)";
+        return "a FIFO";
     if (S_ISCHR(mode))
         return "a character device";
     if (S_ISBLK(mode))
@@ -281,10 +281,8 @@ int openRegularFile(const std::string& path, struct stat& st, std::string& error
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        error = std::string("not a regular file (it is ") + fileTypeName(st.st_mode) + ")";
-        if (!S_ISDIR(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)
-            && !S_ISSOCK(st.st_mode))
-            error = "not a regular file";
+        const std::string type = fileTypeName(st.st_mode);
+        error = type == "not a regular file" ? type : "not a regular file (it is " + type + ")";
         return -1;
     }
     return fd.release();
