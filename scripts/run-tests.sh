@@ -9,10 +9,11 @@ cmake --preset dev
 cmake --build --preset dev -j "$(nproc)"
 ctest --preset dev -j "$(nproc)"
 
-# Untrusted input (issue 15): the torch-free tests (format library, parser regressions) under ASan + UBSan, then
-# every libFuzzer target for ATTNSCOPE_FUZZ_SECONDS (default 30) from its seeds. The whole-project ASan build
-# (LibTorch and Qt translation units) does not fit CI's time; run `ctest --preset asan` for that by hand.
-cmake --preset asan
-cmake --build --preset asan --target attnscope_format_tests -j "$(nproc)"
-ctest --preset asan -L format -j "$(nproc)"
+# Untrusted input (issue 15): the torch-free tests (format library and the parser regressions) built with clang
+# under ASan + UBSan in the fuzz preset, then every libFuzzer target for ATTNSCOPE_FUZZ_SECONDS (default 30) from
+# its seeds. The whole-project ASan build (LibTorch and Qt translation units) does not fit CI's time; run the `asan`
+# preset for that by hand.
+cmake --preset fuzz
+cmake --build --preset fuzz --target attnscope_format_tests -j "$(nproc)"
+ctest --preset fuzz -j "$(nproc)"
 scripts/fuzz.sh "${ATTNSCOPE_FUZZ_SECONDS:-30}"
