@@ -68,7 +68,8 @@ Status openWeights(const std::string& dir, ModelSource& source)
         for (const TensorInfo& info : (*file)->tensors()) {
             auto seen = foundIn.find(info.name);
             if (seen != foundIn.end())
-                return Status::error("tensor " + info.name + " is in two shards: " + seen->second + " and " + shard);
+                return Status::error("tensor " + detail::textExcerpt(info.name, 120)
+                    + " is in two shards: " + seen->second + " and " + shard);
             foundIn[info.name] = shard;
         }
         files.push_back(std::shared_ptr<SafetensorsFile>(std::move(file).value()));
@@ -76,17 +77,18 @@ Status openWeights(const std::string& dir, ModelSource& source)
     for (const auto& [name, shard] : foundIn) { // every stored tensor is where the index says
         auto indexed = shardOf.find(name);
         if (indexed == shardOf.end())
-            return Status::error(shard + " holds tensor " + name + ", which " + kIndexFile + " does not list");
-        if (indexed->second != shard)
             return Status::error(
-                kIndexFile + std::string(" puts tensor ") + name + " in " + indexed->second + " but it is in " + shard);
+                shard + " holds tensor " + detail::textExcerpt(name, 120) + ", which " + kIndexFile + " does not list");
+        if (indexed->second != shard)
+            return Status::error(kIndexFile + std::string(" puts tensor ") + detail::textExcerpt(name, 120) + " in "
+                + indexed->second + " but it is in " + shard);
     }
     for (auto& file : files)
         addSafetensorsFile(source, std::move(file), "");
     for (const auto& [name, shard] : shardOf)
         if (!foundIn.count(name))
-            return Status::error(
-                kIndexFile + std::string(" puts tensor ") + name + " in " + shard + ", which does not hold it");
+            return Status::error(kIndexFile + std::string(" puts tensor ") + detail::textExcerpt(name, 120) + " in "
+                + shard + ", which does not hold it");
     return Status::ok();
 }
 
