@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -73,7 +75,24 @@ Result<std::vector<MapKind>> parseKinds(const std::string& text, const ModelConf
             return Status::error("--maps: " + kind.message());
         kinds.push_back(*kind);
     }
+    if (kinds.empty()) // "--maps ''" would write a bundle with nothing in it
+        return Status::error("--maps: name at least one map kind (e.g. A or D), or all");
     return kinds;
+}
+
+/// A count of at least 1 (CLI11's PositiveNumber would print the largest double, 309 digits, as its bound).
+CLI::Validator atLeastOne()
+{
+    return CLI::Validator(
+        [](std::string& text) {
+            char* end = nullptr;
+            errno = 0;
+            const long long value = std::strtoll(text.c_str(), &end, 10);
+            if (end == text.c_str() || *end != '\0' || errno == ERANGE || value < 1)
+                return std::string("must be a whole number of at least 1, not '") + text.substr(0, 40) + "'";
+            return std::string();
+        },
+        "INT >= 1");
 }
 
 /**
@@ -268,16 +287,19 @@ void registerMaps(CLI::App& app, int& exitCode)
     cmd->add_option("--heads", args->heads, "all or a list like 0,1")->capture_default_str();
     cmd->add_option("--maps", args->maps, "all or a list like A1,A2,D")->capture_default_str();
     cmd->add_flag("--logits", args->logits, "with --maps all, also write the pre-softmax logits (S, S1, S2)");
-    cmd->add_option("--out", args->out, "output directory")->required();
+    cmd->add_option("--out", args->out, "output directory")
+        ->required()
+        ->check(CLI::Validator(
+            [](std::string& text) { return text.empty() ? std::string("must name a folder") : std::string(); }, ""));
     cmd->add_flag("--force", args->force, "overwrite an existing maps.json in --out");
     cmd->add_option("--overview", args->overview,
            "reduce each map to at most R x R cells on the device (pooling blocks of ceil(N/R) tokens)")
-        ->check(CLI::PositiveNumber);
+        ->check(atLeastOne());
     cmd->add_option("--pool", args->pool, "overview pooling: max (keeps one-token spikes) or mean")
         ->capture_default_str();
     cmd->add_option("--window", args->window, "exact values of queries q0:q1 x keys k0:k1 only (end exclusive)");
     cmd->add_option("--tile", args->tile, "query rows per score tile (default: from a memory budget)")
-        ->check(CLI::PositiveNumber);
+        ->check(atLeastOne());
     args->run.addTo(*cmd);
     cmd->callback([args, &exitCode] { exitCode = runMaps(*args); });
 }

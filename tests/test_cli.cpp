@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <sys/wait.h>
 
@@ -98,6 +99,21 @@ TEST(Cli, ErrorsAreClearAndNonZero)
     EXPECT_NE(empty.output.find("empty"), std::string::npos) << empty.output;
     CliRun twice = cli("init " + model + " --layers 1 --d-model 16 --heads 2", dir);
     EXPECT_NE(twice.output.find("already holds a model"), std::string::npos) << twice.output;
+    // Issue #15, defect 9: option values that once printed a 309-digit bound, wrote nothing and exited 0, or had no
+    // folder to write to.
+    for (const char* option : {"--overview 0", "--tile 0", "--overview -3", "--tile x"}) {
+        CliRun bad = cli("maps " + model + " --prompt x " + option + " --out " + dir.file("o"), dir);
+        EXPECT_NE(bad.code, 0) << option;
+        EXPECT_NE(bad.output.find("at least 1"), std::string::npos) << option << ": " << bad.output;
+        EXPECT_LT(bad.output.size(), 600u) << option << ": " << bad.output;
+    }
+    CliRun noKinds = cli("maps " + model + " --prompt x --maps '' --out " + dir.file("o"), dir);
+    EXPECT_EQ(noKinds.code, 1) << noKinds.output;
+    EXPECT_NE(noKinds.output.find("at least one map kind"), std::string::npos) << noKinds.output;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("o")));
+    CliRun noOut = cli("maps " + model + " --prompt x --out ''", dir);
+    EXPECT_NE(noOut.code, 0);
+    EXPECT_NE(noOut.output.find("must name a folder"), std::string::npos) << noOut.output;
 }
 
 TEST(Cli, TaskSamplesAreSeededJsonLinesAndVocabIsNotOverwritten)
