@@ -91,9 +91,11 @@ MainWindow::MainWindow(QWidget* parent)
         if (auto it = m_models.find(modelId); it != m_models.end())
             it->second.sha256 = sha256;
     });
-    connect(m_engine, &Engine::loadFailed, this, [this](quint64, const QString& path, const QString& message) {
-        showError(tr("Cannot open %1").arg(path), message);
-    });
+    connect(
+        m_engine, &Engine::loadFailed, this, [this](quint64 requestId, const QString& path, const QString& message) {
+            showError(tr("Cannot open %1").arg(path), message);
+            modelLoadSettled(requestId); // a session restores with the models that did open
+        });
     connect(m_engine, &Engine::runStarted, this, [this](quint64) {
         m_progress->setValue(0);
         m_progress->setVisible(true);
@@ -483,10 +485,10 @@ void MainWindow::onModelSelected(int index)
     requestRun();
 }
 
-void MainWindow::openModel(const QString& path)
+quint64 MainWindow::openModel(const QString& path)
 {
     m_status->setText(tr("loading %1…").arg(path));
-    m_engine->loadModel(path, m_deviceCombo->currentText(), m_dtypeCombo->currentText());
+    return m_engine->loadModel(path, m_deviceCombo->currentText(), m_dtypeCombo->currentText());
 }
 
 void MainWindow::setPrompt(const QString& text)
@@ -518,7 +520,7 @@ const ModelInfo* MainWindow::currentModel() const
     return it == m_models.end() ? nullptr : &it->second;
 }
 
-void MainWindow::onModelLoaded(quint64, const ModelInfo& info)
+void MainWindow::onModelLoaded(quint64 requestId, const ModelInfo& info)
 {
     m_models[info.id] = info;
     m_settings.addRecentModel(info.path);
@@ -528,7 +530,7 @@ void MainWindow::onModelLoaded(quint64, const ModelInfo& info)
     m_compare->setModels(m_models, m_openOrder);
     m_modelCombo->addItem(info.name, info.id);
     m_modelCombo->setCurrentIndex(m_modelCombo->count() - 1); // selects it and runs the prompt
-    modelLoadSettled();
+    modelLoadSettled(requestId);
 }
 
 void MainWindow::updateTokenStrip()

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 class QComboBox;
 class QLabel;
@@ -54,8 +55,9 @@ public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    /// Loads a model directory (or its config.json) on the engine thread; runs the prompt when it arrives.
-    void openModel(const QString& path);
+    /// Loads a model directory (or its config.json) on the engine thread; runs the prompt when it arrives. Returns the
+    /// load request id.
+    quint64 openModel(const QString& path);
     void setPrompt(const QString& text);
     /// Runs the prompt as the user asked (Run / Ctrl+Enter): also a prompt the tokenizer cannot represent.
     void runNow();
@@ -144,7 +146,8 @@ private:
     void requestCompare();
     void updateOverview();
     void saveSessionAs();
-    void modelLoadSettled();
+    /// A load ended (opened or failed); the session being restored finishes once all of its own loads have.
+    void modelLoadSettled(quint64 loadRequest);
     void finishSessionRestore();
     // Exports (mainwindow_export.cpp).
     /// Provenance of the result on screen (m_lastRun as shown: its prompt, tokens, model, request id), of `map`
@@ -232,7 +235,7 @@ private:
     OverviewGrid* m_overview = nullptr;
     QComboBox* m_overviewMetric = nullptr;
     std::optional<SessionState> m_pendingSession; ///< a session waiting for its models to load
-    int m_pendingLoads = 0;
+    std::set<quint64> m_pendingLoads; ///< the load requests of the session being restored
     /// What the metrics of m_lastRun were computed for; a head or layer change with the same key reuses them.
     QString m_metricsKey;
     QString m_requestedMetricsKey; ///< key of the latest request that computes metrics (latest wins, so it matches the

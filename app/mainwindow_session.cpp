@@ -88,16 +88,17 @@ void MainWindow::restoreSession(const SessionState& state)
     m_dtypeCombo->setCurrentIndex(std::max(0, m_dtypeCombo->findText(state.dtype)));
     m_prompt->setPlainText(state.prompt);
     m_pendingSession = state;
-    m_pendingLoads = static_cast<int>(state.models.size());
+    m_pendingLoads.clear();
     for (const QString& model : state.models)
-        openModel(model);
-    if (m_pendingLoads == 0)
+        m_pendingLoads.insert(openModel(model));
+    if (m_pendingLoads.empty())
         finishSessionRestore();
 }
 
-void MainWindow::modelLoadSettled()
+void MainWindow::modelLoadSettled(quint64 loadRequest)
 {
-    if (m_pendingSession && --m_pendingLoads <= 0)
+    // Only the session's own loads count: a model the user opens meanwhile neither finishes nor holds it up.
+    if (m_pendingSession && m_pendingLoads.erase(loadRequest) && m_pendingLoads.empty())
         finishSessionRestore();
 }
 

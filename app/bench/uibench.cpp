@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// attnscope-uibench MODEL_DIR [TOKENS]: what a user feels, measured headless. Time from Run to pixels on a new
+// attnscope-uibench MODEL_DIR [TOKENS [ROUNDS]]: what a user feels, measured headless. Time from Run to pixels on a new
 // prompt (the whole model, with every head's metrics and thumbnails), time to switch heads within the shown layer and
 // to switch layers (the engine keeps the prompt's state), the longest gap between 1 ms UI-timer ticks while runs are
 // in flight (a UI stall), and the process's peak resident memory.
@@ -53,10 +53,11 @@ int main(int argc, char** argv)
         qputenv("QT_QPA_PLATFORM", "offscreen");
     QApplication app(argc, argv);
     if (argc < 2) {
-        std::fprintf(stderr, "usage: attnscope-uibench MODEL_DIR [TOKENS]\n");
+        std::fprintf(stderr, "usage: attnscope-uibench MODEL_DIR [TOKENS [ROUNDS]]\n");
         return 2;
     }
     const int tokens = argc > 2 ? std::atoi(argv[2]) : 512;
+    const int rounds = argc > 3 ? std::max(1, std::atoi(argv[3])) : 3; // new prompts; each followed by switches
     attn::app::MainWindow window;
     window.resize(1500, 950);
     window.show();
@@ -95,7 +96,7 @@ int main(int argc, char** argv)
         return t.nsecsElapsed() / 1e6;
     };
     std::vector<double> runMs, headMs, layerMs;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < rounds; ++i) {
         // A new prompt each time (its last character changes): the whole model runs again.
         runMs.push_back(timed([&] {
             window.setPrompt(prompt.left(tokens - 2) + QChar('a' + i));

@@ -221,6 +221,30 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(restored.metricsPanel()->summary().contains(QStringLiteral("to span")), 30000);
     }
 
+    void aSessionWithAModelThatFailsRestoresWithTheOthersAndOnlyOnce()
+    {
+        MainWindow window;
+        QSignalSpy done(&window, &MainWindow::sessionRestored);
+        QSignalSpy errors(&window, &MainWindow::errorShown);
+        SessionState state;
+        state.models = {m_model, m_dir.filePath(QStringLiteral("gone-since"))};
+        state.prompt = kPrompt;
+        state.layer = 1;
+        state.head = 1;
+        window.restoreSession(state);
+        QVERIFY(done.wait(30000)); // the failed load settles the session too (it once waited forever)
+        QCOMPARE(done.count(), 1);
+        QVERIFY(errors.count() >= 1);
+        QCOMPARE(window.currentSession().models.size(), 1);
+        QCOMPARE(window.currentSession().layer, 1);
+        // A model opened later is not taken for one of the session's: nothing is restored again.
+        window.findChild<QSpinBox*>(QStringLiteral("layerSpin"))->setValue(0);
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        window.openModel(m_model);
+        QVERIFY(shown.wait(30000));
+        QCOMPARE(done.count(), 1);
+    }
+
     void batchExportWritesEveryHeadAndKindWithSidecars()
     {
         MainWindow window;
