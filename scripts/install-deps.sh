@@ -22,6 +22,7 @@ PACKAGES=(
   xvfb xauth                                     # scripts/screenshots.sh renders on a virtual X screen of a chosen size
   libgtest-dev googletest
   libonig-dev libutf8proc-dev   # tokenizer.json: the regex engine HF tokenizers uses, Unicode normalization
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev   # attnscope-server and the CLI's --server (server/)
 )
 
 missing=()
