@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // attnscope-cli maps: run a prompt and write every requested map as float32 .npy plus maps.json.
 #include "cli_common.h"
+#include "model_facts.h"
 
 #include "attnscope/fileio.h"
 #include "attnscope/npy.h"
@@ -18,8 +19,6 @@ namespace attn::cli {
 
 namespace {
 
-constexpr double kMapBudgetBytes = 1024.0 * 1024.0 * 1024.0;
-
 struct MapsArgs {
     std::string dir, prompt, promptFile, out;
     std::string layers = "all", heads = "all", maps = "all";
@@ -30,6 +29,7 @@ struct MapsArgs {
     std::string window;
     int64_t tile = 0;
     RunOptions run;
+    ServerArgs server;
 };
 
 /// "q0:q1,k0:k1" (half-open token ranges) -> a window region.
@@ -103,10 +103,10 @@ int runMaps(const MapsArgs& a)
     if (fs::exists(manifestPath) && !a.force)
         return fail(manifestPath.string() + " already exists; choose another --out or pass --force to overwrite");
 
-    auto model = loadModel(a.dir, a.run);
+    auto model = a.server.active() ? openRemoteMapsModel(a.server, a.dir, a.run) : openLocalMapsModel(a.dir, a.run);
     if (!model)
         return fail(model.message());
-    Model& m = **model;
+    MapsModel& m = **model;
     const ModelConfig& config = m.config();
     auto layers = parseIndexList(a.layers, config.nLayers, "layers");
     auto heads = parseIndexList(a.heads, config.nHeads, "heads");
@@ -117,10 +117,10 @@ int runMaps(const MapsArgs& a)
     if (!region)
         return fail(region.message());
 
-    auto encoded = m.tokenizer().encodeChecked(*prompt);
-    if (!encoded)
-        return fail("the prompt: " + encoded.message());
-    const std::vector<int64_t> tokens = encoded->ids;
+    std::vector<int64_t> tokens;
+    std::vector<std::string> tokenDisplay;
+    if (Status s = m.encode(*prompt, tokens, tokenDisplay); !s)
+        return fail("the prompt: " + s.message());
     std::error_code ec;
     fs::create_directories(outDir, ec);
     if (ec)
@@ -128,50 +128,29 @@ int runMaps(const MapsArgs& a)
 
     const auto start = std::chrono::steady_clock::now();
     nlohmann::json files = nlohmann::json::array();
-    std::vector<double> lambda;
-    // Layers are captured in groups whose maps fit a host-memory budget: one forward pass when they
-    // all fit, one per layer at worst (each capture reruns the forward pass).
-    CaptureRequest oneLayer {tokens, {}, *kinds, *region, a.tile};
-    for (int64_t head : *heads)
-        oneLayer.heads.push_back({layers->front(), head});
-    auto perLayer = m.estimateMemory(oneLayer);
-    if (!perLayer)
-        return fail(perLayer.message());
-    const size_t layersPerCapture = std::max<size_t>(
-        1, static_cast<size_t>(kMapBudgetBytes / std::max(1.0, static_cast<double>(perLayer->hostMapBytes))));
-    for (size_t first = 0; first < layers->size(); first += layersPerCapture) {
-        CaptureRequest request {tokens, {}, *kinds, *region, a.tile};
-        for (size_t i = first; i < std::min(layers->size(), first + layersPerCapture); ++i)
-            for (int64_t head : *heads)
-                request.heads.push_back({(*layers)[i], head});
-        auto result = m.capture(request);
-        if (!result)
-            return fail(result.message());
-        lambda = result->lambda;
-        for (const AttentionMap& map : result->maps) {
-            const std::string name = mapFileName(map);
-            if (Status s = writeNpyFloat32((outDir / name).string(), map.values.data(), {map.rows, map.cols}); !s)
-                return fail(s.message());
-            files.push_back({{"file", name}, {"layer", map.layer}, {"head", map.head}, {"kind", toString(map.kind)},
-                {"shape", {map.rows, map.cols}}, {"first_query", map.rowBegin}, {"first_key", map.colBegin},
-                {"block", {map.rowBlock, map.colBlock}}});
-        }
-    }
+    auto lambda = m.run(tokens, *layers, *heads, *kinds, *region, a.tile, [&](const AttentionMap& map) {
+        const std::string name = mapFileName(map);
+        if (Status s = writeNpyFloat32((outDir / name).string(), map.values.data(), {map.rows, map.cols}); !s)
+            return s;
+        files.push_back({{"file", name}, {"layer", map.layer}, {"head", map.head}, {"kind", toString(map.kind)},
+            {"shape", {map.rows, map.cols}}, {"first_query", map.rowBegin}, {"first_key", map.colBegin},
+            {"block", {map.rowBlock, map.colBlock}}});
+        return Status::ok();
+    });
+    if (!lambda)
+        return fail(lambda.message());
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     nlohmann::json manifest;
     manifest["attnscope_version"] = ATTNSCOPE_VERSION;
-    manifest["model"] = {{"path", fs::absolute(a.dir).string()}, {"sha256", m.weightsHash()},
-        {"attention", toString(config.attention)}, {"position", toString(config.position)}};
+    manifest["model"] = {{"path", m.path()}, {"sha256", m.sha256()}, {"attention", toString(config.attention)},
+        {"position", toString(config.position)}};
     manifest["prompt"] = *prompt;
     manifest["tokens"] = tokens;
-    nlohmann::json display = nlohmann::json::array();
-    for (int64_t id : tokens)
-        display.push_back(m.tokenizer().display(id));
-    manifest["display"] = display;
-    manifest["lambda"] = lambda;
-    manifest["device"] = m.deviceName();
-    manifest["dtype"] = toString(m.dtype());
+    manifest["display"] = tokenDisplay;
+    manifest["lambda"] = *lambda;
+    manifest["device"] = m.device();
+    manifest["dtype"] = m.dtype();
     manifest["region"] = regionText(*region);
     manifest["layout"] = "float32 C order, row = query token, column = key token, NaN = masked (future); cell (r, c) "
                          "covers queries first_query + r*block[0] .. +block[0] and keys first_key + c*block[1] .. "
@@ -209,6 +188,7 @@ void registerMaps(CLI::App& app, int& exitCode)
     cmd->add_option("--tile", args->tile, "query rows per score tile (default: from a memory budget)")
         ->check(CLI::PositiveNumber);
     args->run.addTo(*cmd);
+    args->server.addTo(*cmd);
     cmd->callback([args, &exitCode] { exitCode = runMaps(*args); });
 }
 

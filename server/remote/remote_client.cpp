@@ -74,6 +74,7 @@ struct RemoteClient::Impl {
         RemoteModel out;
         out.model = std::move(*model);
         out.sha256 = info.sha256();
+        out.configJson = info.config_json();
         out.tensors = tensorsFromWire(info);
         return out;
     }

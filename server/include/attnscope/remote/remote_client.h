@@ -45,6 +45,7 @@ struct ServerModelList {
 struct RemoteModel {
     LoadedModel model;
     std::string sha256; ///< empty until the server has hashed the weights
+    std::string configJson; ///< the config as the server wrote it (configToJson), byte for byte
     std::vector<TensorInfo> tensors; ///< as stored in the files (name, dtype, shape)
 };
 
