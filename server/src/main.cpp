@@ -68,11 +68,11 @@ int main(int argc, char** argv)
         return 1;
     }
     const std::string host = setup->listen.substr(0, setup->listen.rfind(':'));
+    for (const std::string& root : setup->allowedRoots)
+        std::cout << "attnscope-server: allowed folder " << root << "\n";
     // Clients and tests read this line to learn the port (--listen HOST:0).
     std::cout << "attnscope-server: listening on " << host << ":" << port << (setup->tlsCertPem.empty() ? "" : " (TLS)")
               << (setup->token.empty() ? "" : " (token required)") << std::endl;
-    for (const std::string& root : setup->allowedRoots)
-        std::cout << "attnscope-server: allowed folder " << root << std::endl;
 
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
