@@ -4,6 +4,8 @@
 #include "attnscope/config.h"
 #include "attnscope/dtype.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 
 // Values travel as little-endian bytes copied straight from memory.
@@ -118,6 +120,30 @@ SpanAttention fromWire(const v1::SpanAttention& s)
 }
 
 } // namespace
+
+Result<ModelConfig> parseWireConfig(const std::string& json)
+{
+    // parseConfig reads attnscope's own config.json, whose tokenizer is "bytes" or "word"; an imported model's is
+    // "tokenizer.json" or "checkpoint" (its tokenizer stays on the server). Parse with a stand-in, then put it back.
+    nlohmann::ordered_json root = nlohmann::ordered_json::parse(json, nullptr, false);
+    if (root.is_discarded() || !root.is_object() || !root.contains("tokenizer") || !root["tokenizer"].is_object())
+        return Status::error("the model config is not a JSON object with a tokenizer");
+    const std::string type = root["tokenizer"].value("type", "");
+    const bool addBos = root["tokenizer"].value("add_bos", false);
+    std::optional<TokenizerType> imported;
+    for (TokenizerType t : {TokenizerType::HuggingFace, TokenizerType::Checkpoint})
+        if (type == toString(t))
+            imported = t;
+    if (imported)
+        root["tokenizer"] = {{"type", "word"}, {"vocab", "vocab.txt"}, {"lowercase", false}, {"add_bos", addBos}};
+    auto config = parseConfig(root.dump());
+    if (!config || !imported)
+        return config;
+    config->tokenizer = TokenizerConfig {};
+    config->tokenizer.type = *imported;
+    config->tokenizer.addBos = addBos;
+    return config;
+}
 
 int64_t wireValueBytes(int64_t cells, v1::ValueType valueType)
 {
@@ -344,7 +370,7 @@ void toWire(const LoadedModel& model, v1::ModelInfo* out)
 Result<LoadedModel> fromWire(const v1::ModelInfo& info)
 {
     LoadedModel out;
-    auto config = parseConfig(info.config_json());
+    auto config = parseWireConfig(info.config_json());
     if (!config)
         return Status::error("the server's model config: " + config.message());
     out.config = *config;

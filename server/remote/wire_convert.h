@@ -44,6 +44,10 @@ std::vector<TensorInfo> tensorsFromWire(const v1::ModelInfo& info);
 v1::StatusCode toWire(StatusCode code);
 StatusCode fromWire(v1::StatusCode code);
 
+/// A config as configToJson wrote it, for any model the server opens (its own parseConfig refuses the tokenizer
+/// types of imported models: tokenizer.json, checkpoint). configToJson of the result gives the same text back.
+Result<ModelConfig> parseWireConfig(const std::string& json);
+
 /// Bytes one map takes on the wire (values only), for the server's message-size check before a run.
 int64_t wireValueBytes(int64_t cells, v1::ValueType valueType);
 

@@ -20,6 +20,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -136,14 +137,14 @@ TEST(RemoteServer, ListsWhatTheAllowedFoldersHold)
     ASSERT_TRUE(list) << list.message();
     EXPECT_EQ(list->roots, (std::vector<std::string> {bundledModels(), hfModels()}));
     // Expected: every folder directly inside the two roots that holds a config.json.
-    std::vector<std::string> expected, listed;
+    std::vector<std::tuple<std::string, std::string, std::string>> expected, listed;
     for (const std::string& root : {bundledModels(), hfModels()})
         for (const auto& entry : fs::directory_iterator(root))
             if (fs::exists(entry.path() / "config.json"))
-                expected.push_back(root + "|" + entry.path().filename().string() + "|folder");
+                expected.emplace_back(root, entry.path().filename().string(), "folder");
     std::sort(expected.begin(), expected.end());
     for (const auto& m : list->models)
-        listed.push_back(m.root + "|" + m.relativePath + "|" + m.kind);
+        listed.emplace_back(m.root, m.relativePath, m.kind);
     EXPECT_EQ(listed, expected);
     EXPECT_GE(listed.size(), 20u);
 }
@@ -365,7 +366,7 @@ TEST_F(RemoteModelTest, RemoteMapsEqualLocalMapsBitForBit)
 std::string makeSlowModel(const fs::path& dir)
 {
     const std::string path = (dir / "slow").string();
-    const int rc = test::runCommand({ATTNSCOPE_CLI_PATH, "init", path, "--layers", "48", "--d-model", "256", "--heads",
+    const int rc = test::runCommand({ATTNSCOPE_CLI_PATH, "init", path, "--layers", "32", "--d-model", "128", "--heads",
                                         "8", "--max-seq-len", "2048", "--seed", "3"},
         (dir / "init.out").string());
     EXPECT_EQ(rc, 0);
@@ -377,11 +378,11 @@ AnalysisRequest slowRequest(int modelId)
     AnalysisRequest request;
     request.modelId = modelId;
     std::mt19937 rng(7);
-    for (int i = 0; i < 2000; ++i)
+    for (int i = 0; i < 1200; ++i)
         request.tokens.push_back(static_cast<int64_t>(rng() % 200));
     request.kinds = {MapKind::A};
     request.region = MapRegion::overview(32);
-    for (int64_t layer = 0; layer < 48; ++layer)
+    for (int64_t layer = 0; layer < 32; ++layer)
         request.heads.push_back({layer, 0});
     return request;
 }
@@ -401,7 +402,7 @@ TEST_F(RemoteModelTest, CancelStopsTheRequestOnTheServer)
     const auto start = std::chrono::steady_clock::now();
     Status status = client->analyze(slowRequest(loaded->model.id), false, sink);
     EXPECT_EQ(status.code(), StatusCode::Cancelled) << status.message();
-    EXPECT_LT(got.layers.size(), 48u);
+    EXPECT_LT(got.layers.size(), 32u);
     // "Latest wins": a second request of the same stream supersedes a running one.
     std::thread first([&] {
         Collected c = analyzeAll(*client, slowRequest(loaded->model.id));
@@ -431,7 +432,7 @@ TEST_F(RemoteModelTest, ADisconnectedClientCancelsItsWork)
     };
     Status status = client->analyze(slowRequest(loaded->model.id), false, sink, token);
     EXPECT_EQ(status.code(), StatusCode::Cancelled) << status.message();
-    // The engine is free again soon: a small request finishes long before the 48 layers would have.
+    // The engine is free again soon: a small request finishes long before the 32 layers would have.
     AnalysisRequest quick = slowRequest(loaded->model.id);
     quick.tokens.resize(16);
     quick.heads.resize(1);

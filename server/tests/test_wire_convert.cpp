@@ -3,10 +3,14 @@
 // compiler's own IEEE binary16 conversion (_Float16), which is not our code.
 #include "wire_convert.h"
 
+#include "attnscope/config.h"
+#include "attnscope/model_source.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 using namespace attn;
@@ -157,6 +161,38 @@ TEST(WireConvert, RequestsAndLayerResultsRoundTrip)
     EXPECT_EQ(layerBack->spans[0].span.noise, 0.25);
     ASSERT_EQ(layerBack->thumbnails.size(), 1u);
     EXPECT_EQ(layerBack->thumbnails[0].values.size(), 4u);
+}
+
+} // namespace
+
+namespace {
+
+// Every model the server can open sends its config as configToJson; the client parses it back to the same text
+// (the models here are those in the repository: bundled, transformers-written, the CoPE paper's format).
+TEST(WireConvert, ConfigsOfEveryModelKindRoundTrip)
+{
+    namespace fs = std::filesystem;
+    std::vector<std::string> paths;
+    for (const char* dir : {"/resources/models", "/tests/data/hf"})
+        for (const auto& entry : fs::directory_iterator(std::string(ATTNSCOPE_SOURCE_DIR) + dir))
+            if (fs::exists(entry.path() / "config.json"))
+                paths.push_back(entry.path().string());
+    for (const auto& entry : fs::directory_iterator(std::string(ATTNSCOPE_SOURCE_DIR) + "/tests/data/ram-cope"))
+        if (entry.path().extension() == ".pt")
+            paths.push_back(entry.path().string());
+    ASSERT_GE(paths.size(), 20u);
+    size_t opened = 0;
+    for (const std::string& path : paths) {
+        auto source = openModelSource(path);
+        if (!source)
+            continue; // fixtures of refusals
+        ++opened;
+        const std::string json = configToJson((*source)->config);
+        auto parsed = remote::parseWireConfig(json);
+        ASSERT_TRUE(parsed) << path << ": " << parsed.message();
+        EXPECT_EQ(configToJson(*parsed), json) << path;
+    }
+    EXPECT_GE(opened, 20u);
 }
 
 } // namespace
