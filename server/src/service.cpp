@@ -192,7 +192,8 @@ grpc::Status Service::GetModelInfo(
         return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model " + std::to_string(request->model_id()));
     if (request->wait_for_hash()) {
         std::unique_lock<std::mutex> lock(m_mutex);
-        while (!m_hashes.count(request->model_id()) && !context->IsCancelled())
+        // Until hashed, the client gives up, or the model is closed meanwhile.
+        while (!m_hashes.count(request->model_id()) && !context->IsCancelled() && m_models.count(request->model_id()))
             m_hashed.wait_for(lock, std::chrono::milliseconds(50));
     }
     fillInfo(state, reply);
