@@ -23,6 +23,7 @@ PACKAGES=(
   libgtest-dev googletest
   libonig-dev libutf8proc-dev   # tokenizer.json: the regex engine HF tokenizers uses, Unicode normalization
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev   # attnscope-server and the CLI's --server (server/)
+  openssl                 # server tests make a self-signed TLS certificate with the openssl command
 )
 
 missing=()

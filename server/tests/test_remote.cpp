@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -404,11 +405,14 @@ TEST_F(RemoteModelTest, CancelStopsTheRequestOnTheServer)
     EXPECT_EQ(status.code(), StatusCode::Cancelled) << status.message();
     EXPECT_LT(got.layers.size(), 32u);
     // "Latest wins": a second request of the same stream supersedes a running one.
+    std::promise<void> firstStarted;
     std::thread first([&] {
-        Collected c = analyzeAll(*client, slowRequest(loaded->model.id));
-        EXPECT_EQ(c.status.code(), StatusCode::Cancelled) << c.status.message();
+        AnalysisSink firstSink;
+        firstSink.started = [&](uint64_t, int64_t) { firstStarted.set_value(); };
+        Status s = client->analyze(slowRequest(loaded->model.id), false, firstSink);
+        EXPECT_EQ(s.code(), StatusCode::Cancelled) << s.message();
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    firstStarted.get_future().wait();
     AnalysisRequest quick = slowRequest(loaded->model.id);
     quick.tokens.resize(16);
     quick.heads.resize(1);
