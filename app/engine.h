@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "attnscope/analysis_engine.h"
 #include "attnscope/config.h"
 #include "attnscope/maps.h"
 #include "attnscope/metrics.h"
@@ -12,11 +13,9 @@
 #include <QString>
 #include <QStringList>
 
-#include <atomic>
+#include <map>
 #include <memory>
 #include <vector>
-
-class QThread;
 
 namespace attn::app {
 
@@ -40,8 +39,8 @@ struct ModelInfo {
 };
 
 /**
- * @brief Per-head noise metrics of every layer x head, computed on the engine thread after the run (one more
- * capture of the attention maps only; the maps themselves never cross to the UI).
+ * @brief Per-head noise metrics of every layer x head, reduced on the device from the run's own tiles (the maps of
+ * every head are never kept; only numbers and thumbnails cross to the UI).
  */
 struct MetricsRequest {
     bool enabled = false;
@@ -49,12 +48,6 @@ struct MetricsRequest {
     int64_t spanEnd = -1;
     int64_t noiseEnd = -1; ///< first key of the question segment, excluded from noise; -1 = none
     std::vector<int64_t> queryRows; ///< empty = the last token
-};
-
-struct HeadSpan {
-    int64_t layer = 0;
-    int64_t head = 0;
-    SpanAttention span;
 };
 
 /** @brief One run's result, delivered to the UI thread. */
@@ -74,7 +67,7 @@ struct RunOutput {
 
 inline constexpr int64_t kThumbnailSize = 48;
 /// Above this many tokens the panels show device-pooled overviews (kLongPromptOverview^2, max) instead of full
-/// maps, and the per-head metrics (which need full maps of every head) are skipped; thumbnails still come.
+/// maps; metrics and thumbnails come at any length.
 inline constexpr int64_t kLongPromptTokens = 2048;
 inline constexpr int64_t kLongPromptOverview = 1024;
 
@@ -100,13 +93,12 @@ struct CompareOutput {
     std::vector<CompareEntry> entries;
 };
 
-class EngineWorker;
-
 /**
- * @brief The UI's handle on the engine. Owns one worker thread that owns every loaded attn::Model; all model
- * work runs there, so the UI never calls LibTorch and never blocks (RenderDoc's replay-thread pattern).
- * Runs follow "latest request wins": a new run cancels the one in flight (effective within one layer), queued
- * stale runs are skipped, and results of superseded requests are dropped before they reach the UI.
+ * @brief The UI's handle on the core AnalysisEngine (attnscope/analysis_engine.h), which owns every loaded model on its
+ * own thread. This adapter only translates: UI calls become requests on the engine's streams ("run", "batch",
+ * "compare/N": latest wins within each, through the requests' cancel tokens), and the engine's callbacks come back
+ * to the UI thread as queued signals carrying values. Results of superseded requests are dropped here, before they
+ * reach a widget.
  */
 class Engine : public QObject {
     Q_OBJECT
@@ -121,14 +113,14 @@ public:
     /// kLongPromptTokens.
     quint64 run(int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
         const std::vector<MapKind>& kinds, const MetricsRequest& metrics = {}, const MapRegion& region = {});
-    /// The same prompt, layer/head and kind on several models (its own latest-request-wins stream).
+    /// The same prompt, layer/head and kind on several models (one stream per compared slot).
     /// exact: the map kind when kind is CompareKind::Exact.
     quint64 compare(const std::vector<int>& modelIds, const QString& prompt, const HeadRef& head, CompareKind kind,
         MapKind exact = MapKind::A);
-    /// Every layer x head of the kinds, one layer per batchLayer signal, then batchDone (for batch export).
+    /// Every layer x head of the kinds in one pass, one batchLayer signal per layer, then batchDone (batch export).
     quint64 batchCapture(int modelId, const QString& prompt, const std::vector<MapKind>& kinds);
     void cancelBatch();
-    /// Cancels the run in flight (if any); its failure arrives as runFailed with "cancelled".
+    /// Cancels the run in flight (if any) and any run still queued; its failure arrives as runFailed (cancelled).
     void cancel();
     quint64 latestRunId() const { return m_latestRun; }
 
@@ -140,24 +132,23 @@ Q_SIGNALS:
     void runStarted(quint64 requestId);
     void runProgress(quint64 requestId, int layersDone, int layersTotal);
     void runFinished(const attn::app::RunOutput& output);
-    void runFailed(quint64 requestId, const QString& message);
+    /// cancelled: stopped by Cancel or superseded (StatusCode::Cancelled), as opposed to a failure to report.
+    void runFailed(quint64 requestId, const QString& message, bool cancelled);
     void compareFinished(const attn::app::CompareOutput& output);
     void batchLayer(quint64 requestId, const attn::CaptureResult& layer, const QStringList& tokens);
     void batchDone(quint64 requestId, const QString& error);
 
 private:
-    QThread* m_thread = nullptr;
-    EngineWorker* m_worker = nullptr;
-    quint64 m_nextRequest = 1;
+    struct Compare;
+    void finishCompareEntry(quint64 compareId, size_t slot, CompareEntry entry);
+
+    std::unique_ptr<AnalysisEngine> m_core;
+    std::map<int, ModelConfig> m_configs; ///< of the loaded models, to shape their requests
     quint64 m_latestRun = 0;
-    std::shared_ptr<std::atomic<quint64>> m_latestRunShared; ///< read by the worker to skip stale runs
-    std::shared_ptr<std::atomic<bool>> m_cancel;
-    /// Runs with an id up to this were cancelled, including ones still queued when Cancel was pressed.
-    std::shared_ptr<std::atomic<quint64>> m_cancelledUpTo;
     quint64 m_latestCompare = 0;
-    std::shared_ptr<std::atomic<quint64>> m_latestCompareShared;
-    std::shared_ptr<std::atomic<bool>> m_compareCancel;
-    std::shared_ptr<std::atomic<bool>> m_batchCancel;
+    quint64 m_latestBatch = 0;
+    std::shared_ptr<Compare> m_compare; ///< the latest compare's entries as they arrive
+    size_t m_compareSlots = 0; ///< streams "compare/0".."compare/N-1" in use
 };
 
 } // namespace attn::app

@@ -601,11 +601,10 @@ void MainWindow::requestRun(bool userAsked)
     requestCompare();
 }
 
-void MainWindow::onRunFailed(quint64, const QString& message)
+void MainWindow::onRunFailed(quint64, const QString& message, bool cancelled)
 {
     m_progress->setVisible(false);
     m_cancelButton->setEnabled(false);
-    const bool cancelled = message.endsWith(QStringLiteral("cancelled"));
     if (cancelled && m_shownModel == m_currentModel && m_shownRef.layer >= 0) {
         // Back to what is on screen, so the spin boxes never name a head the maps do not show.
         const QSignalBlocker layerBlock(m_layerSpin), headBlock(m_headSpin);

@@ -111,7 +111,7 @@ private:
     void buildUi();
     void onModelLoaded(quint64 requestId, const ModelInfo& info);
     void onRunFinished(const RunOutput& output);
-    void onRunFailed(quint64 requestId, const QString& message);
+    void onRunFailed(quint64 requestId, const QString& message, bool cancelled);
     void onCellHovered(int row, int col);
     void updateTokenStrip();
     /// userAsked: an explicit Run; automatic runs (model, layer, head, span changes) skip unrepresentable prompts.

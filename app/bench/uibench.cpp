@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// attnscope-uibench MODEL_DIR [TOKENS]: what a user feels, measured headless. Time from Run to pixels, time to
-// switch heads, and the longest gap between 1 ms UI-timer ticks while runs are in flight (a UI stall).
+// attnscope-uibench MODEL_DIR [TOKENS]: what a user feels, measured headless. Time from Run to pixels on a new
+// prompt (the whole model, with every head's metrics and thumbnails), time to switch heads within the shown layer and
+// to switch layers (the engine keeps the prompt's state), the longest gap between 1 ms UI-timer ticks while runs are
+// in flight (a UI stall), and the process's peak resident memory.
 // A benchmark, not a test: it prints medians and exits 0.
 #include "heatmappanel.h"
 #include "mainwindow.h"
 
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTimer>
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <vector>
 
 namespace {
@@ -21,6 +25,24 @@ double median(std::vector<double> v)
 {
     std::sort(v.begin(), v.end());
     return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+void report(const char* what, const std::vector<double>& ms)
+{
+    std::printf("%-18s median %.1f ms (min %.1f, max %.1f, n %zu)\n", what, median(ms),
+        *std::min_element(ms.begin(), ms.end()), *std::max_element(ms.begin(), ms.end()), ms.size());
+}
+
+/// VmHWM of /proc/self/status in MiB (Linux), -1 elsewhere.
+double peakRssMiB()
+{
+    QFile status(QStringLiteral("/proc/self/status"));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray& line : status.readAll().split('\n'))
+        if (line.startsWith("VmHWM:"))
+            return line.mid(6).trimmed().split(' ').first().toDouble() / 1024.0;
+    return -1;
 }
 
 } // namespace
@@ -63,25 +85,33 @@ int main(int argc, char** argv)
     }
     probe.start(1);
     auto* head = window.findChild<QSpinBox*>(QStringLiteral("headSpin"));
-    std::vector<double> runMs, switchMs;
-    for (int i = 0; i < 7; ++i) {
+    auto* layer = window.findChild<QSpinBox*>(QStringLiteral("layerSpin"));
+    auto timed = [&](const std::function<void()>& action) {
         QElapsedTimer t;
         t.start();
-        window.runNow();
-        shown.wait(120000);
+        action();
+        shown.wait(600000);
         QCoreApplication::processEvents(); // let the queued replots paint before stopping the clock
-        runMs.push_back(t.nsecsElapsed() / 1e6);
-        t.restart();
-        head->setValue((head->value() + 1) % (head->maximum() + 1));
-        shown.wait(120000);
-        QCoreApplication::processEvents();
-        switchMs.push_back(t.nsecsElapsed() / 1e6);
+        return t.nsecsElapsed() / 1e6;
+    };
+    std::vector<double> runMs, headMs, layerMs;
+    for (int i = 0; i < 3; ++i) {
+        // A new prompt each time (its last character changes): the whole model runs again.
+        runMs.push_back(timed([&] {
+            window.setPrompt(prompt.left(tokens - 2) + QChar('a' + i));
+            window.runNow();
+        }));
+        for (int j = 0; j < 5; ++j)
+            headMs.push_back(timed([&] { head->setValue((head->value() + 1) % (head->maximum() + 1)); }));
+        for (int j = 0; j < 3; ++j)
+            layerMs.push_back(timed([&] { layer->setValue((layer->value() + 1) % (layer->maximum() + 1)); }));
     }
-    std::printf("tokens %d, panels %zu\n", tokens, window.panels().size());
-    std::printf("run to pixels     median %.1f ms (min %.1f, max %.1f)\n", median(runMs),
-        *std::min_element(runMs.begin(), runMs.end()), *std::max_element(runMs.begin(), runMs.end()));
-    std::printf("switch head       median %.1f ms (min %.1f, max %.1f)\n", median(switchMs),
-        *std::min_element(switchMs.begin(), switchMs.end()), *std::max_element(switchMs.begin(), switchMs.end()));
+    std::printf("tokens %d, panels %zu, layers %d, heads %d\n", tokens, window.panels().size(), layer->maximum() + 1,
+        head->maximum() + 1);
+    report("run to pixels", runMs);
+    report("switch head", headMs);
+    report("switch layer", layerMs);
     std::printf("longest UI stall  %.1f ms (gap between 1 ms timer ticks, runs in flight)\n", worstGap / 1e6);
+    std::printf("peak RSS          %.0f MiB\n", peakRssMiB());
     return 0;
 }

@@ -69,6 +69,9 @@ struct AnalysisRequest {
     SpanSpec span;
     int64_t thumbnailSize = 0; ///< > 0: every head's attention (A, or D) max-pooled to at most this size
     int64_t queryTile = 0; ///< 0 = from the memory budget
+    /// Keep the prompt's state for later requests on the same tokens (interactive use); one-shot callers (the CLI,
+    /// Model::capture) leave it off and need no memory beyond the pass.
+    bool keepPromptState = true;
 };
 
 /// One head's span numbers.
@@ -102,13 +105,21 @@ struct AnalysisSummary {
     double seconds = 0.0;
 };
 
+/** @brief A request's start: the tokens it runs, before any layer (a client labels its axes with them). */
+struct AnalysisStart {
+    uint64_t requestId = 0;
+    int64_t layersTotal = 0; ///< the model's layers
+    std::vector<int64_t> tokens;
+    std::vector<std::string> tokenDisplay;
+};
+
 /**
  * @brief Where a request's results go, called on the thread that runs it, in order: `started` once, `layer`
  * per layer in increasing order (layers without anything requested are not reported), then exactly one of
  * `finished` or `failed` (cancelled, superseded and refused requests included). Any of them may be empty.
  */
 struct AnalysisSink {
-    std::function<void(uint64_t requestId, int64_t layersTotal)> started;
+    std::function<void(AnalysisStart)> started;
     std::function<void(uint64_t requestId, int64_t layersDone, int64_t layersTotal)> progress;
     std::function<void(LayerResult)> layer;
     std::function<void(AnalysisSummary)> finished;

@@ -35,7 +35,8 @@ struct LoadedModel {
 struct LoadSink {
     std::function<void(uint64_t requestId, LoadedModel)> loaded;
     std::function<void(uint64_t requestId, Status)> failed;
-    /// The weights' SHA-256, once its thread has finished (after `loaded`; multi-GB weights are hashed beside the load).
+    /// The weights' SHA-256, once its thread has finished (after `loaded`; multi-GB weights are hashed beside the
+    /// load).
     std::function<void(int modelId, std::string sha256)> hashed;
 };
 
@@ -56,7 +57,8 @@ public:
     AnalysisEngine(const AnalysisEngine&) = delete;
     AnalysisEngine& operator=(const AnalysisEngine&) = delete;
 
-    /// Opens a model (an attnscope or Hugging Face folder, a file inside one, or a .pt checkpoint). Returns the request id.
+    /// Opens a model (an attnscope or Hugging Face folder, a file inside one, or a .pt checkpoint). Returns the request
+    /// id.
     uint64_t load(const std::string& path, const LoadOptions& options, LoadSink sink);
     /// Closes a model once the requests queued before this call have run.
     void unload(int modelId);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "attnscope/analysis.h"
 #include "attnscope/config.h"
 #include "attnscope/maps.h"
 #include "attnscope/safetensors.h"
@@ -120,6 +121,19 @@ public:
     /// "cpu" or "cuda:N".
     std::string deviceName() const;
     ComputeDType dtype() const;
+
+    /**
+     * @brief Runs one analysis request (AnalysisRequest) in one pass and streams what each layer produced to onLayer,
+     * as soon as that layer has run; returns what is not per layer. The model keeps the prompt's state (each layer's
+     * input within a memory budget, the per-head numbers, the logits): a later request on the same tokens computes
+     * only the layers it asks maps of, and of those only the requested heads' attention. control.onLayer reports
+     * progress over the layers this request computes; control.cancel stops it between layers and query tiles
+     * (StatusCode::Cancelled).
+     */
+    Result<AnalysisSummary> analyze(const AnalysisRequest& request, const std::function<void(LayerResult)>& onLayer,
+        const RunControl& control = {});
+    /// Drops the kept prompt state (its memory), e.g. before a model sits idle.
+    void forgetPrompt();
 
     /** @brief Runs the tokens and returns the requested maps (validated against the config). */
     Result<CaptureResult> capture(const CaptureRequest& request, const RunControl& control = {});

@@ -14,7 +14,8 @@ namespace attn {
 enum class StatusCode {
     Ok,
     Invalid, ///< the input (a file, a prompt, a request, an option) is malformed or does not fit the model
-    Refused, ///< well-formed but not supported or not allowed (an unknown architecture, a path outside the allowed folders)
+    Refused, ///< well-formed but not supported or not allowed (an unknown architecture, a path outside the allowed
+             ///< folders)
     Cancelled, ///< stopped by a cancel or superseded by a newer request of the same stream
     OutOfMemory, ///< the host or device ran out of memory
     Io, ///< reading or writing a file or socket failed

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace attn::engine {
 
@@ -73,13 +74,31 @@ at::Tensor splitHeads(const at::Tensor& x, int64_t n, int64_t d)
 
 bool wants(const LayerCapture* capture, MapKind kind)
 {
-    return capture && capture->collector.wants(kind);
+    if (!capture)
+        return false;
+    if (capture->collector.wants(kind))
+        return true;
+    return std::any_of(
+        capture->observers.begin(), capture->observers.end(), [kind](const TileObserver* o) { return o->wants(kind); });
 }
 
 void keepTile(LayerCapture* capture, MapKind kind, const at::Tensor& perHead, int64_t q0)
 {
-    if (wants(capture, kind))
+    if (!capture)
+        return;
+    if (capture->collector.wants(kind))
         capture->collector.add(kind, perHead, q0);
+    for (TileObserver* observer : capture->observers)
+        if (observer->wants(kind))
+            observer->add(kind, perHead, q0);
+}
+
+int64_t LayerCapture::rowAlignment() const
+{
+    int64_t align = collector.rowAlignment();
+    for (const TileObserver* o : observers)
+        align = std::lcm(align, o->rowAlignment());
+    return align;
 }
 
 void forEachQueryTile(int64_t seqLen, const AttentionContext& ctx, const std::function<void(int64_t, int64_t)>& f)

@@ -53,14 +53,29 @@ struct AttentionContext {
     const std::atomic<bool>* cancel = nullptr;
 };
 
-/// What one captured layer hands out: its maps (through the collector, a tile at a time) and lambda (diff).
+/// Something besides the map collector that consumes a layer's tiles as they pass (per-head statistics, thumbnails).
+class TileObserver {
+public:
+    virtual ~TileObserver() = default;
+    virtual bool wants(MapKind kind) const = 0;
+    /// A tile [B, H, t, q1] of map `kind` for every head of the layer (rows q0..q0+t); masked cells hold junk.
+    virtual void add(MapKind kind, const at::Tensor& perHead, int64_t q0) = 0;
+    /// Query tiles must start at multiples of this (1 = any tile).
+    virtual int64_t rowAlignment() const { return 1; }
+};
+
+/// What one captured layer hands out: its maps (through the collector, a tile at a time), what the observers
+/// take from the same tiles, and lambda (diff).
 struct LayerCapture {
     explicit LayerCapture(MapCollector c)
         : collector(std::move(c))
     {
     }
     MapCollector collector;
+    std::vector<TileObserver*> observers; ///< not owned
     std::optional<double> lambda;
+    /// Tiles must start at a multiple of every consumer's alignment.
+    int64_t rowAlignment() const;
 };
 
 /// RMSNorm as the reference computes it: in fp32, cast back to x's dtype, then times the weight (if defined).

@@ -78,39 +78,76 @@ at::Tensor& MapCollector::result(MapKind kind)
     return out;
 }
 
-at::Tensor MapCollector::pool(const at::Tensor& tile, const at::Tensor& future, MapKind kind) const
+MapCollector::PooledTile MapCollector::pool(
+    const at::Tensor& tile, const at::Tensor& masked, int64_t q0, MapKind kind) const
 {
-    // tile: [H, t, q1] fp32 for queries q0..q0+t; future: its masked cells. Masked cells are not values (as in
-    // poolMap()); a block without any visible cell comes out NaN. Filling the masked cells with the reduction's
-    // identity (-inf for max, +inf for min, 0 for sums) and padding with it to whole blocks keeps this to a
-    // few passes over the tile. Key blocks at or beyond q1 are all masked: they are never computed (the result
-    // is [H, rows, ceil(q1 / colBlock)]; the caller leaves the rest NaN).
+    // tile: [H, t, q1] fp32 for queries q0..q0+t; masked: its cells that are not values ([t, q1] or [H, t, q1]),
+    // as poolMap() skips them. Filling those with the reduction's identity (-inf for max, +inf for min, 0 for
+    // sums) and padding with it to whole blocks (above the tile when it starts inside a block, below when it
+    // ends inside one) keeps this to a few passes over the tile. Key blocks at or beyond q1 are all masked:
+    // they are never computed (the result covers ceil(q1 / colBlock) key blocks).
     const int64_t t = tile.size(1), q1 = tile.size(2);
-    const int64_t blockRows = ceilDiv(t, m_rowBlock), blockCols = ceilDiv(q1, m_colBlock);
+    PooledTile out;
+    out.firstBlockRow = q0 / m_rowBlock;
+    const int64_t padTop = q0 - out.firstBlockRow * m_rowBlock;
+    const int64_t blockRows = ceilDiv(padTop + t, m_rowBlock), blockCols = ceilDiv(q1, m_colBlock);
     auto blocks = [&](const at::Tensor& x, double identity) {
-        const int64_t padCols = blockCols * m_colBlock - q1, padRows = blockRows * m_rowBlock - t;
-        const at::Tensor padded
-            = padCols == 0 && padRows == 0 ? x : at::constant_pad_nd(x, {0, padCols, 0, padRows}, identity);
+        const int64_t padCols = blockCols * m_colBlock - q1, padBottom = blockRows * m_rowBlock - padTop - t;
+        const at::Tensor padded = padCols == 0 && padTop == 0 && padBottom == 0
+            ? x
+            : at::constant_pad_nd(x, {0, padCols, padTop, padBottom}, identity);
         return padded.view({padded.size(0), blockRows, m_rowBlock, blockCols, m_colBlock});
     };
     // Reductions run over the contiguous key dimension first, then over the block's rows: several times
     // faster on CPU than one reduction over both.
     if (m_region.pool == PoolMode::Max) {
-        const at::Tensor hi = blocks(tile.masked_fill(future, -kInf), -kInf).amax(4).amax(2);
+        const at::Tensor hi = blocks(tile.masked_fill(masked, -kInf), -kInf).amax(4).amax(2);
         at::Tensor pooled = hi;
         if (isSignedMap(kind)) {
             // Largest magnitude with its sign; on a tie the positive value wins (poolMap's rule).
-            const at::Tensor lo = blocks(tile.masked_fill(future, kInf), kInf).amin(4).amin(2);
+            const at::Tensor lo = blocks(tile.masked_fill(masked, kInf), kInf).amin(4).amin(2);
             pooled = at::where(hi >= -lo, hi, lo);
         }
-        return pooled.masked_fill(hi == -kInf, kNaN);
+        out.value = pooled.masked_fill(hi == -kInf, kNaN);
+        return out;
     }
-    // Mean over the visible cells. A block row (<= colBlock cells) is summed in float, the block in double like
+    // Sums over the visible cells. A block row (<= colBlock cells) is summed in float, the block in double like
     // poolMap(): a block holds up to (N/R)^2 small weights.
-    const at::Tensor sums = blocks(tile.masked_fill(future, 0.0), 0.0).sum(4).to(at::kDouble).sum(2);
-    const at::Tensor visible
-        = blocks(future.logical_not().to(at::kFloat).unsqueeze(0), 0.0).sum(4).to(at::kDouble).sum(2);
-    return (sums / visible).to(at::kFloat).masked_fill(visible == 0, kNaN);
+    out.value = blocks(tile.masked_fill(masked, 0.0), 0.0).sum(4).to(at::kDouble).sum(2);
+    const at::Tensor visible = masked.logical_not().to(at::kFloat);
+    out.count = blocks(visible.dim() == 2 ? visible.unsqueeze(0) : visible, 0.0).sum(4).to(at::kDouble).sum(2);
+    return out;
+}
+
+void MapCollector::addPooled(at::Tensor& out, MapKind kind, const PooledTile& pooled)
+{
+    const int64_t rows = pooled.value.size(1), cols = pooled.value.size(2);
+    auto part = [&](const at::Tensor& x) { return x.narrow(1, pooled.firstBlockRow, rows).narrow(2, 0, cols); };
+    at::Tensor target = part(out);
+    if (m_region.pool == PoolMode::Max) {
+        // The block's value so far and this tile's part of it combine by the same rule that picks within a block
+        // (it is a total order), so the order in which tiles come does not matter. NaN = nothing visible yet.
+        const at::Tensor& candidate = pooled.value;
+        if (!isSignedMap(kind)) {
+            target.copy_(at::fmax(target, candidate));
+        } else {
+            const at::Tensor a = candidate.abs(), b = target.abs();
+            const at::Tensor wins
+                = (a > b).logical_or((a == b).logical_and(candidate > target)).logical_or(target.isnan());
+            target.copy_(at::where(wins, candidate, target));
+        }
+        return;
+    }
+    at::Tensor& sums = m_sums[kind];
+    at::Tensor& counts = m_counts[kind];
+    if (!sums.defined()) {
+        const auto f64 = at::TensorOptions().dtype(at::kDouble).device(pooled.value.device());
+        sums = at::zeros({static_cast<int64_t>(m_heads.size()), m_outRows, m_outCols}, f64);
+        counts = at::zeros({pooled.count.size(0), m_outRows, m_outCols}, f64);
+    }
+    const at::Tensor blockSums = part(sums).add_(pooled.value);
+    const at::Tensor blockCounts = part(counts).add_(pooled.count);
+    target.copy_((blockSums / blockCounts).to(at::kFloat).masked_fill(blockCounts == 0, kNaN));
 }
 
 void MapCollector::add(MapKind kind, const at::Tensor& perHead, int64_t q0)
@@ -130,7 +167,7 @@ void MapCollector::add(MapKind kind, const at::Tensor& perHead, int64_t q0)
             : batch0.index_select(0, m_headIndex.to(perHead.device())))
                                 .to(at::kFloat);
     const at::Tensor future = tileFutureMask(q0, q1, perHead.device());
-    at::Tensor& out = result(kind);
+    at::Tensor& out = result(kind); // exists even if this tile writes nothing (a window above the diagonal)
     switch (m_region.mode) {
     case MapRegion::Mode::Full:
         out.narrow(1, q0, t).narrow(2, 0, q1).copy_(tile.masked_fill(future, kNaN));
@@ -149,9 +186,9 @@ void MapCollector::add(MapKind kind, const at::Tensor& perHead, int64_t q0)
         break;
     }
     case MapRegion::Mode::Overview: {
-        TORCH_CHECK(q0 % m_rowBlock == 0, "query tiles must be aligned to overview blocks");
-        const at::Tensor pooled = pool(tile, future, kind);
-        out.narrow(1, q0 / m_rowBlock, pooled.size(1)).narrow(2, 0, pooled.size(2)).copy_(pooled);
+        // Logits hold -inf where a sliding window hides a key: like poolMap(), such cells are not values.
+        const bool logits = kind == MapKind::S || kind == MapKind::S1 || kind == MapKind::S2;
+        addPooled(out, kind, pool(tile, logits ? future.logical_or(tile.isfinite().logical_not()) : future, q0, kind));
         break;
     }
     }

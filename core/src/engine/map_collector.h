@@ -24,8 +24,9 @@ public:
 
     bool wants(MapKind kind) const;
     const std::vector<MapKind>& kinds() const { return m_kinds; }
-    /// Query tiles must start at multiples of this, so that no overview block straddles two tiles.
-    int64_t rowAlignment() const { return m_rowBlock; }
+    /// Query tiles may start anywhere: an overview block that straddles two tiles is combined from both, so
+    /// collectors with different block sizes can share one layer's tiles. Kept for callers that align tiles.
+    int64_t rowAlignment() const { return 1; }
     /// Only queries in [firstRow, endRow) are needed: tiles outside can skip the hand-over (windows).
     bool needsRows(int64_t q0, int64_t q1) const;
 
@@ -41,12 +42,20 @@ public:
     int64_t colBlock() const { return m_colBlock; }
     /// The selected heads, in request order; row h of every result belongs to heads()[h].
     const std::vector<int64_t>& heads() const { return m_heads; }
-    /// [heads, rows, cols] float32 per kind; on the host for full maps, on the compute device otherwise.
+    /// [heads, rows, cols] float32 per kind; on the host for full maps, on the compute device otherwise. Always
+    /// final for the rows added so far: a block that straddles tiles holds what its added rows give.
     const std::map<MapKind, at::Tensor>& results() const { return m_results; }
 
 private:
+    /// An overview's partial blocks from one tile: block rows [firstBlockRow, +value.size(1)), key blocks from 0.
+    struct PooledTile {
+        int64_t firstBlockRow = 0;
+        at::Tensor value; ///< max: the pooled value (NaN = no visible cell); mean: fp64 sums
+        at::Tensor count; ///< mean only: fp64 visible-cell counts, [1 or heads, rows, cols]
+    };
     at::Tensor& result(MapKind kind);
-    at::Tensor pool(const at::Tensor& tile, const at::Tensor& future, MapKind kind) const;
+    PooledTile pool(const at::Tensor& tile, const at::Tensor& masked, int64_t q0, MapKind kind) const;
+    void addPooled(at::Tensor& out, MapKind kind, const PooledTile& pooled);
 
     MapRegion m_region;
     int64_t m_seqLen;
@@ -60,6 +69,8 @@ private:
     int64_t m_rowEnd = 0, m_colEnd = 0;
     int64_t m_rowBlock = 1, m_colBlock = 1;
     std::map<MapKind, at::Tensor> m_results;
+    /// Mean overviews: running fp64 sums and visible counts per block, divided into m_results as blocks change.
+    std::map<MapKind, at::Tensor> m_sums, m_counts;
 };
 
 /// Rows of a query tile: tile q0..q0+t sees keys 0..q1 = q0 + t; true where key > query (masked).

@@ -8,6 +8,7 @@
 #include "attnscope/model_source.h"
 #include "engine/device.h"
 #include "engine/memory.h"
+#include "engine/model_impl.h"
 #include "engine/transformer.h"
 #include "engine/weights.h"
 
@@ -25,89 +26,11 @@
 
 namespace attn {
 
-/// Hashing multi-GB weights must not make opening wait: a thread hashes beside the load, whoever first needs the digest
-/// (an export's provenance) waits for what is left of it, and closing the model stops it within one 1 MiB chunk and
-/// joins it (a thread left running past the end of main would race OpenSSL's teardown).
-class HashJob {
-public:
-    explicit HashJob(std::vector<std::string> files)
-        : m_thread([this, files = std::move(files)] {
-            Result<std::string> digest = weightsSha256(files, &m_cancel);
-            const std::lock_guard<std::mutex> lock(m_mutex);
-            m_result = std::move(digest);
-            m_done.notify_all();
-        })
-    {
-    }
-    ~HashJob()
-    {
-        m_cancel = true;
-        m_thread.join();
-    }
-    HashJob(const HashJob&) = delete;
-    HashJob& operator=(const HashJob&) = delete;
-
-    std::optional<Result<std::string>> peek()
-    {
-        const std::lock_guard<std::mutex> lock(m_mutex);
-        return m_result;
-    }
-    Result<std::string> wait()
-    {
-        std::unique_lock<std::mutex> lock(m_mutex);
-        m_done.wait(lock, [this] { return m_result.has_value(); });
-        return *m_result;
-    }
-
-private:
-    std::atomic<bool> m_cancel {false};
-    std::mutex m_mutex;
-    std::condition_variable m_done;
-    std::optional<Result<std::string>> m_result;
-    std::thread m_thread; // last: starts once the members it uses exist
-};
-
-struct Model::Impl {
-    std::string dir;
-    ModelConfig config;
-    std::shared_ptr<const Tokenizer> tokenizer;
-    std::string format;
-    std::vector<std::pair<std::string, std::string>> description;
-    std::vector<TensorInfo> tensorInfos;
-    int64_t parameterCount = 0;
-    std::unique_ptr<HashJob> hashJob;
-    mutable std::string weightsHash;
-    at::Device device = at::Device(at::kCPU);
-    ComputeDType dtype = ComputeDType::F32;
-    engine::ModelWeights weights;
-    int64_t weightBytes = 0; ///< on the compute device
-};
-
-namespace {
+namespace engine {
 
 bool looksLikeOutOfMemory(const std::string& message)
 {
     return message.find("out of memory") != std::string::npos || message.find("OutOfMemory") != std::string::npos;
-}
-
-/// Runs f, turning every exception into a Status whose message starts with `what`.
-template <typename T, typename F> Result<T> guarded(const std::string& what, const std::string& deviceName, F&& f)
-{
-    try {
-        return f();
-    } catch (const engine::Cancelled&) {
-        return Status::error(what + ": cancelled");
-    } catch (const std::bad_alloc&) {
-        return Status::error(what + ": out of host memory");
-    } catch (const c10::Error& e) {
-        const std::string message = e.what_without_backtrace();
-        if (looksLikeOutOfMemory(message))
-            return Status::error(what + ": out of memory on " + deviceName
-                + " (try fewer tokens, bf16, or fewer heads/maps): " + message);
-        return Status::error(what + ": " + message);
-    } catch (const std::exception& e) {
-        return Status::error(what + ": " + e.what());
-    }
 }
 
 Status checkTokens(const ModelConfig& config, const std::vector<int64_t>& tokens)
@@ -181,7 +104,7 @@ Status checkRequest(const ModelConfig& config, const CaptureRequest& request)
 }
 
 AttentionMap toHostMap(
-    const engine::MapCollector& collector, const at::Tensor& perHead, int64_t row, const HeadRef& ref, MapKind kind)
+    const MapCollector& collector, const at::Tensor& perHead, int64_t row, const HeadRef& ref, MapKind kind)
 {
     const at::Tensor values = perHead.select(0, row).to(at::kCPU).contiguous();
     AttentionMap map;
@@ -199,7 +122,7 @@ AttentionMap toHostMap(
     return map;
 }
 
-} // namespace
+} // namespace engine
 
 Model::Model()
     : m(std::make_unique<Impl>())
@@ -247,7 +170,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
         at::globalContext().setAllowTF32CuBLAS(false);
         at::globalContext().setAllowTF32CuDNN(false);
     }
-    auto loaded = guarded<bool>(what, engine::deviceName(impl.device), [&] {
+    auto loaded = engine::guarded<bool>(what, engine::deviceName(impl.device), [&] {
         c10::InferenceMode guard;
         impl.weights = engine::loadSourceWeights(src, impl.device, engine::scalarType(impl.dtype));
         return true;
@@ -318,74 +241,54 @@ ComputeDType Model::dtype() const
 
 Result<CaptureResult> Model::capture(const CaptureRequest& request, const RunControl& control)
 {
-    if (Status s = checkRequest(m->config, request); !s)
-        return s;
-    if (Status s = engine::checkFits(m->config, request, engine::scalarType(m->dtype), m->device, m->weightBytes); !s)
-        return s;
-    const std::string what = "running " + std::to_string(request.tokens.size()) + " tokens failed";
-    return guarded<CaptureResult>(what, deviceName(), [&] {
-        c10::InferenceMode guard; // thread-local: created on the calling (worker) thread, per call
-        engine::ForwardCapture capture;
-        capture.queryTile = request.queryTile;
-        const int64_t seqLen = static_cast<int64_t>(request.tokens.size());
-        std::map<int64_t, std::vector<int64_t>> headsByLayer; // unique, in request order
-        for (const HeadRef& ref : request.heads) {
-            std::vector<int64_t>& heads = headsByLayer[ref.layer];
-            if (std::find(heads.begin(), heads.end(), ref.head) == heads.end())
-                heads.push_back(ref.head);
-        }
-        if (!request.kinds.empty())
-            for (const auto& [layer, heads] : headsByLayer)
-                capture.layers.emplace(layer,
-                    engine::LayerCapture(
-                        engine::MapCollector(request.region, seqLen, heads, request.kinds, m->device)));
-        const at::Tensor tokens
-            = at::tensor(request.tokens, at::TensorOptions().dtype(at::kLong)).to(m->device).unsqueeze(0);
-        const at::Tensor logits = engine::forward(m->weights, m->config, tokens, &capture, control);
-
-        CaptureResult result;
-        result.tokens = request.tokens;
-        if (m->config.isDiff())
-            for (int64_t layer = 0; layer < m->config.nLayers; ++layer)
-                result.lambda.push_back(engine::diffLambda(m->weights.layers[static_cast<size_t>(layer)], layer)
-                                            .to(engine::scalarType(m->dtype))
-                                            .item<double>());
-        for (const HeadRef& ref : request.heads) { // in request order, each (layer, head) once
-            auto layerIt = capture.layers.find(ref.layer);
-            if (layerIt == capture.layers.end())
-                continue;
-            const engine::MapCollector& collector = layerIt->second.collector;
-            const auto row
-                = std::find(collector.heads().begin(), collector.heads().end(), ref.head) - collector.heads().begin();
-            for (MapKind kind : request.kinds) {
-                auto it = collector.results().find(kind);
-                if (it != collector.results().end() && !result.find(ref.layer, ref.head, kind))
-                    result.maps.push_back(toHostMap(collector, it->second, row, ref, kind));
-            }
-        }
-        const at::Tensor last = logits.select(0, 0).to(at::kCPU).contiguous();
-        result.lastLogits.assign(last.data_ptr<float>(), last.data_ptr<float>() + last.numel());
-        return result;
-    });
+    // One engine: a capture is an analysis request that keeps no prompt state, its layers' maps gathered.
+    AnalysisRequest analysis;
+    analysis.tokens = request.tokens;
+    analysis.heads = request.heads;
+    analysis.kinds = request.kinds;
+    analysis.region = request.region;
+    analysis.queryTile = request.queryTile;
+    analysis.keepPromptState = false;
+    CaptureResult result;
+    auto summary = analyze(
+        analysis,
+        [&](LayerResult layer) {
+            for (AttentionMap& map : layer.maps)
+                result.maps.push_back(std::move(map));
+        },
+        control);
+    if (!summary)
+        return summary.status();
+    // In request order (each (layer, head) once), as callers index them.
+    auto order = [&](const AttentionMap& map) {
+        return std::find(request.heads.begin(), request.heads.end(), HeadRef {map.layer, map.head})
+            - request.heads.begin();
+    };
+    std::stable_sort(result.maps.begin(), result.maps.end(),
+        [&](const AttentionMap& a, const AttentionMap& b) { return order(a) < order(b); });
+    result.tokens = std::move(summary->tokens);
+    result.lambda = std::move(summary->lambda);
+    result.lastLogits = std::move(summary->lastLogits);
+    return result;
 }
 
 Result<MemoryEstimate> Model::estimateMemory(const CaptureRequest& request) const
 {
-    if (Status s = checkRequest(m->config, request); !s)
+    if (Status s = engine::checkRequest(m->config, request); !s)
         return s;
     return engine::estimateCapture(m->config, request, engine::scalarType(m->dtype), m->device, m->weightBytes);
 }
 
 Result<std::vector<int64_t>> Model::generate(const std::vector<int64_t>& prompt, int64_t n, const RunControl& control)
 {
-    if (Status s = checkTokens(m->config, prompt); !s)
+    if (Status s = engine::checkTokens(m->config, prompt); !s)
         return s;
     if (n < 0)
         return Status::error("the number of tokens to generate must not be negative");
     if (static_cast<int64_t>(prompt.size()) + n > m->config.maxSeqLen)
         return Status::error("the prompt (" + std::to_string(prompt.size()) + " tokens) plus " + std::to_string(n)
             + " new tokens exceeds this model's max_seq_len of " + std::to_string(m->config.maxSeqLen));
-    return guarded<std::vector<int64_t>>("generation failed", deviceName(), [&] {
+    return engine::guarded<std::vector<int64_t>>("generation failed", deviceName(), [&] {
         c10::InferenceMode guard;
         std::vector<int64_t> tokens = prompt;
         std::vector<int64_t> generated;

@@ -44,27 +44,45 @@ LayerWeights computeLayer(const LayerWeights& s, at::ScalarType dtype)
     return w; // lambda vectors and pos_emb stay fp32 (loaded so)
 }
 
+// What the block's attention reads: the normed input (pre-norm, sandwich) or the input itself (post-norm).
+at::Tensor attentionInput(const at::Tensor& x, const LayerWeights& w, const ModelConfig& c)
+{
+    switch (c.arch.block) {
+    case BlockLayout::PreNorm:
+        return blockNorm(x, w.attentionNorm, w.attentionNormBias, c.arch.norm, c.normEps);
+    case BlockLayout::PostNorm:
+        return x;
+    case BlockLayout::Sandwich:
+        return blockNorm(x, w.attentionNorm, {}, c.arch.norm, c.normEps);
+    }
+    return x;
+}
+
+at::Tensor attend(const at::Tensor& h, const LayerWeights& w, const ModelConfig& c, const AttentionContext& ctx,
+    LayerCapture* capture)
+{
+    return c.isDiff() ? diffAttention(h, w, ctx, capture) : softmaxAttention(h, w, ctx, capture);
+}
+
 at::Tensor block(const at::Tensor& x, const LayerWeights& w, const ModelConfig& c, const AttentionContext& ctx,
     LayerCapture* capture)
 {
     const ArchitectureConfig& a = c.arch;
-    auto attend = [&](const at::Tensor& h) {
-        return c.isDiff() ? diffAttention(h, w, ctx, capture) : softmaxAttention(h, w, ctx, capture);
-    };
     auto norm = [&](const at::Tensor& h, const at::Tensor& weight, const at::Tensor& bias) {
         return blockNorm(h, weight, bias, a.norm, c.normEps);
     };
+    const at::Tensor attention = attend(attentionInput(x, w, c), w, c, ctx, capture);
     switch (a.block) {
     case BlockLayout::PreNorm: {
-        const at::Tensor h = x + attend(norm(x, w.attentionNorm, w.attentionNormBias));
+        const at::Tensor h = x + attention;
         return h + feedForward(norm(h, w.ffnNorm, w.ffnNormBias), w, a.mlp);
     }
     case BlockLayout::PostNorm: {
-        const at::Tensor h = norm(x + attend(x), w.attentionNorm, w.attentionNormBias);
+        const at::Tensor h = norm(x + attention, w.attentionNorm, w.attentionNormBias);
         return norm(h + feedForward(h, w, a.mlp), w.ffnNorm, w.ffnNormBias);
     }
     case BlockLayout::Sandwich: {
-        const at::Tensor h = x + norm(attend(norm(x, w.attentionNorm, {})), w.attentionPostNorm, {});
+        const at::Tensor h = x + norm(attention, w.attentionPostNorm, {});
         return h + norm(feedForward(norm(h, w.ffnNorm, {}), w, a.mlp), w.ffnPostNorm, {});
     }
     }
@@ -86,50 +104,76 @@ at::Tensor outputLogits(const at::Tensor& x, const at::Tensor& output, at::Scala
 
 } // namespace
 
-at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& tokens,
-    ForwardCapture* capture, const RunControl& control, bool allPositions)
+AttentionContext ForwardSetup::context(const ModelConfig& config, int64_t layer, const std::atomic<bool>* cancel) const
 {
-    const int64_t seqLen = tokens.size(1);
-    const at::Device device = weights.tokEmbeddings.device();
-    const at::ScalarType dtype = weights.computeDtype;
+    return AttentionContext {config, layer, rope ? &*rope : nullptr, budgetTile, cancel};
+}
 
+ForwardSetup forwardSetup(
+    const ModelWeights& weights, const ModelConfig& config, int64_t batch, int64_t seqLen, int64_t requestedTile)
+{
+    ForwardSetup setup;
+    const at::Device device = weights.tokEmbeddings.device();
+    if (config.hasRope())
+        setup.rope = ropeTables(seqLen, config.headDim, config.rope, device);
+    setup.budgetTile = requestedTile > 0
+        ? requestedTile
+        : autoQueryTile(config, batch, seqLen, weights.computeDtype, device, /*training=*/at::GradMode::is_enabled());
+    return setup;
+}
+
+at::Tensor embed(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& tokens)
+{
+    const at::ScalarType dtype = weights.computeDtype;
     at::Tensor x = at::embedding(weights.tokEmbeddings, tokens).to(dtype);
     if (config.arch.embedScale != 1.0) // Gemma: the scale is rounded to the compute dtype first
-        x = x * at::scalar_tensor(config.arch.embedScale, at::TensorOptions().dtype(dtype).device(device));
+        x = x
+            * at::scalar_tensor(
+                config.arch.embedScale, at::TensorOptions().dtype(dtype).device(weights.tokEmbeddings.device()));
     if (config.position == PositionKind::Learned)
-        x = x + weights.posEmbeddings.slice(0, 0, seqLen).to(dtype);
+        x = x + weights.posEmbeddings.slice(0, 0, tokens.size(1)).to(dtype);
+    return x;
+}
 
-    std::optional<RopeTables> rope;
-    if (config.hasRope())
-        rope = ropeTables(seqLen, config.headDim, config.rope, device);
-    const int64_t budgetTile = capture && capture->queryTile > 0
-        ? capture->queryTile
-        : autoQueryTile(config, tokens.size(0), seqLen, dtype, device,
-            /*training=*/at::GradMode::is_enabled());
-    AttentionContext ctx {config, 0, rope ? &*rope : nullptr, budgetTile, control.cancel};
+namespace {
 
-    for (int64_t layer = 0; layer < config.nLayers; ++layer) {
-        if (control.cancel && control.cancel->load())
-            throw Cancelled();
-        const LayerWeights w = computeLayer(weights.layers[static_cast<size_t>(layer)], dtype);
-        ctx.layer = layer;
-        LayerCapture* layerCapture = nullptr;
-        ctx.queryTile = budgetTile;
-        if (capture) {
-            auto it = capture->layers.find(layer);
-            if (it != capture->layers.end()) {
-                layerCapture = &it->second;
-                // Tiles start on overview block boundaries so that no pooled block straddles two tiles.
-                const int64_t align = layerCapture->collector.rowAlignment();
-                ctx.queryTile = std::max(align, budgetTile / align * align);
-            }
-        }
-        x = block(x, w, config, ctx, layerCapture);
-        if (control.onLayer)
-            control.onLayer(layer + 1, config.nLayers);
+AttentionContext layerContext(const ModelConfig& config, int64_t layer, const ForwardSetup& setup,
+    const LayerCapture* capture, const std::atomic<bool>* cancel)
+{
+    AttentionContext ctx = setup.context(config, layer, cancel);
+    if (capture) {
+        // Collectors combine overview blocks that straddle tiles (alignment 1); an observer may still ask for one.
+        const int64_t align = capture->rowAlignment();
+        ctx.queryTile = std::max(align, setup.budgetTile / align * align);
     }
+    return ctx;
+}
 
-    at::Tensor last = allPositions ? x : x.select(1, seqLen - 1);
+} // namespace
+
+at::Tensor runLayer(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, int64_t layer,
+    const ForwardSetup& setup, LayerCapture* capture, const std::atomic<bool>* cancel)
+{
+    if (cancel && cancel->load())
+        throw Cancelled();
+    const LayerWeights w = computeLayer(weights.layers[static_cast<size_t>(layer)], weights.computeDtype);
+    return block(x, w, config, layerContext(config, layer, setup, capture, cancel), capture);
+}
+
+void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, const ModelConfig& config,
+    const at::Tensor& x, int64_t layer, const ForwardSetup& setup, LayerCapture& capture,
+    const std::atomic<bool>* cancel)
+{
+    if (cancel && cancel->load())
+        throw Cancelled();
+    const LayerWeights w = computeLayer(stored, dtype);
+    attend(attentionInput(x, w, config), w, config, layerContext(config, layer, setup, &capture, cancel), &capture);
+}
+
+at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, bool allPositions)
+{
+    const at::ScalarType dtype = weights.computeDtype;
+    at::Tensor last = allPositions ? x : x.select(1, x.size(1) - 1);
     if (config.arch.block != BlockLayout::PostNorm) // post-norm blocks end normalised; there is no final norm
         last = blockNorm(
             last, inDtype(weights.norm, dtype), inDtype(weights.normBias, dtype), config.arch.norm, config.normEps);
@@ -137,6 +181,26 @@ at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const
     if (config.arch.finalSoftcap > 0.0)
         logits = at::tanh(logits / config.arch.finalSoftcap) * config.arch.finalSoftcap;
     return logits;
+}
+
+at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& tokens,
+    ForwardCapture* capture, const RunControl& control, bool allPositions)
+{
+    const ForwardSetup setup
+        = forwardSetup(weights, config, tokens.size(0), tokens.size(1), capture ? capture->queryTile : 0);
+    at::Tensor x = embed(weights, config, tokens);
+    for (int64_t layer = 0; layer < config.nLayers; ++layer) {
+        LayerCapture* layerCapture = nullptr;
+        if (capture) {
+            auto it = capture->layers.find(layer);
+            if (it != capture->layers.end())
+                layerCapture = &it->second;
+        }
+        x = runLayer(weights, config, x, layer, setup, layerCapture, control.cancel);
+        if (control.onLayer)
+            control.onLayer(layer + 1, config.nLayers);
+    }
+    return finalLogits(weights, config, x, allPositions);
 }
 
 } // namespace attn::engine

@@ -7,6 +7,7 @@
 #include "engine/weights.h"
 
 #include <map>
+#include <optional>
 
 namespace attn::engine {
 
@@ -15,8 +16,31 @@ struct ForwardCapture {
     int64_t queryTile = 0; ///< rows per score tile; 0 = from the memory budget (autoQueryTile)
 };
 
+/// What every layer of one forward needs: the RoPE tables for the sequence and the query tile from the budget.
+struct ForwardSetup {
+    std::optional<RopeTables> rope;
+    int64_t budgetTile = 0;
+    AttentionContext context(const ModelConfig& config, int64_t layer, const std::atomic<bool>* cancel) const;
+};
+ForwardSetup forwardSetup(
+    const ModelWeights& weights, const ModelConfig& config, int64_t batch, int64_t seqLen, int64_t requestedTile);
+
+/// Token (and learned position) embeddings in the compute dtype: the first layer's input. tokens: int64 [B, T].
+at::Tensor embed(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& tokens);
+/// One transformer block on its input x [B, T, D]; capture (may be null) receives its maps a query tile at a time.
+at::Tensor runLayer(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, int64_t layer,
+    const ForwardSetup& setup, LayerCapture* capture, const std::atomic<bool>* cancel);
+/// Only the attention of one layer, for its maps: the block's attention norm, then the score tiles; the MLP and the
+/// rest of the block are not computed (a head switch on a layer whose input is kept).
+/// `stored` is the layer as kept (any dtype; converted to `dtype` here); config may be a one-head slice (head_slice.h).
+void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, const ModelConfig& config,
+    const at::Tensor& x, int64_t layer, const ForwardSetup& setup, LayerCapture& capture,
+    const std::atomic<bool>* cancel);
+/// The final norm and the output head: logits [B, V] at the last position (fp32), or [B, T, V] when allPositions.
+at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, bool allPositions);
+
 /**
- * @brief The pre-norm transformer forward pass. tokens: int64 [B, T] on the weights' device.
+ * @brief The transformer forward pass. tokens: int64 [B, T] on the weights' device.
  * @return logits [B, V] at the last position (fp32), or [B, T, V] when allPositions.
  */
 at::Tensor forward(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& tokens,
