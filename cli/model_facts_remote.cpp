@@ -51,6 +51,7 @@ public:
         request.kinds = kinds;
         request.region = region;
         request.queryTile = tile;
+        request.keepPromptState = false; // one request per run, like a local run
         for (int64_t layer : layers)
             for (int64_t head : heads)
                 request.heads.push_back({layer, head});

@@ -249,7 +249,7 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
         case v1::AnalyzeEvent::kStarted:
             requestId = event.started().request_id();
             if (sink.started)
-                sink.started(requestId, event.started().layers_total());
+                sink.started(fromWire(event.started()));
             break;
         case v1::AnalyzeEvent::kProgress:
             if (sink.progress)

@@ -178,6 +178,7 @@ v1::AnalyzeRequest toWire(const AnalysisRequest& request, v1::ValueType valueTyp
     out.set_thumbnail_size(request.thumbnailSize);
     out.set_query_tile(request.queryTile);
     out.set_value_type(valueType);
+    out.set_one_shot(!request.keepPromptState);
     return out;
 }
 
@@ -211,6 +212,7 @@ Result<AnalysisRequest> fromWire(const v1::AnalyzeRequest& request)
     }
     out.thumbnailSize = request.thumbnail_size();
     out.queryTile = request.query_tile();
+    out.keepPromptState = !request.one_shot();
     return out;
 }
 
@@ -315,6 +317,26 @@ Result<LayerResult> fromWire(const v1::LayerResult& layer)
             return m.status();
         out.thumbnails.push_back(std::move(*m));
     }
+    return out;
+}
+
+void toWire(const AnalysisStart& start, v1::Started* out)
+{
+    out->set_request_id(start.requestId);
+    out->set_layers_total(start.layersTotal);
+    for (int64_t id : start.tokens)
+        out->add_tokens(id);
+    for (const std::string& d : start.tokenDisplay)
+        out->add_token_display(d);
+}
+
+AnalysisStart fromWire(const v1::Started& start)
+{
+    AnalysisStart out;
+    out.requestId = start.request_id();
+    out.layersTotal = start.layers_total();
+    out.tokens.assign(start.tokens().begin(), start.tokens().end());
+    out.tokenDisplay.assign(start.token_display().begin(), start.token_display().end());
     return out;
 }
 

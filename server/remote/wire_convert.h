@@ -32,6 +32,8 @@ void toWire(const AttentionMap& map, v1::ValueType valueType, v1::AttentionMap* 
 Result<AttentionMap> fromWire(const v1::AttentionMap& map);
 void toWire(const LayerResult& layer, v1::ValueType valueType, v1::LayerResult* out);
 Result<LayerResult> fromWire(const v1::LayerResult& layer);
+void toWire(const AnalysisStart& start, v1::Started* out);
+AnalysisStart fromWire(const v1::Started& start);
 void toWire(const AnalysisSummary& summary, v1::Summary* out);
 AnalysisSummary fromWire(const v1::Summary& summary);
 

@@ -40,7 +40,7 @@ void EventQueue::abandon()
 AnalysisSink EventQueue::sinkFor(std::shared_ptr<EventQueue> queue)
 {
     AnalysisSink sink;
-    sink.started = [queue](uint64_t id, int64_t total) { queue->push(StartedEvent {id, total}); };
+    sink.started = [queue](AnalysisStart start) { queue->push(std::move(start)); };
     sink.progress = [queue](uint64_t id, int64_t done, int64_t total) { queue->push(ProgressEvent {id, done, total}); };
     sink.layer = [queue](LayerResult layer) { queue->push(std::move(layer)); };
     sink.finished = [queue](AnalysisSummary summary) { queue->push(std::move(summary)); };

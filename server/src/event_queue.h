@@ -14,10 +14,6 @@
 
 namespace attn::server {
 
-struct StartedEvent {
-    uint64_t requestId = 0;
-    int64_t layersTotal = 0;
-};
 struct ProgressEvent {
     uint64_t requestId = 0;
     int64_t layersDone = 0;
@@ -27,7 +23,7 @@ struct FailedEvent {
     uint64_t requestId = 0;
     Status status = Status::ok();
 };
-using AnalysisEvent = std::variant<StartedEvent, ProgressEvent, LayerResult, AnalysisSummary, FailedEvent>;
+using AnalysisEvent = std::variant<AnalysisStart, ProgressEvent, LayerResult, AnalysisSummary, FailedEvent>;
 
 /**
  * @brief Hands one request's results from the engine's thread to the gRPC call's thread. Layer results wait for

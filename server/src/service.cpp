@@ -302,9 +302,8 @@ grpc::Status Service::Analyze(
             continue;
         v1::AnalyzeEvent out;
         bool last = false;
-        if (const auto* e = std::get_if<StartedEvent>(&*event)) {
-            out.mutable_started()->set_request_id(e->requestId);
-            out.mutable_started()->set_layers_total(e->layersTotal);
+        if (const auto* e = std::get_if<AnalysisStart>(&*event)) {
+            remote::toWire(*e, out.mutable_started());
         } else if (const auto* e = std::get_if<ProgressEvent>(&*event)) {
             out.mutable_progress()->set_request_id(e->requestId);
             out.mutable_progress()->set_layers_done(e->layersDone);

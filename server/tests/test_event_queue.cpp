@@ -26,7 +26,10 @@ TEST(EventQueue, ALayerWaitsForRoomAndEventsKeepTheirOrder)
     AnalysisSink sink = EventQueue::sinkFor(queue);
     std::atomic<int> pushed {0};
     std::thread engine([&] {
-        sink.started(7, 3);
+        AnalysisStart start;
+        start.requestId = 7;
+        start.layersTotal = 3;
+        sink.started(start);
         for (int64_t i = 0; i < 3; ++i) {
             sink.layer(layer(i));
             ++pushed;
@@ -43,7 +46,7 @@ TEST(EventQueue, ALayerWaitsForRoomAndEventsKeepTheirOrder)
     for (;;) {
         auto event = queue->pop(std::chrono::milliseconds(2000));
         ASSERT_TRUE(event.has_value());
-        if (std::holds_alternative<attn::server::StartedEvent>(*event))
+        if (std::holds_alternative<AnalysisStart>(*event))
             order.push_back("started");
         else if (const auto* l = std::get_if<LayerResult>(&*event))
             order.push_back("layer" + std::to_string(l->layer));

@@ -102,15 +102,19 @@ struct Collected {
     AnalysisSummary summary;
     int64_t layersTotal = 0;
     uint64_t requestId = 0;
+    std::vector<int64_t> startTokens;
+    std::vector<std::string> startDisplay;
 };
 
 Collected analyzeAll(RemoteClient& client, const AnalysisRequest& request, bool float16 = false)
 {
     Collected out;
     AnalysisSink sink;
-    sink.started = [&](uint64_t id, int64_t total) {
-        out.requestId = id;
-        out.layersTotal = total;
+    sink.started = [&](AnalysisStart start) {
+        out.requestId = start.requestId;
+        out.layersTotal = start.layersTotal;
+        out.startTokens = start.tokens;
+        out.startDisplay = start.tokenDisplay;
     };
     sink.layer = [&](LayerResult layer) { out.layers.push_back(std::move(layer)); };
     sink.finished = [&](AnalysisSummary summary) { out.summary = std::move(summary); };
@@ -336,6 +340,10 @@ TEST_F(RemoteModelTest, RemoteMapsEqualLocalMapsBitForBit)
                 Collected got = analyzeAll(*client, request, float16);
                 ASSERT_TRUE(got.status) << path << ": " << got.status.message();
                 EXPECT_EQ(got.summary.tokens, capture.tokens);
+                EXPECT_EQ(got.startTokens, capture.tokens);
+                ASSERT_EQ(got.startDisplay.size(), capture.tokens.size());
+                for (size_t i = 0; i < capture.tokens.size(); ++i)
+                    EXPECT_EQ(got.startDisplay[i], model.tokenizer().display(capture.tokens[i]));
                 EXPECT_EQ(got.summary.lambda, expected->lambda);
                 ASSERT_EQ(got.summary.lastLogits.size(), expected->lastLogits.size());
                 EXPECT_TRUE(sameBits(got.summary.lastLogits, expected->lastLogits)) << path;
@@ -395,9 +403,9 @@ TEST_F(RemoteModelTest, CancelStopsTheRequestOnTheServer)
     // By id, through the Cancel call, as soon as the server says it started.
     Collected got;
     AnalysisSink sink;
-    sink.started = [&](uint64_t id, int64_t total) {
-        got.layersTotal = total;
-        EXPECT_TRUE(client->cancel(id));
+    sink.started = [&](AnalysisStart start) {
+        got.layersTotal = start.layersTotal;
+        EXPECT_TRUE(client->cancel(start.requestId));
     };
     sink.layer = [&](LayerResult layer) { got.layers.push_back(std::move(layer)); };
     const auto start = std::chrono::steady_clock::now();
@@ -408,7 +416,7 @@ TEST_F(RemoteModelTest, CancelStopsTheRequestOnTheServer)
     std::promise<void> firstStarted;
     std::thread first([&] {
         AnalysisSink firstSink;
-        firstSink.started = [&](uint64_t, int64_t) { firstStarted.set_value(); };
+        firstSink.started = [&](AnalysisStart) { firstStarted.set_value(); };
         Status s = client->analyze(slowRequest(loaded->model.id), false, firstSink);
         EXPECT_EQ(s.code(), StatusCode::Cancelled) << s.message();
     });

@@ -115,6 +115,7 @@ TEST(WireConvert, RequestsAndLayerResultsRoundTrip)
     request.span = {1, 2, 3, {2}};
     request.thumbnailSize = 64;
     request.queryTile = 16;
+    request.keepPromptState = false;
     auto back = remote::fromWire(remote::toWire(request, v1::FLOAT16));
     ASSERT_TRUE(back) << back.message();
     EXPECT_EQ(back->modelId, 4);
@@ -132,6 +133,9 @@ TEST(WireConvert, RequestsAndLayerResultsRoundTrip)
     EXPECT_EQ(back->span.queryRows, request.span.queryRows);
     EXPECT_EQ(back->thumbnailSize, 64);
     EXPECT_EQ(back->queryTile, 16);
+    EXPECT_FALSE(back->keepPromptState);
+    request.keepPromptState = true;
+    EXPECT_TRUE(remote::fromWire(remote::toWire(request, v1::FLOAT32))->keepPromptState);
 
     LayerResult layer;
     layer.requestId = 99;
