@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -240,6 +241,7 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
     v1::AnalyzeEvent event;
     uint64_t requestId = 0;
     bool ended = false;
+    std::optional<LayerResult> partial;
     bool serverEnded = false; // a Summary or a Failure arrived (the sink has had its last call)
     Status outcome = Status::ok();
     while (!ended && reader->Read(&event)) {
@@ -265,8 +267,18 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
                 ended = true;
                 break;
             }
-            if (sink.layer)
-                sink.layer(std::move(*layer));
+            // A layer above the server's message limit comes in parts: join them, then hand the layer on.
+            if (partial && partial->layer == layer->layer) {
+                for (AttentionMap& map : layer->maps)
+                    partial->maps.push_back(std::move(map));
+            } else {
+                partial = std::move(*layer);
+            }
+            if (!event.layer().continued()) {
+                if (sink.layer)
+                    sink.layer(std::move(*partial));
+                partial.reset();
+            }
             break;
         }
         case v1::AnalyzeEvent::kSummary:

@@ -43,8 +43,8 @@ Status fromGrpc(const grpc::Status& status, const std::string& target)
             server + " refused the token: " + message + " (set ATTNSCOPE_TOKEN or --token-file to the server's token)");
     case grpc::StatusCode::CANCELLED:
         return Status::cancelled(message.empty() ? "cancelled" : message);
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-        return Status::error(StatusCode::OutOfMemory, server + ": " + message);
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: // a message size limit (the engine's own out-of-memory comes in-stream)
+        return Status::error(StatusCode::Refused, server + ": " + message);
     case grpc::StatusCode::UNAVAILABLE:
         return Status::error(StatusCode::Io,
             server + " is not reachable (it stopped, or nothing listens there, or TLS does not match): " + message);

@@ -15,7 +15,9 @@ struct ServerOptions {
     std::vector<std::string> allow; ///< folders whose models clients may open
     std::string tokenFile; ///< else $ATTNSCOPE_TOKEN
     std::string tlsCert, tlsKey; ///< PEM files
-    int64_t maxMessageMiB = 256; ///< the largest message sent (a layer's maps) or received
+    /// The largest message sent or received; a layer's maps above it come in parts. The default fits one full map at
+    /// the full-map limit (8192^2 float32 = 256 MiB).
+    int64_t maxMessageMiB = 320;
 };
 
 /// What the server runs with once the options passed the security rules.

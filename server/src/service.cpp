@@ -13,7 +13,6 @@
 #include <chrono>
 #include <future>
 #include <iostream>
-#include <set>
 
 namespace attn::server {
 
@@ -221,27 +220,48 @@ grpc::Status Service::Tokenize(
     return grpc::Status::OK;
 }
 
-int64_t Service::largestLayerBytes(const AnalysisRequest& request, const ModelConfig& config, v1::ValueType type) const
+int64_t Service::largestMapBytes(const AnalysisRequest& request, v1::ValueType type) const
 {
     const int64_t n = static_cast<int64_t>(request.tokens.size());
-    const int64_t perMap = remote::wireValueBytes(cellsPerMap(request.region, n), type) + 256;
-    const std::set<int64_t> everyHead(request.everyHeadOfLayers.begin(), request.everyHeadOfLayers.end());
-    int64_t largest = 0;
-    for (int64_t layer = 0; layer < config.nLayers; ++layer) {
-        int64_t heads = everyHead.count(layer) ? config.nHeads : 0;
-        if (!everyHead.count(layer))
-            heads = std::count_if(
-                request.heads.begin(), request.heads.end(), [layer](const HeadRef& h) { return h.layer == layer; });
-        int64_t bytes = heads * static_cast<int64_t>(request.kinds.size()) * perMap;
-        if (request.thumbnailSize > 0) {
-            const int64_t side = std::min(n, request.thumbnailSize);
-            bytes += config.nHeads * (remote::wireValueBytes(side * side, type) + 256);
-        }
-        if (request.metrics)
-            bytes += config.nHeads * 256;
-        largest = std::max(largest, bytes);
+    const bool anyMaps = !request.kinds.empty() && (!request.heads.empty() || !request.everyHeadOfLayers.empty());
+    int64_t largest = anyMaps ? remote::wireValueBytes(cellsPerMap(request.region, n), type) : 0;
+    if (request.thumbnailSize > 0) {
+        const int64_t side = std::min(n, request.thumbnailSize);
+        largest = std::max(largest, remote::wireValueBytes(side * side, type));
     }
-    return largest + 4096;
+    return largest + 4096; // the map's fields and the message around it
+}
+
+bool Service::writeLayer(
+    const LayerResult& layer, v1::ValueType type, grpc::ServerWriter<v1::AnalyzeEvent>* writer) const
+{
+    auto header = [&layer] {
+        v1::AnalyzeEvent event;
+        v1::LayerResult* out = event.mutable_layer();
+        out->set_request_id(layer.requestId);
+        out->set_layer(layer.layer);
+        out->set_lambda(layer.lambda);
+        return event;
+    };
+    // Numbers and thumbnails first (small), then the maps, starting a new part whenever the next map would not fit.
+    LayerResult numbers = layer;
+    numbers.maps.clear();
+    v1::AnalyzeEvent part;
+    remote::toWire(numbers, type, part.mutable_layer());
+    const int64_t budget = m_maxMessageBytes - 1024;
+    for (const AttentionMap& map : layer.maps) {
+        v1::AttentionMap wire;
+        remote::toWire(map, type, &wire);
+        const int64_t mapBytes = static_cast<int64_t>(wire.ByteSizeLong()) + 16;
+        if (part.layer().maps_size() > 0 && static_cast<int64_t>(part.ByteSizeLong()) + mapBytes > budget) {
+            part.mutable_layer()->set_continued(true);
+            if (!writer->Write(part))
+                return false;
+            part = header();
+        }
+        *part.mutable_layer()->add_maps() = std::move(wire);
+    }
+    return writer->Write(part);
 }
 
 grpc::Status Service::Analyze(
@@ -271,13 +291,12 @@ grpc::Status Service::Analyze(
             grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                 "full maps stop at " + std::to_string(kMaxFullMapTokens) + " tokens (this prompt has "
                     + std::to_string(n) + "): ask for an overview or a window"));
-    const int64_t largest = largestLayerBytes(request, state.model.config, wire->value_type());
+    const int64_t largest = largestMapBytes(request, wire->value_type());
     if (largest > m_maxMessageBytes)
         return refuse(context, "Analyze",
             grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                "one layer's results would take " + mib(largest) + ", above this server's message limit of "
-                    + mib(m_maxMessageBytes)
-                    + " (--max-message-mib): ask for fewer heads per request, an overview, a window or float16"));
+                "one map would take " + mib(largest) + ", above this server's message limit of "
+                    + mib(m_maxMessageBytes) + " (--max-message-mib): ask for an overview, a window or float16"));
 
     // "Latest wins" within a stream of this connection, not across clients.
     const std::string stream = request.stream;
@@ -309,8 +328,12 @@ grpc::Status Service::Analyze(
             out.mutable_progress()->set_layers_done(e->layersDone);
             out.mutable_progress()->set_layers_total(e->layersTotal);
         } else if (const auto* e = std::get_if<LayerResult>(&*event)) {
-            if (!clientGone)
-                remote::toWire(*e, valueType, out.mutable_layer());
+            if (!clientGone && !writeLayer(*e, valueType, writer)) {
+                m_engine.cancel(id);
+                cancelled = true;
+                clientGone = true;
+            }
+            continue;
         } else if (const auto* e = std::get_if<AnalysisSummary>(&*event)) {
             remote::toWire(*e, out.mutable_summary());
             last = true;

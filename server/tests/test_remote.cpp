@@ -469,7 +469,7 @@ TEST_F(RemoteModelTest, AServerKilledMidRunEndsTheCallWithAClearError)
     EXPECT_EQ(failed.code(), StatusCode::Io);
 }
 
-TEST_F(RemoteModelTest, RefusesOversizedResultsAndFullMapsAboveTheLimit)
+TEST_F(RemoteModelTest, RefusesFullMapsAboveTheLimit)
 {
     auto loaded = client->load(countingModel(), "cpu");
     ASSERT_TRUE(loaded) << loaded.message();
@@ -481,13 +481,55 @@ TEST_F(RemoteModelTest, RefusesOversizedResultsAndFullMapsAboveTheLimit)
     Collected full = analyzeAll(*client, request);
     EXPECT_EQ(full.status.code(), StatusCode::Invalid);
     EXPECT_NE(full.status.message().find("full maps stop at 8192 tokens"), std::string::npos) << full.status.message();
-    // 8192^2 float32 cells x 4 heads = 1 GiB for one layer: above the 256 MiB default.
-    request.tokens.resize(kMaxFullMapTokens);
-    request.heads = {{0, 0}, {0, 1}, {0, 2}, {0, 3}};
-    Collected big = analyzeAll(*client, request);
-    EXPECT_NE(big.status.message().find("above this server's message limit of 256 MiB"), std::string::npos)
-        << big.status.message();
     EXPECT_NE(server->errorLog().find("Analyze refused"), std::string::npos);
+}
+
+TEST(RemoteMessages, ALayerAboveTheMessageLimitComesInPartsAndAnOversizedMapIsRefused)
+{
+    TempDir work;
+    const std::string path = makeSlowModel(work.path());
+    ServerProcess server({"--allow", work.path().string(), "--max-message-mib", "1"});
+    ASSERT_TRUE(server.started()) << server.errorLog();
+    auto client = connectTo(server.target());
+    ASSERT_TRUE(client);
+    auto loaded = client->load(path, "cpu");
+    ASSERT_TRUE(loaded) << loaded.message();
+    // 400 tokens: one full map is 625 KiB, a layer's 8 heads 5 MiB: five parts or more, joined by the client.
+    AnalysisRequest request;
+    request.modelId = loaded->model.id;
+    request.tokens = slowRequest(0).tokens;
+    request.tokens.resize(400);
+    request.kinds = {MapKind::A};
+    for (int64_t layer : {0, 1})
+        for (int64_t head = 0; head < 8; ++head)
+            request.heads.push_back({layer, head});
+    remote::AnalyzeStats stats;
+    std::vector<LayerResult> layers;
+    AnalysisSink sink;
+    sink.layer = [&](LayerResult layer) { layers.push_back(std::move(layer)); };
+    Status status = client->analyze(request, false, sink, CancelToken(), &stats);
+    ASSERT_TRUE(status) << status.message();
+    EXPECT_GE(stats.messages, 2 + 2 * 5); // started, summary, and at least five parts per layer
+    auto local = Model::load(path, {DeviceSpec::parse("cpu").value(), ComputeDType::F32});
+    ASSERT_TRUE(local) << local.message();
+    auto expected = (*local)->capture({request.tokens, request.heads, request.kinds, MapRegion::full(), 0});
+    ASSERT_TRUE(expected) << expected.message();
+    ASSERT_EQ(layers.size(), 2u);
+    for (const LayerResult& layer : layers) {
+        ASSERT_EQ(layer.maps.size(), 8u);
+        for (const AttentionMap& map : layer.maps) {
+            const AttentionMap* want = expected->find(map.layer, map.head, map.kind);
+            ASSERT_NE(want, nullptr);
+            EXPECT_TRUE(sameBits(map.values, want->values)) << "L" << map.layer << " H" << map.head;
+        }
+    }
+    // 600 tokens: one map alone (1.4 MiB) is above the limit.
+    request.tokens = slowRequest(0).tokens;
+    request.tokens.resize(600);
+    Collected big = analyzeAll(*client, request);
+    EXPECT_EQ(big.status.code(), StatusCode::Refused);
+    EXPECT_NE(big.status.message().find("above this server's message limit of 1 MiB"), std::string::npos)
+        << big.status.message();
 }
 
 /// attnscope-cli's output files with and without --server.
