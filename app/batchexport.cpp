@@ -4,6 +4,7 @@
 #include "heatmappanel.h"
 
 #include <QDir>
+#include <QFile>
 #include <QProgressDialog>
 #include <QTimer>
 
@@ -32,6 +33,11 @@ BatchExport::BatchExport(
         finish(false, tr("cancelled after %1 of %2 maps").arg(m_done).arg(m_total));
     });
     connect(m_engine, &Engine::batchLayer, this, &BatchExport::onLayer);
+    // A batch started right after a load names the weights' SHA-256 once it is known.
+    connect(m_engine, &Engine::modelHashed, this, [this](int modelId, const QString& sha256) {
+        if (modelId == m_model.id)
+            m_model.sha256 = sha256;
+    });
     connect(m_engine, &Engine::batchDone, this, [this](quint64 id, const QString& error) {
         if (id != m_requestId)
             return;
@@ -48,11 +54,25 @@ BatchExport::~BatchExport()
     delete m_panel;
 }
 
+QString BatchExport::numbersFolder(const QString& folder)
+{
+    return QDir(folder).filePath(QStringLiteral("maps"));
+}
+
 void BatchExport::start()
 {
     if (!QDir().mkpath(m_options.folder)) {
         finish(false, tr("cannot create the folder %1").arg(m_options.folder));
         return;
+    }
+    if (m_options.numbers) {
+        auto bundle = attn::MapsBundleWriter::begin(
+            QFile::encodeName(numbersFolder(m_options.folder)).toStdString(), {/*overwrite=*/false});
+        if (!bundle) {
+            finish(false, QString::fromStdString(bundle.message()));
+            return;
+        }
+        m_bundle = std::move(*bundle);
     }
     m_requestId = m_engine->batchCapture(m_model.id, m_prompt, m_options.kinds);
 }
@@ -62,6 +82,8 @@ void BatchExport::onLayer(quint64 requestId, const CaptureResult& layer, const Q
     if (requestId != m_requestId || m_finished)
         return;
     m_lambda = layer.lambda;
+    m_tokens = layer.tokens;
+    m_display = tokens;
     const bool idle = m_queue.empty();
     for (const AttentionMap& map : layer.maps)
         m_queue.emplace_back(map, tokens);
@@ -75,30 +97,17 @@ void BatchExport::processNext()
         return;
     const auto [map, tokens] = std::move(m_queue.front());
     m_queue.pop_front();
-    Provenance p;
-    p.modelPath = m_model.path;
-    p.modelSha256 = m_model.sha256.isEmpty() ? pendingHashNote() : m_model.sha256;
-    p.prompt = m_prompt;
-    p.tokens = tokens;
-    p.layer = static_cast<int>(map.layer);
-    p.head = static_cast<int>(map.head);
-    p.mapKind = QString::fromStdString(toString(map.kind));
-    p.device = m_model.device;
-    p.dtype = m_model.dtype;
-    if (static_cast<size_t>(map.layer) < m_lambda.size())
-        p.lambda = m_lambda[static_cast<size_t>(map.layer)];
-    const QString base = QDir(m_options.folder).filePath(suggestedFileName(p, QString()));
-    if (m_options.numbers) {
-        // Never overwrite: a batch goes into a fresh folder, and a clash stops it with the file named.
-        const ExportResult r = exportMapData(map, tokens, base + QStringLiteral(".npy"), p, /*overwrite=*/false);
-        m_written << r.written;
-        if (!r.ok)
-            return finish(false, r.message);
+    Provenance p = provenanceOf(&map, tokens);
+    if (m_bundle) {
+        if (const Status s = m_bundle->add(map); !s)
+            return finish(false, QString::fromStdString(s.message()));
+        m_stagedNumbers << QDir(numbersFolder(m_options.folder))
+                               .filePath(QString::fromStdString(attn::MapsBundleWriter::fileName(map)));
     }
     if (m_options.images) {
         PanelMap panelMap;
-        panelMap.kind = p.mapKind;
-        panelMap.title = QStringLiteral("L%1 H%2 %3").arg(p.layer).arg(p.head).arg(p.mapKind);
+        panelMap.kind = QString::fromStdString(p.kind);
+        panelMap.title = QStringLiteral("L%1 H%2 %3").arg(p.layer).arg(p.head).arg(panelMap.kind);
         panelMap.rows = static_cast<int>(map.rows);
         panelMap.cols = static_cast<int>(map.cols);
         panelMap.values = map.values;
@@ -106,8 +115,10 @@ void BatchExport::processNext()
         panelMap.tokens = tokens;
         m_panel->setMap(panelMap);
         std::tie(p.colorLow, p.colorHigh) = m_panel->colorRange();
+        p.colorScale = panelMap.isSigned ? "diverging" : "sequential";
         ImageOptions options;
         options.dpi = m_options.dpi;
+        const QString base = QDir(m_options.folder).filePath(suggestedFileName(p, QString()));
         const ExportResult r
             = exportPanelImage(m_panel, base + QStringLiteral(".png"), options, p, /*overwrite=*/false);
         m_written << r.written;
@@ -121,11 +132,54 @@ void BatchExport::processNext()
         finish(true, QString());
 }
 
-void BatchExport::finish(bool ok, const QString& message)
+Provenance BatchExport::provenanceOf(const AttentionMap* map, const QStringList& tokens) const
+{
+    Provenance p;
+    p.modelPath = m_model.path.toStdString();
+    p.modelName = m_model.name.toStdString();
+    p.modelFormat = m_model.format.toStdString();
+    p.weightsSha256 = m_model.sha256.isEmpty() ? std::string(attn::kPendingWeightsHash) : m_model.sha256.toStdString();
+    p.attention = toString(m_model.config.attention);
+    p.position = toString(m_model.config.position);
+    p.device = m_model.device.toStdString();
+    p.dtype = m_model.dtype.toStdString();
+    p.prompt = m_prompt.toStdString();
+    p.tokens = m_tokens;
+    for (const QString& token : tokens)
+        p.tokenDisplay.push_back(token.toStdString());
+    p.lambdaPerLayer = m_lambda;
+    p.requestId = m_requestId;
+    p.region = "full";
+    p.frontEnd = appFrontEnd();
+    if (map) {
+        p.layer = map->layer;
+        p.head = map->head;
+        p.kind = toString(map->kind);
+        AttentionMap geometry = *map;
+        geometry.values.clear();
+        p.regionOf = std::move(geometry);
+        if (static_cast<size_t>(map->layer) < m_lambda.size())
+            p.lambda = m_lambda[static_cast<size_t>(map->layer)];
+    }
+    return p;
+}
+
+void BatchExport::finish(bool ok, const QString& why)
 {
     if (m_finished)
         return;
     m_finished = true;
+    QString message = why;
+    if (ok && m_bundle) {
+        // The numbers appear in one step, complete, with the manifest naming every file.
+        if (const Status s = m_bundle->commit(provenanceOf(nullptr, m_display)); !s) {
+            ok = false;
+            message = QString::fromStdString(s.message());
+        } else {
+            m_written << m_stagedNumbers << numbersFolder(m_options.folder) + QStringLiteral("/maps.json");
+        }
+    }
+    m_bundle.reset(); // after a cancel or failure: removes the staged numbers
     if (!ok)
         m_engine->cancelBatch();
     m_queue.clear();

@@ -83,12 +83,19 @@ CompareView::CompareView(QWidget* parent)
     m_heading = new QLabel(this);
     m_heading->setObjectName(QStringLiteral("compareHeading"));
     m_heading->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_heading->setWordWrap(true); // never cut, never widens the window
     m_note = new QLabel(tr("Open two or more models (File → Open Model…) to compare them on the same prompt."), this);
     m_note->setObjectName(QStringLiteral("compareNote"));
     m_note->setWordWrap(true);
     m_note->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_panelsWidget = new QWidget(this);
     m_grid = new QGridLayout(m_panelsWidget);
+    m_legend = new QLabel(m_panelsWidget);
+    m_legend->setObjectName(QStringLiteral("compareLegend"));
+    m_legend->setWordWrap(true);
+    m_legend->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_grid->addWidget(m_legend, 0, 0, 1, -1);
+    m_grid->setRowStretch(1, 1); // the panels take the height, the legend its line
     m_readout = new QLabel(this);
     m_readout->setObjectName(QStringLiteral("compareReadout"));
     m_readout->setTextFormat(Qt::RichText);
@@ -186,7 +193,8 @@ HeatmapPanel* CompareView::addPanel()
 {
     auto* panel = new HeatmapPanel(m_panelsWidget);
     panel->setMinimumSize(200, 200);
-    m_grid->addWidget(panel, 0, static_cast<int>(m_panels.size()));
+    m_grid->addWidget(panel, 1, static_cast<int>(m_panels.size()));
+    m_grid->addWidget(m_legend, 0, 0, 1, m_grid->columnCount()); // spans every panel
     connect(panel, &HeatmapPanel::cellHovered, this, &CompareView::onHover);
     connect(panel, &HeatmapPanel::viewChanged, this, [this, panel](double k0, double k1, double q0, double q1) {
         for (HeatmapPanel* other : m_panels)
@@ -231,27 +239,42 @@ void CompareView::setResults(const CompareOutput& output, const std::map<int, Mo
 {
     clearPanels();
     auto nameOf = [&models](int id) { return modelName(models, id); };
-    m_heading->setText(tr("<b>Layer %1, head %2</b> of each model, on the prompt of the Maps tab (change them there: "
-                          "Alt+PgUp/PgDn, Alt+[ / Alt+])")
-                           .arg(output.head.layer)
-                           .arg(output.head.head));
     QStringList problems;
     std::vector<const CompareEntry*> shown;
-    for (const CompareEntry& entry : output.entries) {
-        if (!entry.error.isEmpty()) {
+    for (const CompareEntry& entry : output.entries)
+        if (entry.error.isEmpty())
+            shown.push_back(&entry);
+        else
             problems << QStringLiteral("%1 %2").arg(nameOf(entry.modelId), entry.error);
-            continue;
-        }
+    // Panel titles name the models by letter (A, B, as in the table below): two model names and a kind do not fit a
+    // panel's width. The letters are spelled out once here, the full names also in each panel's tooltip.
+    QStringList letters;
+    for (size_t k = 0; k < shown.size(); ++k)
+        letters << tr("<b>%1</b> = %2")
+                       .arg(QChar('A' + static_cast<int>(k)))
+                       .arg(nameOf(shown[k]->modelId).toHtmlEscaped());
+    m_heading->setText(tr("<b>Layer %1, head %2</b> of each model, on the prompt of the Maps tab (change layer and "
+                          "head there, or here with Alt+PgUp/PgDn, Alt+[ / Alt+])")
+                           .arg(output.head.layer)
+                           .arg(output.head.head));
+    m_legend->setText(letters.isEmpty() ? QString()
+                                        : tr("%1 · layer %2, head %3")
+                                              .arg(letters.join(QStringLiteral(" · ")))
+                                              .arg(output.head.layer)
+                                              .arg(output.head.head));
+    for (size_t k = 0; k < shown.size(); ++k) {
+        const CompareEntry& entry = *shown[k];
         PanelMap map;
         map.kind = QString::fromStdString(toString(entry.kind));
-        map.title = QStringLiteral("%1: %2").arg(nameOf(entry.modelId), kindLabel(entry.kind));
+        map.title = QStringLiteral("%1 · %2").arg(QChar('A' + static_cast<int>(k))).arg(kindLabel(entry.kind));
+        map.details
+            = tr("%1, layer %2, head %3").arg(nameOf(entry.modelId)).arg(output.head.layer).arg(output.head.head);
         map.rows = static_cast<int>(entry.map.rows);
         map.cols = static_cast<int>(entry.map.cols);
         map.values = entry.map.values;
         map.isSigned = isSignedMap(entry.kind);
         map.tokens = entry.tokenDisplay;
         addPanel()->setMap(map);
-        shown.push_back(&entry);
     }
     m_tokens = shown.empty() ? QStringList() : shown.front()->tokenDisplay;
     // Model-minus-model maps only where cell (i, j) means the same token pair in both.
@@ -263,7 +286,8 @@ void CompareView::setResults(const CompareOutput& output, const std::map<int, Mo
         }
         PanelMap diff;
         diff.kind = QStringLiteral("Δ");
-        diff.title = QStringLiteral("Δ = %1 − %2").arg(nameOf(shown[k]->modelId), nameOf(shown[0]->modelId));
+        diff.title = QStringLiteral("Δ = %1 − A").arg(QChar('A' + static_cast<int>(k)));
+        diff.details = tr("%1 minus %2").arg(nameOf(shown[k]->modelId), nameOf(shown[0]->modelId));
         diff.rows = static_cast<int>(shown[0]->map.rows);
         diff.cols = static_cast<int>(shown[0]->map.cols);
         diff.values.resize(shown[0]->map.values.size());

@@ -56,6 +56,8 @@ private:
     QComboBox* m_first = nullptr;
     QComboBox* m_second = nullptr;
     QLabel* m_heading = nullptr;
+    /// Which model is A and which B, above the panels and inside the exported widget (panel titles use the letters).
+    QLabel* m_legend = nullptr;
     QLabel* m_note = nullptr;
     QLabel* m_readout = nullptr;
     QWidget* m_panelsWidget = nullptr;

@@ -118,6 +118,7 @@ quint64 Engine::loadModel(const QString& path, const QString& device, const QStr
             this,
             [this, id, info = toModelInfo(loaded)] {
                 m_configs[info.id] = info.config;
+                m_tokenizers[info.id] = info.tokenizer;
                 Q_EMIT modelLoaded(id, info);
             },
             Qt::QueuedConnection);
@@ -146,6 +147,7 @@ quint64 Engine::loadModel(const QString& path, const QString& device, const QStr
 void Engine::unloadModel(int modelId)
 {
     m_configs.erase(modelId);
+    m_tokenizers.erase(modelId);
     m_core->unload(modelId);
 }
 
@@ -159,6 +161,13 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
     request.heads = heads;
     request.kinds = kinds;
     request.region = region;
+    if (auto tokenizer = m_tokenizers.find(modelId); tokenizer != m_tokenizers.end() && tokenizer->second) {
+        request.tokens = tokenizer->second->encode(request.prompt);
+        // The client chooses the region: above kLongPromptTokens a full map is more cells than a screen has pixels
+        // (and N^2 floats of memory), so the panels get device-pooled overviews unless a window was asked for.
+        if (region.mode != MapRegion::Mode::Window && static_cast<int64_t>(request.tokens.size()) > kLongPromptTokens)
+            request.region = MapRegion::overview(kLongPromptOverview, PoolMode::Max);
+    }
     request.metrics = metrics.enabled;
     request.thumbnailSize = metrics.enabled ? kThumbnailSize : 0;
     if (metrics.spanBegin >= 0) {
@@ -169,6 +178,7 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
     }
     auto output = std::make_shared<RunOutput>();
     output->modelId = modelId;
+    output->prompt = prompt; // provenance names the text this run tokenized, not the editor's current text
     AnalysisSink sink;
     sink.started = [this](AnalysisStart start) {
         QMetaObject::invokeMethod(

@@ -54,6 +54,7 @@ struct MetricsRequest {
 struct RunOutput {
     quint64 requestId = 0;
     int modelId = -1;
+    QString prompt; ///< the text this run tokenized (export provenance names it, not the editor's current text)
     CaptureResult capture;
     QStringList tokenDisplay;
     double seconds = 0.0;
@@ -144,6 +145,7 @@ private:
 
     std::unique_ptr<AnalysisEngine> m_core;
     std::map<int, ModelConfig> m_configs; ///< of the loaded models, to shape their requests
+    std::map<int, std::shared_ptr<const Tokenizer>> m_tokenizers; ///< the prompt's length decides the region
     quint64 m_latestRun = 0;
     quint64 m_latestCompare = 0;
     quint64 m_latestBatch = 0;

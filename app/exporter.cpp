@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "exporter.h"
 
-#include "attnscope/metrics.h"
-
+#include "attnscope/export.h"
 #include "attnscope/maps.h"
 #include "attnscope/npy.h"
 #include "heatmappanel.h"
@@ -14,11 +13,9 @@
 
 #include <QBuffer>
 #include <QCoreApplication>
-#include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
 #include <QImage>
-#include <QJsonArray>
 #include <QJsonDocument>
 #include <QPageLayout>
 #include <QPdfWriter>
@@ -37,7 +34,17 @@ namespace attn::app {
 
 QString pendingHashNote()
 {
-    return QStringLiteral("pending: the weights' SHA-256 was still being computed when this was exported");
+    return QString::fromUtf8(attn::kPendingWeightsHash);
+}
+
+std::string appFrontEnd()
+{
+    QString version = QCoreApplication::applicationVersion();
+#ifdef ATTNSCOPE_VERSION
+    if (version.isEmpty())
+        version = QStringLiteral(ATTNSCOPE_VERSION); // tests and tools that never set the application version
+#endif
+    return QStringLiteral("attnscope %1 (Qt %2)").arg(version, QString::fromLatin1(qVersion())).toStdString();
 }
 
 namespace {
@@ -49,11 +56,6 @@ constexpr int kMaxPixels = 32767;
 QString sidecarPath(const QString& path)
 {
     return path + QStringLiteral(".json");
-}
-
-QJsonValue numberOrNull(double value)
-{
-    return std::isfinite(value) ? QJsonValue(value) : QJsonValue(QJsonValue::Null);
 }
 
 ExportResult failure(const QString& message, QStringList written = {})
@@ -119,18 +121,21 @@ std::optional<QByteArray> renderViaTemporaryFile(
     return rendered.readAll();
 }
 
-/// Writes the sidecar of a file already written; reports which files exist afterwards if that fails.
-ExportResult finish(const QString& path, const QJsonObject& provenance)
+/// Writes the sidecar of a file already written (core's writeSidecar: the CLI's provenance, the same keys);
+/// reports which files exist afterwards if that fails.
+ExportResult finish(const QString& path, const Provenance& provenance)
 {
-    QString error;
-    if (!writeAtomic(sidecarPath(path), QJsonDocument(provenance).toJson(QJsonDocument::Indented), &error))
+    Provenance p = provenance;
+    if (p.frontEnd.empty())
+        p.frontEnd = appFrontEnd();
+    if (const Status s = attn::writeSidecar(QFile::encodeName(path).toStdString(), p); !s)
         return failure(QStringLiteral("%1 was written, but its provenance file was not. %2")
-                           .arg(QDir::toNativeSeparators(path), error),
+                           .arg(QDir::toNativeSeparators(path), QString::fromStdString(s.message())),
             {path});
     return {true, QStringLiteral("Wrote %1").arg(QDir::toNativeSeparators(path)), {path, sidecarPath(path)}};
 }
 
-ExportResult commit(const QString& path, const QByteArray& bytes, const QJsonObject& provenance)
+ExportResult commit(const QString& path, const QByteArray& bytes, const Provenance& provenance)
 {
     QString error;
     return writeAtomic(path, bytes, &error) ? finish(path, provenance) : failure(error);
@@ -179,14 +184,14 @@ QString modelName(const QString& modelPath)
 QString documentTitle(const Provenance& provenance)
 {
     QStringList parts {QStringLiteral("attnscope")};
-    if (const QString model = modelName(provenance.modelPath); !model.isEmpty())
+    if (const QString model = modelName(QString::fromStdString(provenance.modelPath)); !model.isEmpty())
         parts << model;
     if (provenance.layer >= 0)
         parts << QStringLiteral("layer %1").arg(provenance.layer);
     if (provenance.head >= 0)
         parts << QStringLiteral("head %1").arg(provenance.head);
-    if (!provenance.mapKind.isEmpty())
-        parts << provenance.mapKind;
+    if (!provenance.kind.empty())
+        parts << QString::fromStdString(provenance.kind);
     // Qt 6.4's QSvgGenerator writes <title> and <desc> unescaped; look-alikes keep the SVG well-formed whether or
     // not a later Qt escapes them itself.
     QString title = parts.join(QStringLiteral(" · "));
@@ -259,28 +264,10 @@ void renderTree(QWidget* widget, QCPPainter& painter, bool root)
 
 QJsonObject toJson(const Provenance& provenance)
 {
-    QString version = QCoreApplication::applicationVersion();
-#ifdef ATTNSCOPE_VERSION
-    if (version.isEmpty())
-        version = QStringLiteral(ATTNSCOPE_VERSION); // tests and tools that never set the application version
-#endif
-    QJsonObject json;
-    json[QStringLiteral("attnscope_version")] = version;
-    json[QStringLiteral("qt_version")] = QString::fromLatin1(qVersion());
-    json[QStringLiteral("created")] = QDateTime::currentDateTimeUtc().toString(Qt::ISODate);
-    json[QStringLiteral("model")] = QJsonObject {
-        {QStringLiteral("path"), provenance.modelPath}, {QStringLiteral("sha256"), provenance.modelSha256}};
-    json[QStringLiteral("prompt")] = provenance.prompt;
-    json[QStringLiteral("tokens")] = QJsonArray::fromStringList(provenance.tokens);
-    json[QStringLiteral("layer")] = provenance.layer >= 0 ? QJsonValue(provenance.layer) : QJsonValue();
-    json[QStringLiteral("head")] = provenance.head >= 0 ? QJsonValue(provenance.head) : QJsonValue();
-    json[QStringLiteral("kind")] = provenance.mapKind;
-    json[QStringLiteral("lambda")] = numberOrNull(provenance.lambda);
-    json[QStringLiteral("color_range")]
-        = QJsonArray {numberOrNull(provenance.colorLow), numberOrNull(provenance.colorHigh)};
-    json[QStringLiteral("device")] = provenance.device;
-    json[QStringLiteral("dtype")] = provenance.dtype;
-    return json;
+    Provenance p = provenance;
+    if (p.frontEnd.empty())
+        p.frontEnd = appFrontEnd();
+    return QJsonDocument::fromJson(QByteArray::fromStdString(attn::provenanceJson(p))).object();
 }
 
 std::optional<ImageFormat> imageFormatForPath(const QString& path)
@@ -343,7 +330,7 @@ ExportResult exportPanelImage(
     plot->replot(QCustomPlot::rpQueuedReplot);
     if (!bytes)
         return failure(error);
-    return commit(path, *bytes, toJson(provenance));
+    return commit(path, *bytes, provenance);
 }
 
 ExportResult exportWidgetImage(
@@ -419,46 +406,41 @@ ExportResult exportWidgetImage(
             return failure(QStringLiteral("Rendering %1 failed.").arg(QDir::toNativeSeparators(path)));
         break;
     }
-    return commit(path, bytes, toJson(provenance));
+    return commit(path, bytes, provenance);
 }
 
 ExportResult exportBytes(const QByteArray& bytes, const QString& path, const Provenance& provenance, bool overwrite)
 {
     if (auto reason = refusal(path, overwrite))
         return failure(*reason);
-    return commit(path, bytes, toJson(provenance));
+    return commit(path, bytes, provenance);
 }
 
-ExportResult exportMapData(const attn::AttentionMap& map, const QStringList& tokens, const QString& path,
-    const Provenance& provenance, bool overwrite)
+ExportResult exportMapData(
+    const attn::AttentionMap& map, const QString& path, const Provenance& provenance, bool overwrite)
 {
     if (auto reason = refusal(path, overwrite))
         return failure(*reason);
     if (map.rows <= 0 || map.cols <= 0 || map.values.size() != static_cast<size_t>(map.rows * map.cols))
         return failure(QStringLiteral("The map has no data (or its size does not match its shape)."));
-    if (!tokens.isEmpty() && tokens.size() < std::max(map.rows, map.cols))
-        return failure(
-            QStringLiteral("%1 token labels for a %2 x %3 map.").arg(tokens.size()).arg(map.rows).arg(map.cols));
-
-    QJsonObject json = toJson(provenance);
-    json[QStringLiteral("shape")] = QJsonArray {qint64(map.rows), qint64(map.cols)};
-    json[QStringLiteral("layout")]
-        = QStringLiteral("float32, row = query token, column = key token, masked (future) = NaN / empty CSV cell");
+    // The sidecar describes this array: its own layer, head, kind and cells, whatever the caller filled in.
+    Provenance p = provenance;
+    p.layer = map.layer;
+    p.head = map.head;
+    p.kind = toString(map.kind);
+    attn::AttentionMap geometry = map;
+    geometry.values.clear();
+    p.regionOf = std::move(geometry);
 
     const QString suffix = QFileInfo(path).suffix().toLower();
     if (suffix == QLatin1String("npy")) {
         // The core writer is atomic itself (temporary sibling + rename).
         const Status status
             = attn::writeNpyFloat32(QFile::encodeName(path).toStdString(), map.values.data(), {map.rows, map.cols});
-        return status ? finish(path, json) : failure(QString::fromStdString(status.message()));
+        return status ? finish(path, p) : failure(QString::fromStdString(status.message()));
     }
-    if (suffix == QLatin1String("csv")) {
-        // The CSV is core's (attn::mapCsv): the CLI and the app write the same format.
-        std::vector<std::string> labels;
-        for (const QString& token : tokens)
-            labels.push_back(token.toStdString());
-        return commit(path, QByteArray::fromStdString(attn::mapCsv(map, labels)), json);
-    }
+    if (suffix == QLatin1String("csv")) // core's CSV, labelled with the tokens or blocks the cells cover
+        return commit(path, QByteArray::fromStdString(attn::regionCsv(map, p.tokenDisplay)), p);
     return failure(QStringLiteral("Unsupported data type for %1 (use .npy or .csv).").arg(path));
 }
 
@@ -471,13 +453,13 @@ QString suggestedFileName(const Provenance& provenance, const QString& suffix)
         return text.replace(disallowed, QStringLiteral("_")).remove(edges);
     };
 
-    const QString model = sanitise(modelName(provenance.modelPath));
+    const QString model = sanitise(modelName(QString::fromStdString(provenance.modelPath)));
     QStringList parts {model.isEmpty() ? QStringLiteral("attnscope") : model};
     if (provenance.layer >= 0)
         parts << QStringLiteral("L%1").arg(provenance.layer);
     if (provenance.head >= 0)
         parts << QStringLiteral("H%1").arg(provenance.head);
-    if (const QString kind = sanitise(provenance.mapKind); !kind.isEmpty())
+    if (const QString kind = sanitise(QString::fromStdString(provenance.kind)); !kind.isEmpty())
         parts << kind;
     QString ext = sanitise(suffix);
     return ext.isEmpty() ? parts.join(QLatin1Char('_')) : parts.join(QLatin1Char('_')) + QLatin1Char('.') + ext;

@@ -2,11 +2,12 @@
 // Export of views (PNG/PDF/SVG) and map numbers (NPY/CSV), each with a provenance sidecar `<file>.json`.
 #pragma once
 
+#include "attnscope/export.h"
+
 #include <QJsonObject>
 #include <QString>
 #include <QStringList>
 
-#include <limits>
 #include <optional>
 
 class QWidget;
@@ -22,24 +23,17 @@ QString pendingHashNote();
 
 class HeatmapPanel;
 
-/// Where an exported picture or array came from; unknown numbers stay -1 / NaN and are written as null.
-struct Provenance {
-    QString modelPath;
-    QString modelSha256;
-    QString prompt;
-    QStringList tokens;
-    int layer = -1;
-    int head = -1;
-    QString mapKind;
-    double lambda = std::numeric_limits<double>::quiet_NaN();
-    double colorLow = std::numeric_limits<double>::quiet_NaN();
-    double colorHigh = std::numeric_limits<double>::quiet_NaN();
-    QString device;
-    QString dtype;
-};
+/**
+ * Where an exported picture or array came from: core's value (attnscope/export.h), filled from the result that
+ * produced the data (MainWindow::resultProvenance, BatchExport), never from what the widgets show now. Every
+ * sidecar is core's provenanceJson, the same as the CLI's maps.json; front_end names the app and its Qt.
+ */
+using Provenance = attn::Provenance;
 
-/// Provenance plus "attnscope_version", "created" (ISO-8601 UTC) and "qt_version". Keys follow the CLI's
-/// maps.json manifest ("model": {"path", "sha256"}, "lambda", "device", "dtype").
+/// "attnscope VERSION (Qt X.Y.Z)": the front_end of every sidecar the app writes.
+std::string appFrontEnd();
+
+/// The sidecar's JSON (core's provenanceJson) as a Qt object, e.g. for an SVG's <desc>.
 QJsonObject toJson(const Provenance& provenance);
 
 enum class ImageFormat { Png, Pdf, Svg };
@@ -75,11 +69,13 @@ ExportResult exportWidgetImage(
     QWidget* view, const QString& path, const ImageOptions& options, const Provenance& provenance, bool overwrite);
 
 /**
- * The numbers of one map: `.npy` (float32 rows x cols, NaN = masked) or `.csv` (header row of key tokens, a
- * leading column of query tokens, masked cells empty), plus the sidecar. `tokens` may be empty (indices are used).
+ * The numbers of one map: `.npy` (float32 rows x cols, NaN = masked) or `.csv` (core's regionCsv: a header row
+ * of the key tokens or token blocks the columns cover, a leading column of the query tokens or blocks, masked
+ * cells empty), plus the sidecar. The labels are provenance.tokenDisplay (indices where it is empty); the
+ * sidecar also records the map's geometry (region, first query/key, block, shape).
  */
-ExportResult exportMapData(const attn::AttentionMap& map, const QStringList& tokens, const QString& path,
-    const Provenance& provenance, bool overwrite);
+ExportResult exportMapData(
+    const attn::AttentionMap& map, const QString& path, const Provenance& provenance, bool overwrite);
 
 /**
  * Text or bytes produced elsewhere (a metrics table from core's metricsCsv/metricsJson) plus the sidecar: same

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // attnscope: the desktop front end. `attnscope [MODEL_DIR] [--prompt TEXT]`
+#include "bundledmodels.h"
 #include "mainwindow.h"
 
 #include <QApplication>
@@ -15,32 +16,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-
-namespace {
-
-/// The bundled demo models: $ATTNSCOPE_MODELS, else <prefix>/share/attnscope/models next to an installed
-/// binary, else the source tree's resources/models. The CoPE counting model goes first: it shows the most.
-QStringList bundledModels()
-{
-    QStringList roots;
-    if (qEnvironmentVariableIsSet("ATTNSCOPE_MODELS"))
-        roots << qEnvironmentVariable("ATTNSCOPE_MODELS");
-    roots << QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../share/attnscope/models"))
-          << QStringLiteral(ATTNSCOPE_SOURCE_DIR "/resources/models");
-    for (const QString& root : roots) {
-        QStringList found;
-        for (const QString& name : QDir(root).entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
-            if (QFileInfo::exists(QDir(root).filePath(name + QStringLiteral("/config.json"))))
-                found << QDir(root).filePath(name);
-        std::stable_partition(found.begin(), found.end(),
-            [](const QString& p) { return p.endsWith(QStringLiteral("counting-softmax-cope")); });
-        if (!found.isEmpty())
-            return found;
-    }
-    return {};
-}
-
-} // namespace
 
 int main(int argc, char** argv)
 {
@@ -92,7 +67,7 @@ int main(int argc, char** argv)
     if (!models.isEmpty()) {
         for (const QString& model : models)
             window.openModel(model);
-    } else if (const QStringList bundled = bundledModels(); !bundled.isEmpty()) {
+    } else if (const QStringList bundled = attn::app::bundledModels(); !bundled.isEmpty()) {
         // First launch: every bundled model, the first one shown with its sample prompt already run.
         attn::app::SessionState state;
         state.models = bundled;

@@ -4,6 +4,7 @@
 #include "attnscope/model.h"
 #include "colorcontrols.h"
 #include "compareview.h"
+#include "contextlimit.h"
 #include "heatmappanel.h"
 #include "kindpicker.h"
 #include "metricspanel.h"
@@ -115,6 +116,7 @@ MainWindow::MainWindow(QWidget* parent)
     });
     connect(m_engine, &Engine::runFinished, this, &MainWindow::onRunFinished);
     connect(m_engine, &Engine::runFailed, this, &MainWindow::onRunFailed);
+    wireRunInFlight(); // after onRunFinished/onRunFailed: it restores what they leave
     connect(m_engine, &Engine::compareFinished, this, [this](const CompareOutput& output) {
         m_compare->setResults(output, m_models);
         Q_EMIT compareShown();
@@ -179,6 +181,7 @@ void MainWindow::buildUi()
     m_cancelButton = new QPushButton(tr("Cancel"), central);
     m_cancelButton->setEnabled(false);
     m_tokenCount = new QLabel(central);
+    m_tokenCount->setObjectName(QStringLiteral("tokenCount"));
     m_layerSpin = new QSpinBox(central);
     m_headSpin = new QSpinBox(central);
     m_layerSpin->setPrefix(tr("layer "));
@@ -189,7 +192,7 @@ void MainWindow::buildUi()
     m_lambdaLabel->setObjectName(QStringLiteral("lambdaLabel"));
     runRow->addWidget(m_runButton);
     runRow->addWidget(m_cancelButton);
-    runRow->addWidget(m_tokenCount, 1);
+    runRow->addStretch(1);
     m_exactButton = new QPushButton(central);
     m_exactButton->setObjectName(QStringLiteral("exactButton"));
     m_exactButton->setVisible(false); // only for prompts long enough to be shown as overviews
@@ -201,7 +204,8 @@ void MainWindow::buildUi()
     m_colors = new ColorControls(central);
     auto* colorRow = new QHBoxLayout;
     colorRow->addWidget(m_colors);
-    colorRow->addStretch();
+    // The token count has the room here: beside Run, the exact-window button and the spin boxes it was cut at 1280 px.
+    colorRow->addWidget(m_tokenCount, 1);
     m_kindPicker = new KindPicker(central);
     m_kindPicker->setObjectName(QStringLiteral("kindPicker"));
     connect(m_kindPicker, &KindPicker::hiddenKindsChanged, this, &MainWindow::applyShownKinds);
@@ -231,6 +235,7 @@ void MainWindow::buildUi()
     m_readout->setAlignment(Qt::AlignLeft | Qt::AlignTop);
     m_tokenCount->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_tokenCount->setMinimumWidth(120);
+    m_tokenCount->setWordWrap(true); // the unknown-word warning is long: wrap, never widen the window
     layout->addWidget(m_prompt);
     layout->addWidget(m_tokenStrip);
     layout->addLayout(runRow);
@@ -390,6 +395,8 @@ void MainWindow::buildUi()
     for (QDockWidget* dock : {m_modelDockPtr, m_plotDock, m_metricsDockPtr, m_overviewDockPtr})
         view->addAction(dock->toggleViewAction()); // brings a closed dock back
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("Try a &16K-Token Prompt (needles-diff-rope)"), this, &MainWindow::openLongContextDemo)
+        ->setToolTip(tr("Long-context mode: pooled overviews and exact windows of a 16,384-token prompt"));
     help->addAction(tr("&About attnscope"), this, [this] {
         QMessageBox::about(this, tr("About attnscope"),
             tr("<b>attnscope %1</b><br>Differential attention and CoPE, layer by layer.<br><br>Qt %2<br>LibTorch %3<br>"
@@ -545,15 +552,18 @@ void MainWindow::updateTokenStrip()
     for (int64_t id : ids)
         unknown += QString::fromStdString(info->tokenizer->display(id)) == kUnknownToken ? 1 : 0;
     const bool unrepresentable = !ids.empty() && unknown > kUnknownTokenLimit * static_cast<double>(ids.size());
-    QString count = tr("%1 tokens (max %2)").arg(ids.size()).arg(info->config.maxSeqLen);
+    const ContextLimit limit = contextLimit(*info);
+    const int64_t tokens = static_cast<int64_t>(ids.size());
+    QString count = tokenCountText(tokens, limit);
     if (unknown > 0)
         count += tr(" · %1 of %2 unknown to %3's vocabulary").arg(unknown).arg(ids.size()).arg(info->name);
     if (unrepresentable)
         count += tr(": not run automatically, edit the prompt or press Run");
     m_tokenCount->setText(count);
-    m_tokenCount->setToolTip(count);
-    m_tokenCount->setStyleSheet(
-        tooLong || unrepresentable ? QStringLiteral("color: #c0392b; font-weight: bold") : QString());
+    m_tokenCount->setToolTip(tokenCountDetails(tokens, limit));
+    m_tokenCount->setStyleSheet(tooLong || unrepresentable ? QStringLiteral("color: #c0392b; font-weight: bold")
+            : limit.extends() && tokens > limit.trained    ? QStringLiteral("color: #9a6700")
+                                                           : QString());
     // The strip shows at most the first 2,000 tokens: beyond that a list widget costs more than it tells.
     for (size_t i = 0; i < ids.size() && i < 2000; ++i) {
         const QString shown = QString::fromStdString(info->tokenizer->display(ids[i]));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "attnscope/export.h"
 #include "engine.h"
 #include "session.h"
 #include "settings.h"
@@ -38,7 +39,7 @@ class MetricsPanel;
 class CompareView;
 class OverviewGrid;
 class KindPicker;
-struct Provenance;
+using Provenance = attn::Provenance; // attnscope/export.h
 struct PanelMap;
 struct ExportResult;
 
@@ -60,6 +61,8 @@ public:
     void runNow();
     /// Exports what the current tab shows (the Maps tab's panels or the Compare tab's comparison) as an image.
     bool exportViewTo(const QString& path, int dpi = 96);
+    /// Exports the numbers (.npy or .csv + sidecar) of the shown head's map of this kind, from the result on screen.
+    bool exportMapDataTo(MapKind kind, const QString& path);
     /// Shows every panel's whole map again (double-click, Home, Ctrl+0, View → Reset Zoom).
     void resetZoom();
     /// Fraction of the prompt's tokens the current model's tokenizer maps to <unk>.
@@ -76,6 +79,9 @@ public:
     void openSession(const QString& path);
     /// Loads the state's models, then applies its selection; the first model becomes the current one.
     void restoreSession(const SessionState& state);
+    /// Help → Try a 16K-Token Prompt: the bundled needles-diff-rope on a needles prompt of 16,384 tokens
+    /// (mainwindow_longcontext.cpp).
+    void openLongContextDemo();
     /// Shows the Compare tab (which runs every loaded model on the prompt).
     void showCompare();
     /// Marks the relevant key span [begin, end) (as selecting tokens in the strip does) and re-runs.
@@ -109,6 +115,9 @@ protected:
 
 private:
     void buildUi();
+    /// The cover over the panels, the exact-window button and the metrics note while a run is in flight
+    /// (mainwindow_inflight.cpp).
+    void wireRunInFlight();
     void onModelLoaded(quint64 requestId, const ModelInfo& info);
     void onRunFinished(const RunOutput& output);
     void onRunFailed(quint64 requestId, const QString& message, bool cancelled);
@@ -138,7 +147,12 @@ private:
     void modelLoadSettled();
     void finishSessionRestore();
     // Exports (mainwindow_export.cpp).
+    /// Provenance of the result on screen (m_lastRun as shown: its prompt, tokens, model, request id), of `map`
+    /// when given; never read from the spin boxes or the editor, which may already name the next run.
+    Provenance resultProvenance(const AttentionMap* map) const;
     Provenance provenance(const HeatmapPanel* panel) const;
+    /// The shown head's map of this kind in the result on screen, or null.
+    const AttentionMap* shownMap(MapKind kind) const;
     QString askExportPath(const QString& title, const QString& suggested, const QString& filters);
     void reportExport(const ExportResult& result);
     void exportView();

@@ -8,6 +8,7 @@
 #include "compareview.h"
 #include "exporter.h"
 #include "heatmappanel.h"
+#include "mapnames.h"
 
 #include <QDateTime>
 #include <QDir>
@@ -27,26 +28,63 @@
 
 namespace attn::app {
 
+const AttentionMap* MainWindow::shownMap(MapKind kind) const
+{
+    // The panels show m_shownRef of m_lastRun only when that result is the shown model's.
+    if (m_shownModel < 0 || m_shownModel != m_lastRun.modelId || m_shownRef.layer < 0)
+        return nullptr;
+    return m_lastRun.capture.find(m_shownRef.layer, m_shownRef.head, kind);
+}
+
+Provenance MainWindow::resultProvenance(const AttentionMap* map) const
+{
+    const RunOutput& run = m_lastRun;
+    Provenance p;
+    if (auto it = m_models.find(run.modelId); it != m_models.end()) {
+        const ModelInfo& info = it->second;
+        p.modelPath = info.path.toStdString();
+        p.modelName = info.name.toStdString();
+        p.modelFormat = info.format.toStdString();
+        p.weightsSha256 = info.sha256.isEmpty() ? std::string(kPendingWeightsHash) : info.sha256.toStdString();
+        p.attention = toString(info.config.attention);
+        p.position = toString(info.config.position);
+        p.device = info.device.toStdString();
+        p.dtype = info.dtype.toStdString();
+    }
+    p.requestId = run.requestId;
+    p.prompt = run.prompt.toStdString();
+    p.tokens = run.capture.tokens;
+    for (const QString& token : run.tokenDisplay)
+        p.tokenDisplay.push_back(token.toStdString());
+    p.lambdaPerLayer = run.capture.lambda;
+    if (m_shownModel == run.modelId) {
+        p.layer = m_shownRef.layer;
+        p.head = m_shownRef.head;
+    }
+    if (map) {
+        p.layer = map->layer;
+        p.head = map->head;
+        p.kind = toString(map->kind);
+        AttentionMap geometry = *map;
+        geometry.values.clear();
+        p.regionOf = std::move(geometry);
+    }
+    if (p.layer >= 0 && static_cast<size_t>(p.layer) < run.capture.lambda.size())
+        p.lambda = run.capture.lambda[static_cast<size_t>(p.layer)];
+    p.frontEnd = appFrontEnd();
+    return p;
+}
+
 Provenance MainWindow::provenance(const HeatmapPanel* panel) const
 {
-    Provenance p;
-    if (const ModelInfo* info = currentModel()) {
-        p.modelPath = info->path;
-        p.modelSha256 = info->sha256.isEmpty() ? pendingHashNote() : info->sha256;
-        p.device = info->device;
-        p.dtype = info->dtype;
-    }
-    p.prompt = m_prompt->toPlainText();
-    p.tokens = m_lastRun.tokenDisplay;
-    p.layer = m_layerSpin->value();
-    p.head = m_headSpin->value();
-    const auto& lambda = m_lastRun.capture.lambda;
-    if (static_cast<size_t>(p.layer) < lambda.size())
-        p.lambda = lambda[static_cast<size_t>(p.layer)];
-    if (panel) {
-        p.mapKind = panel->map().kind;
-        std::tie(p.colorLow, p.colorHigh) = panel->colorRange();
-    }
+    if (!panel)
+        return resultProvenance(nullptr);
+    const auto kind = parseMapKind(panel->map().kind.toStdString());
+    Provenance p = resultProvenance(kind ? shownMap(*kind) : nullptr);
+    if (p.kind.empty())
+        p.kind = panel->map().kind.toStdString();
+    p.colorScale = panel->map().isSigned ? "diverging" : "sequential";
+    std::tie(p.colorLow, p.colorHigh) = panel->colorRange();
     return p;
 }
 
@@ -96,10 +134,20 @@ bool MainWindow::exportViewTo(const QString& path, int dpi)
     QWidget* view = compare ? m_compare->panelsWidget() : m_panelGrid->parentWidget();
     Provenance p = provenance(nullptr);
     if (compare) {
-        QStringList names;
+        // The comparison is not the Maps tab's result: name only what the Compare view itself says (its models and
+        // panels). Its prompt, tokens and head are not carried by CompareOutput yet, so they are left out rather
+        // than taken from the Maps tab or the editor.
+        p = Provenance {};
+        p.frontEnd = appFrontEnd();
+        QStringList names, paths;
         for (HeatmapPanel* panel : m_compare->panels())
             names << panel->map().title;
-        p.mapKind = tr("comparison: %1").arg(names.join(QStringLiteral(" | ")));
+        for (int id : m_compare->selectedModels()) {
+            if (auto it = m_models.find(id); it != m_models.end())
+                paths << it->second.path;
+        }
+        p.modelPath = paths.join(QStringLiteral(" | ")).toStdString();
+        p.kind = tr("comparison: %1").arg(names.join(QStringLiteral(" | "))).toStdString();
     }
     ImageOptions options;
     options.dpi = dpi;
@@ -144,29 +192,41 @@ void MainWindow::exportPanel()
     reportExport(exportPanelImage(panel, path, options, p, /*overwrite=*/true));
 }
 
+bool MainWindow::exportMapDataTo(MapKind kind, const QString& path)
+{
+    const AttentionMap* map = shownMap(kind);
+    if (!map) {
+        showError(tr("Export failed"), tr("The maps on screen have no %1 map to export.").arg(kindLabel(kind)));
+        return false;
+    }
+    const ExportResult result = exportMapData(*map, path, resultProvenance(map), /*overwrite=*/true);
+    reportExport(result);
+    return result.ok;
+}
+
 void MainWindow::exportPanelData()
 {
     HeatmapPanel* panel = m_activePanel ? m_activePanel : (m_panels.empty() ? nullptr : m_panels.front());
     if (!panel)
         return;
-    auto kind = parseMapKind(panel->map().kind.toStdString());
-    const AttentionMap* map = kind ? m_lastRun.capture.find(m_layerSpin->value(), m_headSpin->value(), *kind) : nullptr;
-    if (!map)
+    const auto kind = parseMapKind(panel->map().kind.toStdString());
+    if (!kind || !shownMap(*kind))
         return;
-    const Provenance p = provenance(panel);
     const QString path = askExportPath(tr("Export the numbers of %1").arg(panel->map().kind),
-        suggestedFileName(p, QStringLiteral("npy")), tr("NumPy array (*.npy);;CSV table (*.csv)"));
+        suggestedFileName(provenance(panel), QStringLiteral("npy")), tr("NumPy array (*.npy);;CSV table (*.csv)"));
     if (!path.isEmpty())
-        reportExport(exportMapData(*map, m_lastRun.tokenDisplay, path, p, /*overwrite=*/true));
+        exportMapDataTo(*kind, path);
 }
 
 void MainWindow::exportMetrics()
 {
     if (m_lastRun.metrics.empty())
         return;
-    Provenance p = provenance(nullptr);
+    Provenance p = resultProvenance(nullptr);
     p.layer = -1; // every layer and head
     p.head = -1;
+    p.kind = "metrics";
+    p.lambda = kNoMetric;
     const QString path = askExportPath(
         tr("Export the metrics"), suggestedFileName(p, QStringLiteral("csv")), tr("CSV table (*.csv);;JSON (*.json)"));
     if (path.isEmpty())

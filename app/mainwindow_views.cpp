@@ -215,6 +215,11 @@ void MainWindow::clearResultViews(const QString& why)
     m_metrics->setResults(empty, QString());
     m_overview->setCells(0, 0, {}, false, QString(), QString());
     m_overviewLegend->clear();
+    // The λ and CoPE plots belong to the previous model until this one's run arrives.
+    m_lambdaPlot->hide();
+    m_copePlot->hide();
+    m_plotsNote->setText(why);
+    m_plotsNote->show();
 }
 
 void MainWindow::onRunFinished(const RunOutput& output)

@@ -94,7 +94,7 @@ void MetricsPanel::setResults(const RunOutput& output, const QString& spanDescri
             flipped << QStringLiteral("L%1 (λ = %2)").arg(m.layer).arg(m.lambda, 0, 'f', 2);
     const QString lambdaNote = flipped.isEmpty()
         ? QString()
-        : tr("<br><span style=\"color:#c0392b\">λ > 1 in %1: there 1 − λ < 0, so D/(1 − λ) flips the sign of D and "
+        : tr("<br><span style=\"color:#c0392b\">λ &gt; 1 in %1: there 1 − λ &lt; 0, so D/(1 − λ) flips the sign of D and "
              "its to-span/noise numbers can exceed 1 or go negative (mass is normalised by a negative total).</span>")
               .arg(flipped.join(QStringLiteral(", ")));
     if (!output.metricsError.isEmpty()) {

@@ -124,6 +124,10 @@ CopePositionPlot::CopePositionPlot(QWidget* parent)
     legendRow->addElement(0, 0, m_plot->legend);
     m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
     m_plot->plotLayout()->setRowStretchFactor(1, 0.001);
+    // Title, legend and rotated token labels take ~120 px: at the shared 170 px the curves had 50 px and their
+    // y ticks (0 2 4 … 10) ran into each other.
+    m_plot->setMinimumHeight(260);
+    m_plot->yAxis->ticker()->setTickCount(4);
     applyPalette(m_plot, palette());
 }
 

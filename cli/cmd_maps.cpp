@@ -3,17 +3,20 @@
 #include "cli_common.h"
 #include "model_facts.h"
 
-#include "attnscope/fileio.h"
-#include "attnscope/npy.h"
-
-#include <nlohmann/json.hpp>
+#include "attnscope/export.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+
+#include <signal.h>
+#include <unistd.h>
 
 namespace attn::cli {
 
@@ -57,20 +60,6 @@ Result<MapRegion> parseRegion(const MapsArgs& a)
     return MapRegion::full();
 }
 
-std::string regionText(const MapRegion& r)
-{
-    switch (r.mode) {
-    case MapRegion::Mode::Overview:
-        return "overview " + std::to_string(r.overviewSize) + " " + toString(r.pool);
-    case MapRegion::Mode::Window:
-        return "window " + std::to_string(r.rowBegin) + ":" + std::to_string(r.rowEnd) + ","
-            + std::to_string(r.colBegin) + ":" + std::to_string(r.colEnd);
-    case MapRegion::Mode::Full:
-        break;
-    }
-    return "full";
-}
-
 Result<std::vector<MapKind>> parseKinds(const std::string& text, const ModelConfig& config, bool logits)
 {
     if (text == "all")
@@ -87,21 +76,111 @@ Result<std::vector<MapKind>> parseKinds(const std::string& text, const ModelConf
     return kinds;
 }
 
-std::string mapFileName(const AttentionMap& map)
+/**
+ * SIGINT, SIGTERM and SIGHUP stop a run cleanly, and the output folder stays as it was. While the model loads
+ * (not cancellable) the staging folder is still empty: the handler removes it (rmdir is async-signal-safe) and
+ * lets the signal take its default action. Once maps are being computed and written, the handler only sets a
+ * flag, which cancels the capture (checked between layers) and the write loop; the staging folder is then removed
+ * and the signal re-raised with its default action, so the exit status still says what stopped the run.
+ */
+std::atomic<int> g_stopSignal {0};
+std::atomic<bool> g_stopFlag {false};
+std::atomic<bool> g_stagingEmpty {false};
+char g_emptyStaging[4096] = {};
+
+extern "C" void onStopSignal(int signal)
 {
-    return "L" + std::to_string(map.layer) + "_H" + std::to_string(map.head) + "_" + toString(map.kind) + ".npy";
+    if (g_stagingEmpty.load()) {
+        ::rmdir(g_emptyStaging);
+        ::signal(signal, SIG_DFL); // delivered again, with its default action, once this handler returns
+        ::raise(signal);
+        return;
+    }
+    g_stopSignal.store(signal);
+    g_stopFlag.store(true);
+}
+
+class StopSignals {
+public:
+    StopSignals()
+    {
+        struct sigaction action { };
+        action.sa_handler = onStopSignal;
+        sigemptyset(&action.sa_mask);
+        for (size_t i = 0; i < kSignals.size(); ++i)
+            ::sigaction(kSignals[i], &action, &m_previous[i]);
+    }
+    ~StopSignals()
+    {
+        g_stagingEmpty.store(false);
+        for (size_t i = 0; i < kSignals.size(); ++i)
+            ::sigaction(kSignals[i], &m_previous[i], nullptr);
+    }
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+    bool stopped() const { return g_stopFlag.load(); }
+    /// Until writesBegin(), a signal removes this (empty) folder and ends the process at once.
+    void guardEmptyFolder(const std::string& path)
+    {
+        if (path.size() >= sizeof g_emptyStaging)
+            return; // too long to keep: the next run removes it if a signal leaves it behind
+        std::copy(path.begin(), path.end(), g_emptyStaging);
+        g_emptyStaging[path.size()] = '\0';
+        g_stagingEmpty.store(true);
+    }
+    /// From here on a signal sets the flag and the run cleans up itself.
+    void writesBegin() { g_stagingEmpty.store(false); }
+    const std::atomic<bool>* flag() const { return &g_stopFlag; }
+    /// After cleaning up: die of the signal that asked for it, as if it had not been caught.
+    [[noreturn]] void reraise()
+    {
+        const int signal = g_stopSignal.load();
+        struct sigaction action { };
+        action.sa_handler = SIG_DFL;
+        sigemptyset(&action.sa_mask);
+        ::sigaction(signal, &action, nullptr);
+        ::raise(signal);
+        std::_Exit(128 + signal);
+    }
+
+private:
+    static constexpr std::array<int, 3> kSignals {SIGINT, SIGTERM, SIGHUP};
+    std::array<struct sigaction, 3> m_previous {};
+};
+
+Provenance bundleProvenance(MapsModel& m, const std::string& prompt, const std::vector<int64_t>& tokens,
+    const std::vector<std::string>& tokenDisplay, const MapRegion& region)
+{
+    namespace fs = std::filesystem;
+    Provenance p;
+    p.modelPath = m.path(); // where the model ran: here, or on the server
+    p.modelName = fs::path(m.path()).lexically_normal().filename().string();
+    p.modelFormat = m.format();
+    p.weightsSha256 = m.sha256();
+    p.attention = toString(m.config().attention);
+    p.position = toString(m.config().position);
+    p.device = m.device();
+    p.dtype = m.dtype();
+    p.prompt = prompt;
+    p.tokens = tokens;
+    p.tokenDisplay = tokenDisplay;
+    p.region = regionText(region);
+    p.frontEnd = std::string("attnscope-cli ") + ATTNSCOPE_VERSION;
+    return p;
 }
 
 int runMaps(const MapsArgs& a)
 {
-    namespace fs = std::filesystem;
     auto prompt = readPrompt(a.prompt, a.promptFile);
     if (!prompt)
         return fail(prompt.message());
-    const fs::path outDir(a.out);
-    const fs::path manifestPath = outDir / "maps.json";
-    if (fs::exists(manifestPath) && !a.force)
-        return fail(manifestPath.string() + " already exists; choose another --out or pass --force to overwrite");
+    // Fails fast on an existing bundle (without --force) or a folder holding other files, before the model
+    // loads; the writer checks again when it swaps the new bundle in.
+    StopSignals signals;
+    auto writer = MapsBundleWriter::begin(a.out, {a.force});
+    if (!writer)
+        return fail("--out: " + writer.message());
+    signals.guardEmptyFolder((*writer)->stagingFolder());
 
     auto model = a.server.active() ? openRemoteMapsModel(a.server, a.dir, a.run) : openLocalMapsModel(a.dir, a.run);
     if (!model)
@@ -121,46 +200,30 @@ int runMaps(const MapsArgs& a)
     std::vector<std::string> tokenDisplay;
     if (Status s = m.encode(*prompt, tokens, tokenDisplay); !s)
         return fail("the prompt: " + s.message());
-    std::error_code ec;
-    fs::create_directories(outDir, ec);
-    if (ec)
-        return fail("cannot create " + outDir.string() + ": " + ec.message());
 
     const auto start = std::chrono::steady_clock::now();
-    nlohmann::json files = nlohmann::json::array();
-    auto lambda = m.run(tokens, *layers, *heads, *kinds, *region, a.tile, [&](const AttentionMap& map) {
-        const std::string name = mapFileName(map);
-        if (Status s = writeNpyFloat32((outDir / name).string(), map.values.data(), {map.rows, map.cols}); !s)
-            return s;
-        files.push_back({{"file", name}, {"layer", map.layer}, {"head", map.head}, {"kind", toString(map.kind)},
-            {"shape", {map.rows, map.cols}}, {"first_query", map.rowBegin}, {"first_key", map.colBegin},
-            {"block", {map.rowBlock, map.colBlock}}});
-        return Status::ok();
-    });
+    signals.writesBegin();
+    auto lambda = m.run(tokens, *layers, *heads, *kinds, *region, a.tile, signals.flag(),
+        [&](const AttentionMap& map) { return signals.stopped() ? Status::cancelled() : (*writer)->add(map); });
+    if (signals.stopped()) {
+        writer->reset(); // removes the staging folder; --out stays as it was
+        signals.reraise();
+    }
     if (!lambda)
         return fail(lambda.message());
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    nlohmann::json manifest;
-    manifest["attnscope_version"] = ATTNSCOPE_VERSION;
-    manifest["model"] = {{"path", m.path()}, {"sha256", m.sha256()}, {"attention", toString(config.attention)},
-        {"position", toString(config.position)}};
-    manifest["prompt"] = *prompt;
-    manifest["tokens"] = tokens;
-    manifest["display"] = tokenDisplay;
-    manifest["lambda"] = *lambda;
-    manifest["device"] = m.device();
-    manifest["dtype"] = m.dtype();
-    manifest["region"] = regionText(*region);
-    manifest["layout"] = "float32 C order, row = query token, column = key token, NaN = masked (future); cell (r, c) "
-                         "covers queries first_query + r*block[0] .. +block[0] and keys first_key + c*block[1] .. "
-                         "+block[1] (block 1 = exact values; >1 = a pooled overview)";
-    manifest["maps"] = files;
-    manifest["seconds"] = seconds;
-    if (Status s = writeFileAtomic(manifestPath.string(), manifest.dump(2) + "\n"); !s)
+    Provenance provenance = bundleProvenance(m, *prompt, tokens, tokenDisplay, *region);
+    provenance.lambdaPerLayer = *lambda;
+    const size_t written = (*writer)->mapCount();
+    if (Status s = (*writer)->commit(provenance, seconds); !s)
         return fail(s.message());
-    std::cout << "wrote " << files.size() << " maps (" << regionText(*region) << ") for " << tokens.size()
-              << " tokens to " << outDir.string() << " in " << seconds << " s\n";
+    if (signals.stopped()) { // the bundle is complete and in place; stop as asked
+        writer->reset();
+        signals.reraise();
+    }
+    std::cout << "wrote " << written << " maps (" << regionText(*region) << ") for " << tokens.size() << " tokens to "
+              << a.out << " in " << seconds << " s\n";
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "attnscope/maps.h"
 #include "attnscope/safetensors.h"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -47,13 +48,16 @@ public:
     /**
      * @brief Computes the maps of (layer, head) for every layer in `layers` and head in `heads`, in `kinds`, and
      * hands each to onMap in that order (layers as listed, then heads, then kinds); returns λ per layer (DIFF).
+     * Setting *cancel stops the run between layers; an error from onMap stops it too and is returned.
      */
     virtual Result<std::vector<double>> run(const std::vector<int64_t>& tokens, const std::vector<int64_t>& layers,
         const std::vector<int64_t>& heads, const std::vector<MapKind>& kinds, const MapRegion& region, int64_t tile,
-        const std::function<Status(const AttentionMap&)>& onMap)
+        const std::atomic<bool>* cancel, const std::function<Status(const AttentionMap&)>& onMap)
         = 0;
     /// The model's path where it runs (absolute).
     virtual std::string path() const = 0;
+    /// "attnscope", "huggingface" or "pytorch".
+    virtual std::string format() const = 0;
     virtual std::string sha256() = 0;
     virtual std::string device() const = 0;
     virtual std::string dtype() const = 0;

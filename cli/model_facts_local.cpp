@@ -34,7 +34,7 @@ public:
     }
     Result<std::vector<double>> run(const std::vector<int64_t>& tokens, const std::vector<int64_t>& layers,
         const std::vector<int64_t>& heads, const std::vector<MapKind>& kinds, const MapRegion& region, int64_t tile,
-        const std::function<Status(const AttentionMap&)>& onMap) override
+        const std::atomic<bool>* cancel, const std::function<Status(const AttentionMap&)>& onMap) override
     {
         std::vector<double> lambda;
         // Layers are captured in groups whose maps fit a host-memory budget: one forward pass when they
@@ -52,7 +52,9 @@ public:
             for (size_t i = first; i < std::min(layers.size(), first + layersPerCapture); ++i)
                 for (int64_t head : heads)
                     request.heads.push_back({layers[i], head});
-            auto result = m_model->capture(request);
+            RunControl control;
+            control.cancel = cancel;
+            auto result = m_model->capture(request, control);
             if (!result)
                 return result.status();
             lambda = result->lambda;
@@ -63,6 +65,7 @@ public:
         return lambda;
     }
     std::string path() const override { return std::filesystem::absolute(m_dir).string(); }
+    std::string format() const override { return m_model->format(); }
     std::string sha256() override { return m_model->weightsHash(); }
     std::string device() const override { return m_model->deviceName(); }
     std::string dtype() const override { return toString(m_model->dtype()); }

@@ -42,7 +42,7 @@ public:
     }
     Result<std::vector<double>> run(const std::vector<int64_t>& tokens, const std::vector<int64_t>& layers,
         const std::vector<int64_t>& heads, const std::vector<MapKind>& kinds, const MapRegion& region, int64_t tile,
-        const std::function<Status(const AttentionMap&)>& onMap) override
+        const std::atomic<bool>* cancel, const std::function<Status(const AttentionMap&)>& onMap) override
     {
         AnalysisRequest request;
         request.stream = "cli";
@@ -74,6 +74,11 @@ public:
         };
         CancelToken stop;
         AnalysisSink sink;
+        // A local stop request (Ctrl+C) ends the call at the next layer, which cancels the request on the server.
+        sink.progress = [&](uint64_t, int64_t, int64_t) {
+            if (cancel && cancel->load())
+                stop.cancel();
+        };
         sink.layer = [&](LayerResult layer) {
             pending[layer.layer] = std::move(layer.maps);
             flush();
@@ -89,6 +94,7 @@ public:
         return lambda;
     }
     std::string path() const override { return m_model.model.path; }
+    std::string format() const override { return m_model.model.format; }
     std::string sha256() override
     {
         if (m_model.sha256.empty())

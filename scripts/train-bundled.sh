@@ -34,6 +34,8 @@ declare -A MODELS=(
   [flipflop-softmax-cope]="${FLIPFLOP[*]} --attention softmax --position cope --layers 2 --d-model 64 --heads 4 $FLIPFLOP_RUN"
 )
 COMMON="--eval-every 500 --eval-samples 256 --seed 1 --device cpu"
+# max_seq_len of the bundled needles RoPE models: longer than they were trained on, for the long-context demo.
+LONG_CONTEXT=16384
 # A model counts as learned (and is bundled) at this held-out accuracy or better.
 MIN_ACCURACY=${MIN_ACCURACY:-0.8}
 
@@ -82,6 +84,13 @@ $evaltext
 
 - training log: train.json (losses, periodic held-out accuracy)
 CARD
+    # The needles RoPE pair is the app's long-context demo (Help → Try a 16K-Token Prompt): RoPE has no position
+    # table, so the bundled config accepts 16,384 tokens; train.json keeps the trained max_seq_len, and the app's token
+    # count shows both.
+    if [[ $name == needles-*-rope ]]; then
+      sed -i -E 's/"max_seq_len": [0-9]+,/"max_seq_len": '"$LONG_CONTEXT"',/' "$OUT/$name/config.json"
+      printf '%s\n' "" "- max_seq_len: trained at $(echo "$args" | grep -oE -- '--max-seq-len [0-9]+' | grep -oE '[0-9]+') tokens; config.json accepts $LONG_CONTEXT (RoPE has no position table), so longer prompts show extrapolation" >> "$OUT/$name/card.md"
+    fi
   else
     echo "$name did not learn (accuracy $accuracy < $MIN_ACCURACY): not bundled"
   fi

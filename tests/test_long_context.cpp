@@ -214,7 +214,6 @@ TEST(LongContext, OverviewMemoryGrowsWithTheOverviewNotWithNSquared)
     // 2 heads x 3 kinds x 256^2 floats, twice (device result and host copy) = 3 MiB, whatever N is.
     EXPECT_EQ(small->hostMapBytes, 2 * 2 * 3 * 256 * 256 * 4);
     EXPECT_EQ(small->deviceMapBytes, 2 * 3 * 256 * 256 * 4);
-    EXPECT_EQ(small->queryTile % 64, 0) << "tiles align to the 64-token overview blocks";
     EXPECT_LT(small->tileBytes, 512ll * 1024 * 1024) << "a tile stays within the CPU budget (+ kept copies)";
     r.tokens.resize(8192);
     auto half = model->estimateMemory(r);

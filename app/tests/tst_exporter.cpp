@@ -71,18 +71,21 @@ PanelMap panelMap()
 Provenance provenance()
 {
     Provenance p;
-    p.modelPath = QStringLiteral("/models/tiny diff & co (v2)/config.json");
-    p.modelSha256 = kModelHash;
-    p.prompt = QStringLiteral("say \"hi\", ok");
-    p.tokens = tokens();
+    p.modelPath = "/models/tiny diff & co (v2)/config.json";
+    p.weightsSha256 = kModelHash.toStdString();
+    p.prompt = "say \"hi\", ok";
+    for (int i = 0; i < kSize; ++i)
+        p.tokens.push_back(100 + i);
+    for (const QString& token : tokens())
+        p.tokenDisplay.push_back(token.toStdString());
     p.layer = 3;
     p.head = 1;
-    p.mapKind = QStringLiteral("D");
+    p.kind = "D";
     p.lambda = 0.8;
     p.colorLow = -0.3;
     p.colorHigh = 0.3;
-    p.device = QStringLiteral("cpu");
-    p.dtype = QStringLiteral("float32");
+    p.device = "cpu";
+    p.dtype = "float32";
     return p;
 }
 
@@ -194,7 +197,8 @@ private Q_SLOTS:
         QCOMPARE(json.value(QStringLiteral("color_range")).toArray(), QJsonArray({-0.3, 0.3}));
         QCOMPARE(json.value(QStringLiteral("tokens")).toArray().size(), kSize);
         QVERIFY(json.value(QStringLiteral("created")).toString().endsWith(QLatin1Char('Z')));
-        QVERIFY(!json.value(QStringLiteral("qt_version")).toString().isEmpty());
+        QVERIFY2(json.value(QStringLiteral("front_end")).toString().contains(QString::fromLatin1(qVersion())),
+            qPrintable(json.value(QStringLiteral("front_end")).toString()));
         QVERIFY(json.contains(QStringLiteral("attnscope_version")));
         QCOMPARE(entries(m_dir->path()), QStringList({QStringLiteral("panel.png"), QStringLiteral("panel.png.json")}));
     }
@@ -222,7 +226,7 @@ private Q_SLOTS:
             && !(xml.readNext() == QXmlStreamReader::StartElement && xml.name() == QLatin1String("desc"))) { }
         const QJsonObject desc = QJsonDocument::fromJson(xml.readElementText().toUtf8()).object();
         QCOMPARE(desc.value(QStringLiteral("model")).toObject().value(QStringLiteral("sha256")).toString(), kModelHash);
-        QCOMPARE(desc.value(QStringLiteral("tokens")).toArray().first().toString(), QStringLiteral("<bos>"));
+        QCOMPARE(desc.value(QStringLiteral("display")).toArray().first().toString(), QStringLiteral("<bos>"));
         QCOMPARE(entries(m_dir->path()),
             QStringList({QStringLiteral("panel.pdf"), QStringLiteral("panel.pdf.json"), QStringLiteral("panel.svg"),
                 QStringLiteral("panel.svg.json")}));
@@ -248,7 +252,7 @@ private Q_SLOTS:
         QFile sidecar(data + QStringLiteral(".json"));
         QVERIFY(sidecar.open(QIODevice::WriteOnly));
         sidecar.close();
-        result = exportMapData(causalMap(), tokens(), data, provenance(), false);
+        result = exportMapData(causalMap(), data, provenance(), false);
         QVERIFY(!result.ok);
         QVERIFY2(result.message.contains(QStringLiteral("map.csv.json")), qPrintable(result.message));
         QVERIFY(!QFile::exists(data));
@@ -264,7 +268,7 @@ private Q_SLOTS:
         ExportResult result = exportPanelImage(m_panel.get(), path, {200, 150, 96.0}, provenance(), false);
         QVERIFY(!result.ok);
         QVERIFY(!result.message.isEmpty());
-        result = exportMapData(causalMap(), tokens(), m_dir->filePath(QStringLiteral("missing/m.csv")), {}, false);
+        result = exportMapData(causalMap(), m_dir->filePath(QStringLiteral("missing/m.csv")), {}, false);
         QVERIFY(!result.ok);
         result = exportPanelImage(m_panel.get(), m_dir->filePath(QStringLiteral("p.jpg")), {}, provenance(), false);
         QVERIFY(!result.ok);
@@ -275,7 +279,7 @@ private Q_SLOTS:
     {
         const QString path = m_dir->filePath(QStringLiteral("map.npy"));
         const attn::AttentionMap map = causalMap();
-        const ExportResult result = exportMapData(map, tokens(), path, provenance(), false);
+        const ExportResult result = exportMapData(map, path, provenance(), false);
         QVERIFY2(result.ok, qPrintable(result.message));
         const auto array = attn::readNpyFloat32(QFile::encodeName(path).toStdString());
         QVERIFY2(array.isOk(), array.message().c_str());
@@ -297,7 +301,7 @@ private Q_SLOTS:
     {
         const QString path = m_dir->filePath(QStringLiteral("map.csv"));
         const attn::AttentionMap map = causalMap();
-        const ExportResult result = exportMapData(map, tokens(), path, provenance(), false);
+        const ExportResult result = exportMapData(map, path, provenance(), false);
         QVERIFY2(result.ok, qPrintable(result.message));
         const QString text = QString::fromUtf8(readAll(path));
         const QStringList lines = text.split(QStringLiteral("\r\n"));
@@ -313,20 +317,42 @@ private Q_SLOTS:
         QCOMPARE(entries(m_dir->path()), QStringList({QStringLiteral("map.csv"), QStringLiteral("map.csv.json")}));
     }
 
+    void csvOfAWindowIsLabelledWithItsTokensAndTheSidecarWithItsCells()
+    {
+        // Queries 3..5 x keys 1..3 of the 6-token prompt: the labels are those tokens, not tokens 0..2.
+        attn::AttentionMap window = causalMap();
+        window.rows = 3;
+        window.cols = 3;
+        window.rowBegin = 3;
+        window.colBegin = 1;
+        window.values.resize(9);
+        const QString path = m_dir->filePath(QStringLiteral("window.csv"));
+        const ExportResult result = exportMapData(window, path, provenance(), false);
+        QVERIFY2(result.ok, qPrintable(result.message));
+        const QStringList lines = QString::fromUtf8(readAll(path)).split(QStringLiteral("\r\n"));
+        QCOMPARE(lines.at(0), QStringLiteral("query\\key,\" the\",\"say \"\"hi\"\", ok\",x"));
+        QVERIFY(lines.at(1).startsWith(tokens().at(3) + QLatin1Char(',')));
+        QVERIFY(lines.at(3).startsWith(tokens().at(5) + QLatin1Char(',')));
+        const QJsonObject json = readSidecar(path);
+        QCOMPARE(json.value(QStringLiteral("region")).toString(), QStringLiteral("window 3:6,1:4"));
+        QCOMPARE(json.value(QStringLiteral("first_query")).toInt(), 3);
+        QCOMPARE(json.value(QStringLiteral("first_key")).toInt(), 1);
+    }
+
     void suggestedNames()
     {
         Provenance p = provenance();
         QCOMPARE(suggestedFileName(p, QStringLiteral("png")), QStringLiteral("tiny_diff_co_v2_L3_H1_D.png"));
         QCOMPARE(suggestedFileName(p, QStringLiteral(".npy")), QStringLiteral("tiny_diff_co_v2_L3_H1_D.npy"));
-        p.modelPath = QStringLiteral("/data/../models/.hidden-model/");
-        p.mapKind = QStringLiteral("λ·A2");
+        p.modelPath = "/data/../models/.hidden-model/";
+        p.kind = "λ·A2";
         QCOMPARE(suggestedFileName(p, QStringLiteral("svg")), QStringLiteral("hidden-model_L3_H1_A2.svg"));
         p = Provenance();
         QCOMPARE(suggestedFileName(p, QStringLiteral("csv")), QStringLiteral("attnscope.csv"));
-        p.modelPath = QStringLiteral("C:/models/ok.model/model.safetensors");
+        p.modelPath = "C:/models/ok.model/model.safetensors";
         p.layer = 0;
         p.head = 2;
-        p.mapKind = QStringLiteral("A/../x");
+        p.kind = "A/../x";
         QCOMPARE(suggestedFileName(p, QStringLiteral("pdf")), QStringLiteral("ok.model_L0_H2_A_.._x.pdf"));
     }
 

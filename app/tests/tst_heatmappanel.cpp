@@ -76,6 +76,40 @@ private Q_SLOTS:
         QCOMPARE(colorMap->gradient().nanHandling(), QCPColorGradient::nhNanColor);
     }
 
+    void aOneTokenMapFillsTheMapArea()
+    {
+        // QCP sizes cells by the distance between the first and last cell centre, which is zero for one token: a
+        // prompt of one token showed an empty axis rect. Its one cell must cover the whole map area.
+        HeatmapPanel panel;
+        PanelMap map;
+        map.title = QStringLiteral("A");
+        map.kind = QStringLiteral("A");
+        map.rows = 1;
+        map.cols = 1;
+        map.values = {1.0f};
+        map.tokens = {QStringLiteral("<bos>")};
+        panel.setMap(map);
+        panel.resize(320, 320);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        panel.plot()->replot();
+        const QImage image = panel.plot()->toPixmap().toImage();
+        const QRect area = panel.plot()->axisRect()->rect();
+        QVERIFY(area.width() > 40 && area.height() > 40);
+        const QColor background = panel.palette().color(QPalette::Window); // the plot's background
+        const QColor centre = image.pixelColor(area.center());
+        QVERIFY2(centre != background, qPrintable(centre.name()));
+        // One colour edge to edge (a few pixels in: the frame and the axis lines are drawn on the border).
+        for (const QPoint corner : {area.topLeft() + QPoint(4, 4), area.topRight() + QPoint(-4, 4),
+                 area.bottomLeft() + QPoint(4, -4), area.bottomRight() + QPoint(-4, -4)})
+            QCOMPARE(image.pixelColor(corner), centre);
+        // The read-out finds the token anywhere on it.
+        QSignalSpy hovered(&panel, &HeatmapPanel::cellHovered);
+        QTest::mouseMove(panel.plot(), area.topLeft() + QPoint(6, 6));
+        QTRY_VERIFY(!hovered.isEmpty());
+        QCOMPARE(hovered.last(), (QList<QVariant> {0, 0}));
+    }
+
     void maskedColourDiffersFromZero()
     {
         HeatmapPanel panel;
@@ -187,6 +221,29 @@ private Q_SLOTS:
         QVERIFY(range.second > 0.0);
         const QCPRange applied = colorMapOf(panel)->dataRange();
         QCOMPARE(applied.lower, -applied.upper);
+    }
+
+    void anOverviewsColourRangeLeavesTheBosColumnOut()
+    {
+        // A long prompt's D overview: the <bos> sink column holds the few large values; with them in the range the
+        // rest of the map was uniformly white. Overview panels take their range from the other columns.
+        PanelMap map = causalMap();
+        map.isSigned = true;
+        double othersMax = 0.0;
+        for (int row = 0; row < kSize; ++row)
+            for (int col = 0; col <= row; ++col) {
+                float& v = map.values[row * kSize + col];
+                v = col == 0 ? -50.0f : (col % 2 ? 1.0f : -1.0f) * v; // the sink is large and negative
+                if (col > 0)
+                    othersMax = std::max(othersMax, std::fabs(static_cast<double>(v)));
+            }
+        HeatmapPanel panel;
+        panel.setMap(map);
+        QCOMPARE(panel.colorRange().second, 50.0); // a plain map: the whole range
+        map.rangeExcludesFirstKey = true;
+        panel.setMap(map);
+        QCOMPARE(panel.colorRange().second, othersMax);
+        QCOMPARE(panel.colorRange().first, -othersMax); // still symmetric about 0
     }
 
     void logScaleType()

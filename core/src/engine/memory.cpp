@@ -159,8 +159,6 @@ MemoryEstimate estimateCapture(const ModelConfig& config, const CaptureRequest& 
     const RegionSize size = regionSize(request.region, seqLen);
     int64_t tile = request.queryTile > 0 ? request.queryTile
                                          : autoQueryTile(config, 1, seqLen, dtype, device, /*training=*/false);
-    if (!request.heads.empty() && !request.kinds.empty())
-        tile = std::max(size.rowBlock, tile / size.rowBlock * size.rowBlock); // as forward() aligns it
     tile = std::min(tile, std::max<int64_t>(seqLen, 1));
     out.queryTile = tile;
 
@@ -177,7 +175,11 @@ MemoryEstimate estimateCapture(const ModelConfig& config, const CaptureRequest& 
     out.tileBytes
         = tile * hs * seqLen * scoreBytesPerCell(config, dtype) + (kinds > 0 ? tile * maxHeads * seqLen * 12 : 0);
     const int64_t mapBytes = static_cast<int64_t>(pairs.size()) * kinds * size.rows * size.cols * 4;
-    out.deviceMapBytes = request.region.mode == MapRegion::Mode::Full ? 0 : mapBytes;
+    // Mean overviews also keep fp64 sums and visible counts per block on the device (blocks may straddle tiles).
+    const int64_t meanState = request.region.mode == MapRegion::Mode::Overview && request.region.pool == PoolMode::Mean
+        ? 4 * mapBytes
+        : 0;
+    out.deviceMapBytes = request.region.mode == MapRegion::Mode::Full ? 0 : mapBytes + meanState;
     out.hostMapBytes = 2 * mapBytes; // the assembled tensor and the AttentionMap copies handed back
     out.available = deviceAvailableBytes(device, weightBytes);
     return out;

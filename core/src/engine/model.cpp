@@ -242,6 +242,8 @@ ComputeDType Model::dtype() const
 Result<CaptureResult> Model::capture(const CaptureRequest& request, const RunControl& control)
 {
     // One engine: a capture is an analysis request that keeps no prompt state, its layers' maps gathered.
+    if (request.tokens.empty()) // an analysis request would tokenize its (empty) prompt instead
+        return engine::checkTokens(m->config, request.tokens);
     AnalysisRequest analysis;
     analysis.tokens = request.tokens;
     analysis.heads = request.heads;
