@@ -560,11 +560,14 @@ TEST_F(RemoteModelTest, CliWritesTheSameFilesAsALocalRun)
         ++files;
     }
     EXPECT_GT(files, 10u);
-    // maps.json: the same but for the run's duration.
+    // maps.json: the same but for when it was made and how long it took.
     auto localJson = nlohmann::json::parse(readText(localOut / "maps.json"));
     auto remoteJson = nlohmann::json::parse(readText(remoteOut / "maps.json"));
-    localJson.erase("seconds");
-    remoteJson.erase("seconds");
+    for (const char* key : {"seconds", "created"}) {
+        EXPECT_TRUE(localJson.contains(key) && remoteJson.contains(key)) << key;
+        localJson.erase(key);
+        remoteJson.erase(key);
+    }
     EXPECT_EQ(localJson.dump(2), remoteJson.dump(2));
 
     // info, text and JSON: byte for byte.
