@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <random>
@@ -17,6 +18,7 @@ int main(int argc, char** argv)
     std::vector<int64_t> lengths {2048, 8192};
     int64_t overview = 1024;
     bool float16 = false;
+    bool firstLayerOnly = false;
     CLI::App app("attnscope-remote-bench: bytes and time to first LayerResult of an Analyze request");
     app.add_option("--server", server, "HOST:PORT")->capture_default_str();
     app.add_option("MODEL", model, "model path on the server")->required();
@@ -24,6 +26,9 @@ int main(int argc, char** argv)
     app.add_option("--overview", overview, "overview size R")->capture_default_str();
     app.add_option("--kind", kind, "map kind of every head")->capture_default_str();
     app.add_flag("--float16", float16, "maps as float16");
+    app.add_flag("--first-layer-only", firstLayerOnly,
+        "cancel after the first LayerResult (time to first pixels on a slow machine; bytes then cover started + one "
+        "layer)");
     app.add_option("--device", device, "device on the server")->capture_default_str();
     app.add_option("--token-file", tokenFile, "the server's token (else ATTNSCOPE_TOKEN)");
     CLI11_PARSE(app, argc, argv);
@@ -70,7 +75,19 @@ int main(int argc, char** argv)
                 request.heads.push_back({layer, head});
         attn::remote::AnalyzeStats stats;
         attn::AnalysisSink sink;
-        attn::Status status = (*client)->analyze(request, float16, sink, attn::CancelToken(), &stats);
+        attn::CancelToken stop;
+        const auto start = std::chrono::steady_clock::now();
+        int64_t layersSeen = 0;
+        sink.layer = [&](attn::LayerResult layer) {
+            const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::cerr << "  layer " << layer.layer << " at " << t << " s (" << layer.maps.size() << " maps)"
+                      << std::endl;
+            if (++layersSeen == 1 && firstLayerOnly)
+                stop.cancel();
+        };
+        attn::Status status = (*client)->analyze(request, float16, sink, stop, &stats);
+        if (firstLayerOnly && status.isCancelled())
+            status = attn::Status::ok();
         if (!status) {
             std::cerr << "attnscope-remote-bench: " << n << " tokens: " << status.message() << "\n";
             return 1;
