@@ -30,7 +30,7 @@ BatchExport::BatchExport(
     m_panel->setAttribute(Qt::WA_DontShowOnScreen);
     connect(m_progress, &QProgressDialog::canceled, this, [this] {
         m_engine->cancelBatch();
-        finish(false, tr("cancelled after %1 of %2 maps").arg(m_done).arg(m_total));
+        finish(false, tr("cancelled after %1 of %2 maps").arg(m_done).arg(m_total), /*cancelled=*/true);
     });
     connect(m_engine, &Engine::batchLayer, this, &BatchExport::onLayer);
     // A batch started right after a load names the weights' SHA-256 once it is known.
@@ -38,12 +38,12 @@ BatchExport::BatchExport(
         if (modelId == m_model.id)
             m_model.sha256 = sha256;
     });
-    connect(m_engine, &Engine::batchDone, this, [this](quint64 id, const QString& error) {
+    connect(m_engine, &Engine::batchDone, this, [this](quint64 id, const QString& error, bool cancelled) {
         if (id != m_requestId)
             return;
         m_engineDone = true;
         if (!error.isEmpty())
-            finish(false, error);
+            finish(false, error, cancelled);
         else if (m_queue.empty())
             finish(true, QString());
     });
@@ -164,7 +164,7 @@ Provenance BatchExport::provenanceOf(const AttentionMap* map, const QStringList&
     return p;
 }
 
-void BatchExport::finish(bool ok, const QString& why)
+void BatchExport::finish(bool ok, const QString& why, bool cancelled)
 {
     if (m_finished)
         return;
@@ -185,7 +185,8 @@ void BatchExport::finish(bool ok, const QString& why)
     m_queue.clear();
     m_progress->reset();
     m_progress->deleteLater();
-    Q_EMIT finished(ok, ok ? tr("exported %1 files to %2").arg(m_written.size()).arg(m_options.folder) : message);
+    Q_EMIT finished(
+        ok, cancelled, ok ? tr("exported %1 files to %2").arg(m_written.size()).arg(m_options.folder) : message);
 }
 
 } // namespace attn::app

@@ -45,12 +45,12 @@ public:
 
 Q_SIGNALS:
     /// ok = false when cancelled or failed (message says why); images written before stay, staged numbers do not.
-    void finished(bool ok, const QString& message);
+    void finished(bool ok, bool cancelled, const QString& message);
 
 private:
     void onLayer(quint64 requestId, const CaptureResult& layer, const QStringList& tokens);
     void processNext();
-    void finish(bool ok, const QString& message);
+    void finish(bool ok, const QString& message, bool cancelled = false);
     Provenance provenanceOf(const AttentionMap* map, const QStringList& tokens) const;
 
     Engine* m_engine;

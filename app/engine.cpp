@@ -350,13 +350,13 @@ quint64 Engine::batchCapture(int modelId, const QString& prompt, const std::vect
     };
     sink.finished = [this](AnalysisSummary summary) {
         QMetaObject::invokeMethod(
-            this, [this, id = summary.requestId] { Q_EMIT batchDone(id, QString()); }, Qt::QueuedConnection);
+            this, [this, id = summary.requestId] { Q_EMIT batchDone(id, QString(), false); }, Qt::QueuedConnection);
     };
     sink.failed = [this](uint64_t id, Status status) {
         QMetaObject::invokeMethod(
             this,
-            [this, id, message = status.isCancelled() ? QStringLiteral("cancelled") : qstr(status.message())] {
-                Q_EMIT batchDone(id, message);
+            [this, id, message = qstr(status.message()), cancelled = status.isCancelled()] {
+                Q_EMIT batchDone(id, message, cancelled);
             },
             Qt::QueuedConnection);
     };

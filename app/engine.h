@@ -137,7 +137,8 @@ Q_SIGNALS:
     void runFailed(quint64 requestId, const QString& message, bool cancelled);
     void compareFinished(const attn::app::CompareOutput& output);
     void batchLayer(quint64 requestId, const attn::CaptureResult& layer, const QStringList& tokens);
-    void batchDone(quint64 requestId, const QString& error);
+    /// error is empty on success; cancelled: stopped by cancelBatch or a newer batch.
+    void batchDone(quint64 requestId, const QString& error, bool cancelled);
 
 private:
     struct Compare;

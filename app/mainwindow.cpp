@@ -98,21 +98,14 @@ MainWindow::MainWindow(QWidget* parent)
         m_progress->setValue(0);
         m_progress->setVisible(true);
         m_cancelButton->setEnabled(true);
-        m_progressPhase = 0;
-        m_lastDone = 0;
     });
     connect(m_engine, &Engine::runProgress, this, [this](quint64, int done, int total) {
-        // A run with metrics passes over the layers twice (the maps, then every head for the metrics and
-        // thumbnails): one bar for both, so it never jumps back.
-        const int phases = m_runWithMetrics ? 2 : 1;
-        if (m_lastDone >= total && m_progressPhase + 1 < phases)
-            ++m_progressPhase;
-        m_lastDone = done;
-        m_progress->setMaximum(phases * total);
-        m_progress->setValue(m_progressPhase * total + done);
-        m_status->setText(m_progressPhase == 0
-                ? tr("maps: layer %1 of %2").arg(done).arg(total)
-                : tr("metrics and thumbnails of every head: layer %1 of %2").arg(done).arg(total));
+        // One pass: the maps, every head's metrics and thumbnails come from the same layers (total counts only the
+        // layers this run computes: one for a head or layer switch on a kept prompt).
+        m_progress->setMaximum(total);
+        m_progress->setValue(done);
+        m_status->setText(m_runWithMetrics ? tr("maps, metrics and thumbnails: layer %1 of %2").arg(done).arg(total)
+                                           : tr("maps: layer %1 of %2").arg(done).arg(total));
     });
     connect(m_engine, &Engine::runFinished, this, &MainWindow::onRunFinished);
     connect(m_engine, &Engine::runFailed, this, &MainWindow::onRunFailed);

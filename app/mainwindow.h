@@ -212,8 +212,6 @@ private:
     QPointer<QMessageBox> m_errorBox; ///< at most one error dialog: a new failure updates it
     /// Progress of the run in flight: its maps, then (when asked) every head's metrics, as one bar.
     bool m_runWithMetrics = false;
-    int m_progressPhase = 0;
-    int m_lastDone = 0;
     QLabel* m_overviewLegend = nullptr;
     QLabel* m_plotsNote = nullptr;
     int m_gridColumns = 0; ///< columns of the panel grid as last laid out (0: lay out again)

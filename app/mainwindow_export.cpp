@@ -250,9 +250,9 @@ QString MainWindow::startBatchExport(const QString& parent, bool images, bool nu
     options.images = images;
     options.numbers = numbers;
     auto* batch = new BatchExport(m_engine, *info, m_prompt->toPlainText(), options, this);
-    connect(batch, &BatchExport::finished, this, [this, batch](bool ok, const QString& message) {
+    connect(batch, &BatchExport::finished, this, [this, batch](bool ok, bool cancelled, const QString& message) {
         m_status->setText(message);
-        if (!ok && !message.startsWith(tr("cancelled")))
+        if (!ok && !cancelled)
             showError(tr("Batch export failed"), message);
         batch->deleteLater();
         Q_EMIT batchExportFinished(ok, message);

@@ -111,7 +111,9 @@ void MetricsPanel::setResults(const RunOutput& output, const QString& spanDescri
             + lambdaNote);
     } else {
         m_summary->setText(
-            tr("%1 heads. Select tokens in the token strip to mark the relevant span.").arg(output.metrics.size())
+            tr("%1 heads over %2 tokens. Select tokens in the token strip to mark the relevant span.")
+                .arg(output.metrics.size())
+                .arg(output.capture.tokens.size())
             + lambdaNote);
     }
 }

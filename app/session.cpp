@@ -10,6 +10,16 @@ namespace attn::app {
 namespace {
 const QString kFormat = QStringLiteral("attnscope-session");
 constexpr int kVersion = 1;
+
+// A span index read as a double: only an integer in [-1, 2^53] converts to qint64 exactly (anything else,
+// 1e300 or NaN, would be undefined behaviour to cast). -2 marks "not such a number".
+qint64 spanIndex(const QJsonValue& value)
+{
+    const double number = value.toDouble(-2);
+    if (!(number >= -1.0 && number <= 9007199254740992.0) || number != static_cast<double>(static_cast<qint64>(number)))
+        return -2;
+    return static_cast<qint64>(number);
+}
 } // namespace
 
 QByteArray sessionToJson(const SessionState& s)
@@ -35,6 +45,10 @@ std::optional<SessionState> sessionFromJson(const QByteArray& json, QString* err
             *error = message;
         return std::nullopt;
     };
+    if (json.size() > kMaxSessionBytes)
+        return fail(QStringLiteral("the file is %1 bytes; a session file holds at most %2")
+                        .arg(json.size())
+                        .arg(kMaxSessionBytes));
     QJsonParseError parseError;
     const QJsonDocument doc = QJsonDocument::fromJson(json, &parseError);
     if (doc.isNull())
@@ -48,20 +62,43 @@ std::optional<SessionState> sessionFromJson(const QByteArray& json, QString* err
                         .arg(root.value(QStringLiteral("version")).toVariant().toString())
                         .arg(kVersion));
     SessionState s;
-    for (const QJsonValue& model : root.value(QStringLiteral("models")).toArray()) {
-        if (!model.isString())
+    const QJsonArray models = root.value(QStringLiteral("models")).toArray();
+    if (models.size() > kMaxSessionModels)
+        return fail(QStringLiteral("\"models\" lists %1 models; a session holds at most %2")
+                        .arg(models.size())
+                        .arg(kMaxSessionModels));
+    for (const QJsonValue& model : models) {
+        if (!model.isString() || model.toString().size() > kMaxSessionTextChars)
             return fail(QStringLiteral("\"models\" must be a list of model directories"));
         s.models << model.toString();
     }
     s.prompt = root.value(QStringLiteral("prompt")).toString();
+    // Laying out one huge line freezes the prompt editor for minutes; refuse it here, with the reason.
+    if (s.prompt.size() > kMaxSessionPromptChars)
+        return fail(QStringLiteral("\"prompt\" is %1 characters; a session holds at most %2")
+                        .arg(s.prompt.size())
+                        .arg(kMaxSessionPromptChars));
+    qsizetype lineStart = 0;
+    while (lineStart <= s.prompt.size()) {
+        qsizetype lineEnd = s.prompt.indexOf(QLatin1Char('\n'), lineStart);
+        if (lineEnd < 0)
+            lineEnd = s.prompt.size();
+        if (lineEnd - lineStart > kMaxSessionLineChars)
+            return fail(QStringLiteral("\"prompt\" has a line of %1 characters; a session holds lines of at most %2")
+                            .arg(lineEnd - lineStart)
+                            .arg(kMaxSessionLineChars));
+        lineStart = lineEnd + 1;
+    }
     s.layer = root.value(QStringLiteral("layer")).toInt(0);
     s.head = root.value(QStringLiteral("head")).toInt(0);
     if (s.layer < 0 || s.head < 0)
         return fail(QStringLiteral("\"layer\" and \"head\" must not be negative"));
     const QJsonArray span = root.value(QStringLiteral("span")).toArray();
     if (span.size() == 2) {
-        s.spanBegin = static_cast<qint64>(span[0].toDouble(-1));
-        s.spanEnd = static_cast<qint64>(span[1].toDouble(-1));
+        s.spanBegin = spanIndex(span[0]);
+        s.spanEnd = spanIndex(span[1]);
+        if (s.spanBegin < -1 || s.spanEnd < -1)
+            return fail(QStringLiteral("\"span\" must be two token indices (integers from -1 up)"));
         if (s.spanBegin >= 0 && s.spanEnd <= s.spanBegin)
             return fail(QStringLiteral("\"span\" must be [begin, end) with end > begin"));
     }
@@ -79,6 +116,8 @@ std::optional<SessionState> sessionFromJson(const QByteArray& json, QString* err
     s.colors.diverging = GradientChoice::BlueWhiteRed;
     s.device = root.value(QStringLiteral("device")).toString(QStringLiteral("auto"));
     s.dtype = root.value(QStringLiteral("dtype")).toString(QStringLiteral("fp32"));
+    if (s.device.size() > 64 || s.dtype.size() > 64)
+        return fail(QStringLiteral("\"device\" and \"dtype\" must be short names (e.g. \"cuda:0\", \"bf16\")"));
     s.compareTab = root.value(QStringLiteral("compare_tab")).toBool(false);
     return s;
 }

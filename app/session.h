@@ -24,6 +24,14 @@ struct SessionState {
     bool compareTab = false;
 };
 
+/// What a session may hold. A session file comes from anywhere; these keep its parsing and the prompt editor's
+/// layout fast (a 1 MB one-line prompt froze the UI for minutes) while leaving room for long-context prompts.
+constexpr qsizetype kMaxSessionBytes = qsizetype(4) << 20;
+constexpr qsizetype kMaxSessionPromptChars = 512 * 1024;
+constexpr qsizetype kMaxSessionLineChars = 32 * 1024;
+constexpr qsizetype kMaxSessionModels = 64;
+constexpr qsizetype kMaxSessionTextChars = 4096; ///< one model path
+
 /// JSON text of a session (versioned: "format": "attnscope-session", "version": 1).
 QByteArray sessionToJson(const SessionState& state);
 /// Parses a session file's text; on failure returns nothing and sets *error to a message naming the problem.

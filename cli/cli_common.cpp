@@ -8,6 +8,11 @@
 
 namespace attn::cli {
 
+namespace {
+// Far above any prompt a model can take (8192-token maps are tens of kilobytes of text).
+constexpr uint64_t kMaxPromptFileBytes = uint64_t(64) << 20;
+} // namespace
+
 int fail(const std::string& message)
 {
     std::cerr << "attnscope-cli: error: " << message << "\n";
@@ -48,8 +53,9 @@ Result<std::string> readPrompt(const std::string& prompt, const std::string& pro
 {
     if (!prompt.empty() && !promptFile.empty())
         return Status::error("give either --prompt or --prompt-file, not both");
+    // A prompt may come through a pipe; the bound stops `--prompt-file /dev/zero` from reading until memory runs out.
     if (!promptFile.empty())
-        return readFile(promptFile);
+        return readFile(promptFile, kMaxPromptFileBytes);
     if (prompt.empty())
         return Status::error("the prompt is empty: give --prompt TEXT or --prompt-file FILE");
     return prompt;

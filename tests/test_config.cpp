@@ -431,7 +431,7 @@ TEST(ConfigErrors, InvalidJsonAndDuplicateKeys)
     text.insert(text.size() - 1, ",\"d_model\": 32"); // a second d_model that would silently win
     r = attn::parseConfig(text);
     ASSERT_FALSE(r.isOk());
-    EXPECT_TRUE(contains(r.message(), "duplicate field \"d_model\""));
+    EXPECT_TRUE(contains(r.message(), "duplicate key \"d_model\""));
 }
 
 TEST(ConfigLoad, ReadsFileAndNamesPathOnError)

@@ -55,9 +55,45 @@ private Q_SLOTS:
                                     << "\"models\"";
         QTest::newRow("bad span") << QByteArray(R"({"format": "attnscope-session", "version": 1, "span": [5, 2]})")
                                   << "\"span\"";
+        // Issue 15, defect 7: a span index beyond qint64 (or not an integer) was cast from double: undefined.
+        QTest::newRow("span beyond int64")
+            << QByteArray(R"({"format": "attnscope-session", "version": 1, "span": [1e300, 2e300]})")
+            << "\"span\" must be two token indices";
+        QTest::newRow("span below -1") << QByteArray(
+            R"({"format": "attnscope-session", "version": 1, "span": [-1e300, 5]})")
+                                       << "\"span\" must be two token indices";
+        QTest::newRow("span fraction") << QByteArray(
+            R"({"format": "attnscope-session", "version": 1, "span": [1.5, 3]})")
+                                       << "\"span\" must be two token indices";
+        // Issue 15, defect 8: a 1 MB one-line prompt froze the prompt editor's layout for minutes.
+        QTest::newRow("1 MB one-line prompt")
+            << (QByteArray("{\"format\": \"attnscope-session\", \"version\": 1, \"prompt\": \"")
+                   + QByteArray(1 << 20, 'a') + QByteArray("\"}"))
+            << "\"prompt\" is 1048576 characters; a session holds at most";
+        QTest::newRow("one line too long")
+            << (QByteArray("{\"format\": \"attnscope-session\", \"version\": 1, \"prompt\": \"short\\n")
+                   + QByteArray(kMaxSessionLineChars + 1, 'a') + QByteArray("\"}"))
+            << "\"prompt\" has a line of 32769 characters";
+        QTest::newRow("too many models") << (QByteArray(
+                                                 "{\"format\": \"attnscope-session\", \"version\": 1, \"models\": [")
+            + QByteArray("\"/m\",").repeated(kMaxSessionModels) + QByteArray("\"/m\"]}"))
+                                         << "\"models\" lists 65 models";
         QTest::newRow("bad clamp") << QByteArray(
             R"({"format": "attnscope-session", "version": 1, "colors": {"percentile_clamp": 7}})")
                                    << "percentile_clamp";
+    }
+
+    void longPromptsWithinTheBoundsLoad()
+    {
+        // The bounds leave long-context prompts alone: many lines, each up to the line bound.
+        SessionState s;
+        const QString line(kMaxSessionLineChars, QLatin1Char('w'));
+        for (int i = 0; i < 8; ++i)
+            s.prompt += line + QLatin1Char('\n');
+        QString error;
+        const auto back = sessionFromJson(sessionToJson(s), &error);
+        QVERIFY2(back.has_value(), qPrintable(error));
+        QCOMPARE(back->prompt, s.prompt);
     }
 
     void errors()

@@ -3,6 +3,8 @@
 
 #include "attnscope/fileio.h"
 
+#include "json_limits.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -35,16 +37,14 @@ public:
 
 std::string quoted(const std::string& text)
 {
-    return "\"" + text + "\"";
+    // Everything quoted comes from the file or names a field; either way a short excerpt says enough.
+    return "\"" + detail::textExcerpt(text, 80) + "\"";
 }
 
 // A value as it appeared in the file, cut short so a stray object does not flood the message.
 std::string shortDump(const json& value)
 {
-    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (text.size() > 40)
-        text = text.substr(0, 37) + "...";
-    return text;
+    return detail::jsonExcerpt(value, 37);
 }
 
 template <typename E> struct EnumName {
@@ -195,36 +195,6 @@ void rejectUnknownFields(const json& object, const std::string& prefix, std::ini
         fail("unknown field " + quoted(prefix + it.key()) + " (allowed " + where + ": " + list + ")");
     }
 }
-
-// nlohmann keeps the last of two equal keys without a word; a silently ignored value is exactly the
-// kind of mistake a strict format exists to catch, so the parser callback rejects duplicates.
-struct DuplicateKeyGuard {
-    struct Frame {
-        std::set<std::string> keys;
-        std::string lastKey;
-    };
-    std::vector<Frame> frames;
-
-    bool operator()(int, json::parse_event_t event, json& parsed)
-    {
-        if (event == json::parse_event_t::object_start) {
-            frames.emplace_back();
-        } else if (event == json::parse_event_t::object_end) {
-            if (!frames.empty())
-                frames.pop_back();
-        } else if (event == json::parse_event_t::key && !frames.empty()) {
-            const std::string key = parsed.get<std::string>();
-            frames.back().lastKey = key;
-            if (!frames.back().keys.insert(key).second) {
-                std::string path;
-                for (std::size_t i = 0; i + 1 < frames.size(); ++i)
-                    path += frames[i].lastKey + ".";
-                fail("duplicate field " + quoted(path + key));
-            }
-        }
-        return true;
-    }
-};
 
 void parseRope(const json& section, RopeConfig& rope)
 {
@@ -428,22 +398,42 @@ double lambdaInit(int64_t depth)
     return 0.8 - 0.6 * std::exp(-0.3 * static_cast<double>(depth));
 }
 
+namespace {
+
+constexpr int64_t kMaxVocabSize = int64_t(1) << 24;
+constexpr int64_t kMaxWidth = int64_t(1) << 17;
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxHeads = 4096;
+constexpr int64_t kMaxHeadDim = int64_t(1) << 14;
+constexpr int64_t kMaxSeqLen = int64_t(1) << 26;
+
+} // namespace
+
 Status validateConfig(const ModelConfig& c)
 {
     // Every problem at once: a person fixing a hand-written config should not have to iterate.
     std::vector<std::string> problems;
-    auto positive = [&problems](const char* field, int64_t value) {
+    // The upper bounds are far above any real model (Llama 3.1 405B: d_model 16384, 126 layers, 128 heads,
+    // ffn 53248; Gemma: vocab 256000) and keep every size computed from them (tensor shapes, parameter counts,
+    // the expected-tensor list) well inside int64 and memory.
+    auto sized = [&problems](const char* field, int64_t value, int64_t most) {
         if (value <= 0)
             problems.push_back(quoted(field) + " must be > 0 (got " + std::to_string(value) + ")");
+        else if (value > most)
+            problems.push_back(
+                quoted(field) + " must be at most " + std::to_string(most) + " (got " + std::to_string(value) + ")");
     };
-    positive("vocab_size", c.vocabSize);
-    positive("d_model", c.dModel);
-    positive("n_layers", c.nLayers);
-    positive("n_heads", c.nHeads);
-    positive("n_kv_heads", c.nKvHeads);
-    positive("head_dim", c.headDim);
-    positive("ffn_hidden", c.ffnHidden);
-    positive("max_seq_len", c.maxSeqLen);
+    sized("vocab_size", c.vocabSize, kMaxVocabSize);
+    sized("d_model", c.dModel, kMaxWidth);
+    sized("n_layers", c.nLayers, kMaxLayers);
+    sized("n_heads", c.nHeads, kMaxHeads);
+    sized("n_kv_heads", c.nKvHeads, kMaxHeads);
+    sized("head_dim", c.headDim, kMaxHeadDim);
+    sized("ffn_hidden", c.ffnHidden, kMaxWidth * 16);
+    sized("max_seq_len", c.maxSeqLen, kMaxSeqLen);
+    if (c.hasCope() && c.cope.npos > kMaxSeqLen + 1)
+        problems.push_back("\"cope.npos\" must be at most " + std::to_string(kMaxSeqLen + 1) + " (got "
+            + std::to_string(c.cope.npos) + ")");
     if (c.nHeads > 0 && c.nKvHeads > 0 && c.nHeads % c.nKvHeads != 0)
         problems.push_back("\"n_heads\" (" + std::to_string(c.nHeads) + ") must be a multiple of \"n_kv_heads\" ("
             + std::to_string(c.nKvHeads) + ")");
@@ -477,13 +467,10 @@ Status validateConfig(const ModelConfig& c)
 Result<ModelConfig> parseConfig(const std::string& jsonText)
 {
     try {
-        DuplicateKeyGuard guard;
+        // A silently ignored duplicate value is exactly the kind of mistake a strict format exists to catch.
         json root;
-        try {
-            root = json::parse(jsonText, std::ref(guard));
-        } catch (const json::parse_error& e) {
-            return Status::error("config.json: not valid JSON: " + std::string(e.what()));
-        }
+        if (Status parsed = detail::parseUntrustedJson(jsonText, {}, root); !parsed)
+            return Status::error("config.json: " + parsed.message());
         ModelConfig config = parseRoot(root);
         Status valid = validateConfig(config);
         if (!valid)
@@ -498,7 +485,7 @@ Result<ModelConfig> parseConfig(const std::string& jsonText)
 
 Result<ModelConfig> loadConfig(const std::string& path)
 {
-    Result<std::string> text = readFile(path);
+    Result<std::string> text = readRegularFile(path, detail::kMaxConfigBytes);
     if (!text)
         return text.status();
     Result<ModelConfig> config = parseConfig(*text);

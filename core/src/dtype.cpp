@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "attnscope/dtype.h"
 
+#include "json_limits.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -74,7 +76,7 @@ Result<DType> parseDTypeName(const std::string& name)
         if (name == dtypeName(dtype))
             return dtype;
     }
-    return Status::error("unsupported dtype \"" + name + "\" (supported: F32, F16, BF16, I64)");
+    return Status::error("unsupported dtype \"" + detail::textExcerpt(name) + "\" (supported: F32, F16, BF16, I64)");
 }
 
 float halfToFloat(uint16_t bits)

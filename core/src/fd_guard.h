@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace attn::detail {
@@ -36,6 +37,13 @@ public:
 private:
     int m_fd;
 };
+
+/// "a FIFO", "a directory", ...: what a path that is not a regular file is, for messages.
+const char* fileTypeName(unsigned mode);
+
+/// Opens path read-only for a model file. O_NONBLOCK because open() on a FIFO without a writer never returns;
+/// fstat then refuses anything but a regular file. Returns the descriptor (st filled), or -1 with `error` set.
+int openRegularFile(const std::string& path, struct stat& st, std::string& error);
 
 /// Reads fd to EOF in chunks of chunkSize, retrying EINTR; returns errno of a failed read, or 0.
 /// onChunk returns false to stop early (its own failure), which makes this return -1.

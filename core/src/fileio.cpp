@@ -118,9 +118,15 @@ Status writeFileAtomicImpl(const std::string& path, const std::string& bytes)
     return Status::ok();
 }
 
-Result<std::string> readFileImpl(const std::string& path)
+std::string sizeText(uint64_t bytes)
 {
-    FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    return std::to_string(bytes) + " bytes";
+}
+
+Result<std::string> readFileImpl(const std::string& path, uint64_t maxBytes)
+{
+    // O_NONBLOCK: open() on a FIFO without a writer would otherwise wait forever.
+    FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (fd.get() < 0)
         return Status::error("cannot open \"" + path + "\": " + errnoText(errno));
     struct stat info { };
@@ -128,15 +134,61 @@ Result<std::string> readFileImpl(const std::string& path)
         return Status::error("cannot stat \"" + path + "\": " + errnoText(errno));
     if (S_ISDIR(info.st_mode))
         return Status::error("cannot read \"" + path + "\": " + errnoText(EISDIR));
+    if (S_ISREG(info.st_mode) && static_cast<uint64_t>(info.st_size) > maxBytes) {
+        return Status::error("cannot read \"" + path + "\": it is " + sizeText(static_cast<uint64_t>(info.st_size))
+            + ", more than the " + sizeText(maxBytes) + " allowed");
+    }
+    // Reads of a pipe block again from here, as a reader of `<(command)` expects.
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags >= 0)
+        ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
 
     std::string bytes;
     // st_size is only a hint (pipes and /proc report 0), so read until EOF regardless.
     if (S_ISREG(info.st_mode) && info.st_size > 0)
         bytes.reserve(static_cast<std::size_t>(info.st_size));
-    const int err = detail::readChunks(fd.get(), 1 << 16, [&bytes](const char* data, std::size_t n) {
+    bool tooLong = false;
+    const int err = detail::readChunks(fd.get(), 1 << 16, [&](const char* data, std::size_t n) {
+        if (n > maxBytes - bytes.size()) {
+            tooLong = true;
+            return false;
+        }
         bytes.append(data, n);
         return true;
     });
+    if (tooLong)
+        return Status::error("cannot read \"" + path + "\": it holds more than the " + sizeText(maxBytes) + " allowed");
+    if (err != 0)
+        return Status::error("cannot read \"" + path + "\": " + errnoText(err));
+    return bytes;
+}
+
+Result<std::string> readRegularFileImpl(const std::string& path, uint64_t maxBytes)
+{
+    struct stat info { };
+    std::string error;
+    FdGuard fd(detail::openRegularFile(path, info, error));
+    if (fd.get() < 0)
+        return Status::error("cannot read \"" + path + "\": " + error);
+    const uint64_t size = static_cast<uint64_t>(info.st_size);
+    if (size > maxBytes) {
+        return Status::error("cannot read \"" + path + "\": it is " + sizeText(size) + ", more than the "
+            + sizeText(maxBytes) + " such a file may have");
+    }
+    std::string bytes;
+    bytes.reserve(static_cast<std::size_t>(size));
+    bool grew = false;
+    const int err = detail::readChunks(fd.get(), 1 << 16, [&](const char* data, std::size_t n) {
+        // A file growing while we read it must still stop at the bound.
+        if (n > maxBytes - bytes.size()) {
+            grew = true;
+            return false;
+        }
+        bytes.append(data, n);
+        return true;
+    });
+    if (grew)
+        return Status::error("cannot read \"" + path + "\": it grew past " + sizeText(maxBytes) + " while being read");
     if (err != 0)
         return Status::error("cannot read \"" + path + "\": " + errnoText(err));
     return bytes;
@@ -164,9 +216,12 @@ Result<std::string> finishDigest(EVP_MD_CTX* ctx, const std::string& what)
 
 Result<std::string> sha256FileImpl(const std::string& path, const std::atomic<bool>* cancel)
 {
-    FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    // Weight files only: a FIFO or /dev/zero in their place would hold the hashing thread forever.
+    struct stat info { };
+    std::string error;
+    FdGuard fd(detail::openRegularFile(path, info, error));
     if (fd.get() < 0)
-        return Status::error("cannot open \"" + path + "\": " + errnoText(errno));
+        return Status::error("cannot hash \"" + path + "\": " + error);
 
     std::unique_ptr<EVP_MD_CTX, EvpCtxDeleter> ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
@@ -197,6 +252,44 @@ Result<std::string> sha256BytesImpl(const std::string& bytes)
 
 } // namespace
 
+namespace detail {
+
+const char* fileTypeName(unsigned mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+int openRegularFile(const std::string& path, struct stat& st, std::string& error)
+{
+    FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (fd.get() < 0) {
+        error = std::string("cannot open: ") + errnoText(errno);
+        return -1;
+    }
+    if (::fstat(fd.get(), &st) != 0) {
+        error = std::string("cannot stat: ") + errnoText(errno);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        const std::string type = fileTypeName(st.st_mode);
+        error = type == "not a regular file" ? type : "not a regular file (it is " + type + ")";
+        return -1;
+    }
+    return fd.release();
+}
+
+} // namespace detail
+
 // The public functions only add the no-exception guarantee: std::bad_alloc is the one exception the
 // implementations can raise.
 Status writeFileAtomic(const std::string& path, const std::string& bytes)
@@ -208,10 +301,19 @@ Status writeFileAtomic(const std::string& path, const std::string& bytes)
     }
 }
 
-Result<std::string> readFile(const std::string& path)
+Result<std::string> readFile(const std::string& path, uint64_t maxBytes)
 {
     try {
-        return readFileImpl(path);
+        return readFileImpl(path, maxBytes);
+    } catch (const std::exception& e) {
+        return Status::error("cannot read \"" + path + "\": " + e.what());
+    }
+}
+
+Result<std::string> readRegularFile(const std::string& path, uint64_t maxBytes)
+{
+    try {
+        return readRegularFileImpl(path, maxBytes);
     } catch (const std::exception& e) {
         return Status::error("cannot read \"" + path + "\": " + e.what());
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "attnscope/maps.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -115,7 +116,10 @@ MapRegion MapRegion::overview(int64_t size, PoolMode pool)
 {
     MapRegion region;
     region.mode = Mode::Overview;
-    region.overviewSize = size;
+    // Any R >= N gives blocks of one token, so capping R changes nothing, but keeps ceil(N / R) = (N + R - 1) / R
+    // from overflowing (--overview 9223372036854775807 divided by zero downstream).
+    constexpr int64_t kMaxOverviewSize = int64_t(1) << 40; // far above any sequence; R + N fits in int64
+    region.overviewSize = std::min<int64_t>(size, kMaxOverviewSize);
     region.pool = pool;
     return region;
 }

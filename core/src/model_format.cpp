@@ -155,8 +155,12 @@ Status checkTensorsMatchConfig(const ModelConfig& config, const std::vector<Tens
         if (items.empty())
             return;
         msg << "\n  " << title << " (" << items.size() << "):";
-        for (const auto& item : items)
-            msg << "\n    " << item;
+        // A file with thousands of unexpected tensors needs a readable message, not all of them.
+        constexpr std::size_t kListed = 20;
+        for (std::size_t i = 0; i < items.size() && i < kListed; ++i)
+            msg << "\n    " << items[i];
+        if (items.size() > kListed)
+            msg << "\n    ... and " << items.size() - kListed << " more";
     };
     std::vector<std::string> unexpected;
     for (const auto& [name, info] : stored)

@@ -6,6 +6,7 @@
 #include "attnscope/fileio.h"
 #include "attnscope/model_format.h"
 #include "attnscope/safetensors.h"
+#include "json_limits.h"
 #include "model_source_formats.h"
 
 #include <nlohmann/json.hpp>
@@ -229,19 +230,19 @@ Result<std::unique_ptr<ModelSource>> openModelSource(const std::string& path)
     if (!fs::is_directory(path, ec))
         return Status::error(path + ": no such model folder or checkpoint file");
     const std::string configPath = (fs::path(path) / kConfigFileName).string();
-    if (!fs::is_regular_file(configPath, ec))
+    if (!fs::exists(configPath, ec))
         return Status::error(path
             + ": no config.json in this folder (a model folder holds config.json and "
               "model.safetensors)");
-    Result<std::string> text = readFile(configPath);
+    Result<std::string> text = readRegularFile(configPath, detail::kMaxConfigBytes);
     if (!text)
         return text.status();
     nlohmann::json root;
-    try {
-        root = nlohmann::json::parse(*text);
-    } catch (const nlohmann::json::parse_error& e) {
-        return Status::error(configPath + ": not valid JSON: " + e.what());
-    }
+    // transformers keeps the last of duplicate keys; attnscope's own format refuses them when loadConfig reads it.
+    detail::JsonLimits limits;
+    limits.rejectDuplicateKeys = false;
+    if (Status parsed = detail::parseUntrustedJson(*text, limits, root); !parsed)
+        return Status::error(configPath + ": " + parsed.message());
     if (root.is_object() && root.contains("model_type") && !root.contains("format"))
         return detail::openHuggingFaceFolder(path, root);
     return openAttnscopeFolder(path);

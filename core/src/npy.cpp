@@ -3,6 +3,8 @@
 
 #include "attnscope/fileio.h"
 
+#include "json_limits.h"
+
 #include <cctype>
 #include <cstring>
 #include <limits>
@@ -77,13 +79,13 @@ public:
                 return key.status();
             skipSpace();
             if (!consume(':'))
-                return error("expected ':' after key '" + *key + "'");
+                return error("expected ':' after key '" + detail::textExcerpt(*key) + "'");
             skipSpace();
             Result<PyValue> value = parseValue();
             if (!value)
                 return value.status();
             if (!dict.emplace(*key, std::move(*value)).second)
-                return error("key '" + *key + "' appears twice");
+                return error("key '" + detail::textExcerpt(*key) + "' appears twice");
             skipSpace();
             if (consume(','))
                 continue;
@@ -184,6 +186,9 @@ private:
                 Result<int64_t> item = parseInt();
                 if (!item)
                     return item.status();
+                // numpy allows 64 dimensions; more is a corrupt header, and would make a huge message.
+                if (value.items.size() == 64)
+                    return error("shape tuple has more than 64 dimensions");
                 value.items.push_back(*item);
                 skipSpace();
                 if (consume(','))
@@ -209,14 +214,9 @@ uint32_t readLittle(const std::string& bytes, std::size_t offset, int count)
     return value;
 }
 
-Result<NpyArray> readNpyImpl(const std::string& path)
+Result<NpyArray> parseNpyImpl(const std::string& bytes, const std::string& path)
 {
     const auto fail = [&](const std::string& what) { return Status::error("npy file \"" + path + "\": " + what); };
-
-    Result<std::string> read = readFile(path);
-    if (!read)
-        return read.status();
-    const std::string& bytes = *read;
 
     if (bytes.size() < kMagicSize + 4 || bytes.compare(0, kMagicSize, kMagic, kMagicSize) != 0)
         return fail("not a .npy file (missing the \\x93NUMPY magic)");
@@ -241,7 +241,7 @@ Result<NpyArray> readNpyImpl(const std::string& path)
         return fail(dict.message());
     for (const auto& [key, value] : *dict) {
         if (key != "descr" && key != "fortran_order" && key != "shape")
-            return fail("unexpected header key '" + key + "'");
+            return fail("unexpected header key '" + detail::textExcerpt(key) + "'");
     }
     for (const char* key : {"descr", "fortran_order", "shape"}) {
         if (dict->count(key) == 0)
@@ -263,9 +263,9 @@ Result<NpyArray> readNpyImpl(const std::string& path)
     else if (descr.text == "<f8")
         itemSize = 8;
     else if (descr.text.size() > 1 && descr.text[0] == '>')
-        return fail("big-endian data ('" + descr.text + "') is not supported; save it as '<f4'");
+        return fail("big-endian data ('" + detail::textExcerpt(descr.text) + "') is not supported; save it as '<f4'");
     else
-        return fail("unsupported dtype '" + descr.text + "' (expected '<f4' or '<f8')");
+        return fail("unsupported dtype '" + detail::textExcerpt(descr.text) + "' (expected '<f4' or '<f8')");
     if (fortran.flag)
         return fail("Fortran-order arrays are not supported; save a C-contiguous array");
 
@@ -280,7 +280,7 @@ Result<NpyArray> readNpyImpl(const std::string& path)
     const uint64_t dataBytes = bytes.size() - dataStart;
     if (dataBytes != count * itemSize) {
         return fail("file holds " + std::to_string(dataBytes) + " data bytes but shape " + shapeTuple(array.shape)
-            + " of '" + descr.text + "' needs " + std::to_string(count * itemSize));
+            + " of '" + detail::textExcerpt(descr.text) + "' needs " + std::to_string(count * itemSize));
     }
 
     array.values.resize(count);
@@ -341,9 +341,22 @@ Status writeNpyFloat32(const std::string& path, const float* data, const std::ve
 Result<NpyArray> readNpyFloat32(const std::string& path)
 {
     try {
-        return readNpyImpl(path);
+        // The whole array is held as float32 anyway; the bound only stops a runaway file or a device.
+        Result<std::string> read = readRegularFile(path, uint64_t(16) << 30);
+        if (!read)
+            return read.status();
+        return parseNpyImpl(*read, path);
     } catch (const std::exception& e) {
         return Status::error("npy file \"" + path + "\": " + e.what());
+    }
+}
+
+Result<NpyArray> parseNpyFloat32(const std::string& bytes, const std::string& name)
+{
+    try {
+        return parseNpyImpl(bytes, name);
+    } catch (const std::exception& e) {
+        return Status::error("npy file \"" + name + "\": " + e.what());
     }
 }
 

@@ -2,6 +2,7 @@
 #include "attnscope/safetensors.h"
 
 #include "fd_guard.h"
+#include "json_limits.h"
 
 #include "attnscope/fileio.h"
 
@@ -32,6 +33,12 @@ std::string quoted(const std::string& text)
     return "\"" + text + "\"";
 }
 
+// Tensor names come from the file: a hostile one can be megabytes long or hold control bytes.
+std::string quotedName(const std::string& name)
+{
+    return quoted(detail::textExcerpt(name, 120));
+}
+
 Status fileError(const std::string& path, const std::string& what)
 {
     return Status::error("safetensors file " + quoted(path) + ": " + what);
@@ -39,7 +46,7 @@ Status fileError(const std::string& path, const std::string& what)
 
 Status tensorError(const std::string& path, const std::string& tensor, const std::string& what)
 {
-    return fileError(path, "tensor " + quoted(tensor) + ": " + what);
+    return fileError(path, "tensor " + quotedName(tensor) + ": " + what);
 }
 
 // Non-negative JSON integer as uint64. nlohmann stores non-negative literals as number_unsigned
@@ -92,7 +99,7 @@ Result<TensorInfo> parseEntry(const std::string& path, const std::string& name, 
     for (const auto& item : entry.items()) {
         if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets") {
             return tensorError(
-                path, name, "unexpected key " + quoted(item.key()) + " (allowed: dtype, shape, data_offsets)");
+                path, name, "unexpected key " + quotedName(item.key()) + " (allowed: dtype, shape, data_offsets)");
         }
     }
 
@@ -113,14 +120,16 @@ Result<TensorInfo> parseEntry(const std::string& path, const std::string& name, 
     for (const auto& dim : shape) {
         uint64_t value = 0;
         if (!asUnsigned(dim, value) || value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-            return tensorError(path, name, "shape is not a list of non-negative integers: " + shape.dump());
+            return tensorError(
+                path, name, "shape is not a list of non-negative integers: " + detail::jsonExcerpt(shape));
         info.shape.push_back(static_cast<int64_t>(value));
     }
 
     const auto& offsets = entry["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !asUnsigned(offsets[0], info.begin)
         || !asUnsigned(offsets[1], info.end)) {
-        return tensorError(path, name, "data_offsets is not a list of two non-negative integers: " + offsets.dump());
+        return tensorError(
+            path, name, "data_offsets is not a list of two non-negative integers: " + detail::jsonExcerpt(offsets));
     }
     if (info.begin > info.end) {
         return tensorError(path, name,
@@ -145,7 +154,7 @@ Status parseMetadata(const std::string& path, const nlohmann::json& value, std::
     for (const auto& item : value.items()) {
         if (!item.value().is_string()) {
             return fileError(path,
-                "__metadata__ is not a map of strings to strings: value of " + quoted(item.key()) + " is "
+                "__metadata__ is not a map of strings to strings: value of " + quotedName(item.key()) + " is "
                     + item.value().type_name());
         }
         metadata[item.key()] = item.value().get<std::string>();
@@ -187,14 +196,11 @@ const uint8_t* SafetensorsFile::data(const TensorInfo& info) const
 Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string& path)
 {
     try {
-        FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd.get() < 0)
-            return fileError(path, std::string("cannot open: ") + std::strerror(errno));
         struct stat st { };
-        if (::fstat(fd.get(), &st) != 0)
-            return fileError(path, std::string("cannot stat: ") + std::strerror(errno));
-        if (!S_ISREG(st.st_mode))
-            return fileError(path, "not a regular file");
+        std::string openError;
+        FdGuard fd(detail::openRegularFile(path, st, openError));
+        if (fd.get() < 0)
+            return fileError(path, openError);
         const uint64_t size = static_cast<uint64_t>(st.st_size);
         if (size < 8)
             return fileError(path, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
@@ -223,28 +229,14 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
         }
         file->m_dataStart = 8 + headerLength;
 
-        // nlohmann keeps the last of duplicate keys; the parser callback sees every top-level key first,
-        // which is the cheap way to notice a tensor name given twice.
-        std::set<std::string> seenNames;
-        std::string duplicate;
-        const auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-            if (depth == 1 && event == nlohmann::json::parse_event_t::key && parsed.is_string()) {
-                if (!seenNames.insert(parsed.get<std::string>()).second && duplicate.empty())
-                    duplicate = parsed.get<std::string>();
-            }
-            return true;
-        };
+        // Duplicate keys are refused at every level: a tensor name given twice, or a dtype given twice in one entry,
+        // would otherwise keep its last value silently.
         const char* headerBegin = reinterpret_cast<const char*>(file->m_base + 8);
         nlohmann::json header;
-        try {
-            header = nlohmann::json::parse(headerBegin, headerBegin + headerLength, callback);
-        } catch (const nlohmann::json::parse_error& e) {
-            return fileError(path, std::string("header is not valid JSON: ") + e.what());
-        }
+        if (Status parsed = detail::parseUntrustedJson({headerBegin, headerLength}, {}, header); !parsed)
+            return fileError(path, "header: " + parsed.message());
         if (!header.is_object())
             return fileError(path, "header is not a JSON object (got " + std::string(header.type_name()) + ")");
-        if (!duplicate.empty())
-            return tensorError(path, duplicate, "name appears more than once in the header");
 
         for (const auto& item : header.items()) {
             if (item.key() == kMetadataKey) {
@@ -280,15 +272,16 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
         for (const auto& info : tensors) {
             if (info.begin < cursor) {
                 return fileError(path,
-                    "data ranges of tensors " + quoted(previous->name) + " [" + std::to_string(previous->begin) + ", "
-                        + std::to_string(previous->end) + ") and " + quoted(info.name) + " ["
+                    "data ranges of tensors " + quotedName(previous->name) + " [" + std::to_string(previous->begin)
+                        + ", " + std::to_string(previous->end) + ") and " + quotedName(info.name) + " ["
                         + std::to_string(info.begin) + ", " + std::to_string(info.end) + ") overlap");
             }
             if (info.begin > cursor) {
-                const std::string where = previous ? "between tensors " + quoted(previous->name) + " and " : "before ";
+                const std::string where
+                    = previous ? "between tensors " + quotedName(previous->name) + " and " : "before ";
                 return fileError(path,
                     "hole of " + std::to_string(info.begin - cursor) + " unused bytes " + where
-                        + (previous ? "" : "tensor ") + quoted(info.name)
+                        + (previous ? "" : "tensor ") + quotedName(info.name)
                         + " (the safetensors format does not allow holes in the data section)");
             }
             cursor = info.end;

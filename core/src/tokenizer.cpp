@@ -3,6 +3,7 @@
 
 #include "attnscope/fileio.h"
 #include "hf_tokenizer/utf8.h"
+#include "json_limits.h"
 
 #include <cstdio>
 #include <exception>
@@ -175,8 +176,8 @@ Result<std::unique_ptr<WordTokenizer>> WordTokenizer::fromVocab(
                 return Status::error("word vocabulary: token " + std::to_string(id) + " is empty");
             auto [it, inserted] = impl.index.emplace(vocab[i], id);
             if (!inserted)
-                return Status::error("word vocabulary: token " + std::to_string(id) + " \"" + vocab[i]
-                    + "\" duplicates token " + std::to_string(it->second));
+                return Status::error("word vocabulary: token " + std::to_string(id) + " \""
+                    + detail::textExcerpt(vocab[i], 80) + "\" duplicates token " + std::to_string(it->second));
         }
         impl.vocab = std::move(vocab);
         auto unk = impl.find("<unk>");
@@ -200,7 +201,8 @@ Result<std::unique_ptr<WordTokenizer>> WordTokenizer::fromVocabFile(
     const std::string& path, bool lowercase, bool addBos)
 {
     try {
-        Result<std::string> text = readFile(path);
+        // A word list of a million tokens is a few megabytes; the bound only stops a runaway file.
+        Result<std::string> text = readRegularFile(path, uint64_t(256) << 20);
         if (!text)
             return text.status();
         // Line checks happen here rather than in fromVocab so that messages can name the line.
@@ -224,8 +226,8 @@ Result<std::unique_ptr<WordTokenizer>> WordTokenizer::fromVocabFile(
                     + " would be id " + std::to_string(lineNo - 1) + ")");
             auto [it, inserted] = seenOnLine.emplace(line, lineNo);
             if (!inserted)
-                return Status::error(
-                    where + ": duplicate token \"" + line + "\" (first on line " + std::to_string(it->second) + ")");
+                return Status::error(where + ": duplicate token \"" + detail::textExcerpt(line, 80)
+                    + "\" (first on line " + std::to_string(it->second) + ")");
             vocab.push_back(std::move(line));
         }
         auto tok = fromVocab(std::move(vocab), lowercase, addBos);
@@ -361,7 +363,8 @@ Result<std::unique_ptr<Tokenizer>> makeTokenizer(const TokenizerConfig& config, 
             return Status::error("word tokenizer: config.json names no vocab file (tokenizer.vocab)");
         const std::string path = (std::filesystem::path(modelDir) / config.vocabFile).string();
         std::error_code ec;
-        if (!std::filesystem::is_regular_file(path, ec))
+        // Only a missing file is "not found"; a directory or FIFO in its place gets readRegularFile's message.
+        if (!std::filesystem::exists(path, ec))
             return Status::error("word tokenizer: vocab file not found: " + path + " (named by tokenizer.vocab)");
         auto word = WordTokenizer::fromVocabFile(path, config.lowercase, config.addBos);
         if (!word)

@@ -18,4 +18,7 @@ namespace attn {
  */
 Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& dir);
 
+/// The same from the files' text (configJson may be empty: no tokenizer_config.json); for tests and fuzzing.
+Result<std::unique_ptr<Tokenizer>> parseHfTokenizer(const std::string& tokenizerJson, const std::string& configJson);
+
 } // namespace attn

@@ -21,5 +21,7 @@ std::string encodeNpyFloat32(const float* data, const std::vector<int64_t>& shap
 Status writeNpyFloat32(const std::string& path, const float* data, const std::vector<int64_t>& shape);
 /** @brief Reads a little-endian float32 (or float64, converted) C-order .npy file. */
 Result<NpyArray> readNpyFloat32(const std::string& path);
+/// The same from the file's bytes in memory; `name` names it in messages (for tests and fuzzing).
+Result<NpyArray> parseNpyFloat32(const std::string& bytes, const std::string& name);
 
 } // namespace attn

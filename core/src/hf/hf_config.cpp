@@ -3,6 +3,8 @@
 // config styles are read: transformers 4 (rope_theta + rope_scaling, legacy "type") and 5 (rope_parameters, dtype).
 #include "hf/hf_config.h"
 
+#include "json_limits.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -21,8 +23,7 @@ struct ConfigError : std::runtime_error {
 
 std::string shortText(const json& value)
 {
-    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-    return text.size() > 60 ? text.substr(0, 57) + "..." : text;
+    return detail::jsonExcerpt(value, 57);
 }
 
 const json* field(const json& object, const char* key)
@@ -38,6 +39,13 @@ int64_t intField(const json& object, const char* key, int64_t fallback)
         return fallback;
     if (!v->is_number_integer())
         throw ConfigError(std::string("\"") + key + "\" must be an integer, not " + shortText(*v));
+    // Every integer here is a size or a count; within +-2^53 the arithmetic on them (4 * hidden_size,
+    // head_dim * partial_rotary_factor as a double) cannot overflow before validateConfig bounds them properly.
+    constexpr int64_t kLargest = int64_t(1) << 53;
+    const bool inRange = v->is_number_unsigned() ? v->get<uint64_t>() <= static_cast<uint64_t>(kLargest)
+                                                 : v->get<int64_t>() >= -kLargest && v->get<int64_t>() <= kLargest;
+    if (!inRange)
+        throw ConfigError(std::string("\"") + key + "\" is out of range (got " + shortText(*v) + ")");
     return v->get<int64_t>();
 }
 
@@ -190,14 +198,14 @@ RopeConfig translateRope(const json& root, int64_t headDim, int64_t maxPositions
         s.shortFactor = factorList(params, "short_factor", dim / 2);
         s.longFactor = factorList(params, "long_factor", dim / 2);
     } else {
-        throw ConfigError("rope type \"" + type
+        throw ConfigError("rope type \"" + detail::textExcerpt(type)
             + "\" is not supported (attnscope computes default, linear, dynamic, llama3, yarn and longrope)");
     }
     if (!(s.factor > 0.0) || !std::isfinite(s.factor))
         throw ConfigError("the rope scaling factor must be a finite number > 0");
     if (s.type != RopeScalingType::None && s.type != RopeScalingType::Linear && s.type != RopeScalingType::Dynamic
         && s.originalMaxPositions <= 0)
-        throw ConfigError("rope type \"" + type + "\" needs original_max_position_embeddings > 0");
+        throw ConfigError("rope type \"" + detail::textExcerpt(type) + "\" needs original_max_position_embeddings > 0");
     return rope;
 }
 
@@ -215,7 +223,7 @@ void translateSliding(const json& root, Family family, int64_t layers, Architect
     case Family::Qwen3: {
         if (boolField(root, "use_sliding_window", false))
             window = intField(root, "sliding_window", 4096);
-        const int64_t from = intField(root, "max_window_layers", 28);
+        const int64_t from = std::max<int64_t>(intField(root, "max_window_layers", 28), 0);
         for (int64_t i = from; i < layers; ++i)
             sliding[static_cast<size_t>(i)] = true;
         break;
@@ -316,8 +324,8 @@ HfConfig translate(const json& root)
     out.modelType = stringField(root, "model_type", "");
     auto family = kFamilies.find(out.modelType);
     if (family == kFamilies.end())
-        throw ConfigError(
-            "model_type \"" + out.modelType + "\" is not supported (attnscope opens " + supportedFamilies() + ")");
+        throw ConfigError("model_type \"" + detail::textExcerpt(out.modelType) + "\" is not supported (attnscope opens "
+            + supportedFamilies() + ")");
     out.family = family->second;
     refuseUnsupported(root, out.family);
     out.storedDtype = stringField(root, "dtype", stringField(root, "torch_dtype", ""));
@@ -346,7 +354,7 @@ HfConfig translate(const json& root)
         a.qkvBias = a.outBias = a.mlpBias = true;
         const std::string act = stringField(root, "activation_function", "gelu_new");
         if (act != "gelu_new" && act != "gelu_pytorch_tanh")
-            throw ConfigError("activation_function \"" + act + "\" is not supported (gelu_new)");
+            throw ConfigError("activation_function \"" + detail::textExcerpt(act) + "\" is not supported (gelu_new)");
         if (!boolField(root, "scale_attn_weights", true))
             a.attnScale = 1.0;
         a.scaleByInverseLayer = boolField(root, "scale_attn_by_inverse_layer_idx", false);
@@ -371,6 +379,10 @@ HfConfig translate(const json& root)
     c.tieEmbeddings = boolField(root, "tie_word_embeddings", gemma);
     c.nHeads = heads;
     c.nKvHeads = kvHeads;
+    // Sizes are checked before anything is computed or allocated from them (the RoPE width, one sliding flag
+    // per layer); the full check of the finished config follows in translateConfig.
+    if (Status sizes = validateConfig(c); !sizes)
+        throw ConfigError(sizes.message());
     c.position = PositionKind::Rope;
     c.rope = translateRope(root, c.headDim, c.maxSeqLen);
     // RoPE has no table to run out of: transformers runs any length, and so does attnscope (the memory estimate
@@ -386,12 +398,14 @@ HfConfig translate(const json& root)
         = gemma ? stringField(root, "hidden_activation", "gelu_pytorch_tanh") : stringField(root, "hidden_act", "silu");
     if (gemma) {
         if (act != "gelu_pytorch_tanh" && act != "gelu_new")
-            throw ConfigError("hidden_activation \"" + act + "\" is not supported (gelu_pytorch_tanh)");
+            throw ConfigError(
+                "hidden_activation \"" + detail::textExcerpt(act) + "\" is not supported (gelu_pytorch_tanh)");
         a.mlp = MlpKind::GeGluTanh;
         a.norm = NormKind::RmsNormPlusOne;
         a.embedScale = std::sqrt(static_cast<double>(c.dModel));
     } else if (act != "silu") {
-        throw ConfigError("hidden_act \"" + act + "\" is not supported for " + out.modelType + " (silu)");
+        throw ConfigError(
+            "hidden_act \"" + detail::textExcerpt(act) + "\" is not supported for " + out.modelType + " (silu)");
     }
     if (out.family == Family::Gemma2) {
         a.block = BlockLayout::Sandwich;

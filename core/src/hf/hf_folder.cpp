@@ -6,6 +6,8 @@
 #include "attnscope/hf_tokenizer.h"
 #include "attnscope/model_format.h"
 #include "hf/hf_config.h"
+#include "hf/hf_index.h"
+#include "json_limits.h"
 #include "model_source_formats.h"
 
 #include <filesystem>
@@ -44,31 +46,16 @@ Status openWeights(const std::string& dir, ModelSource& source)
         return Status::ok();
     }
 
-    Result<std::string> text = readFile(index.string());
+    Result<std::string> text = readRegularFile(index.string(), detail::kMaxIndexBytes);
     if (!text)
         return text.status();
-    json root;
-    try {
-        root = json::parse(*text);
-    } catch (const json::parse_error& e) {
-        return Status::error(index.string() + ": not valid JSON: " + e.what());
-    }
-    if (!root.is_object() || !root.contains("weight_map") || !root["weight_map"].is_object())
-        return Status::error(index.string() + ": no \"weight_map\" object");
-    std::map<std::string, std::string> shardOf; // tensor -> shard file name
+    Result<std::map<std::string, std::string>> parsed = hf::parseSafetensorsIndex(*text, index.string());
+    if (!parsed)
+        return parsed.status();
+    const std::map<std::string, std::string>& shardOf = *parsed; // tensor -> shard file name
     std::set<std::string> shards;
-    for (const auto& [name, value] : root["weight_map"].items()) {
-        if (!value.is_string())
-            return Status::error(index.string() + ": weight_map[\"" + name + "\"] is not a file name");
-        const std::string shard = value.get<std::string>();
-        if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..")
-            return Status::error(index.string() + ": weight_map[\"" + name + "\"] = \"" + shard
-                + "\" is not a file name in this folder");
-        shardOf[name] = shard;
-        shards.insert(shard);
-    }
-    if (shards.empty())
-        return Status::error(index.string() + ": weight_map is empty");
+    for (const auto& entry : shardOf)
+        shards.insert(entry.second);
     std::map<std::string, std::string> foundIn; // tensor -> the shard it was found in
     std::vector<std::shared_ptr<SafetensorsFile>> files;
     for (const std::string& shard : shards) {
@@ -81,7 +68,8 @@ Status openWeights(const std::string& dir, ModelSource& source)
         for (const TensorInfo& info : (*file)->tensors()) {
             auto seen = foundIn.find(info.name);
             if (seen != foundIn.end())
-                return Status::error("tensor " + info.name + " is in two shards: " + seen->second + " and " + shard);
+                return Status::error("tensor " + detail::textExcerpt(info.name, 120)
+                    + " is in two shards: " + seen->second + " and " + shard);
             foundIn[info.name] = shard;
         }
         files.push_back(std::shared_ptr<SafetensorsFile>(std::move(file).value()));
@@ -89,17 +77,18 @@ Status openWeights(const std::string& dir, ModelSource& source)
     for (const auto& [name, shard] : foundIn) { // every stored tensor is where the index says
         auto indexed = shardOf.find(name);
         if (indexed == shardOf.end())
-            return Status::error(shard + " holds tensor " + name + ", which " + kIndexFile + " does not list");
-        if (indexed->second != shard)
             return Status::error(
-                kIndexFile + std::string(" puts tensor ") + name + " in " + indexed->second + " but it is in " + shard);
+                shard + " holds tensor " + detail::textExcerpt(name, 120) + ", which " + kIndexFile + " does not list");
+        if (indexed->second != shard)
+            return Status::error(kIndexFile + std::string(" puts tensor ") + detail::textExcerpt(name, 120) + " in "
+                + indexed->second + " but it is in " + shard);
     }
     for (auto& file : files)
         addSafetensorsFile(source, std::move(file), "");
     for (const auto& [name, shard] : shardOf)
         if (!foundIn.count(name))
-            return Status::error(
-                kIndexFile + std::string(" puts tensor ") + name + " in " + shard + ", which does not hold it");
+            return Status::error(kIndexFile + std::string(" puts tensor ") + detail::textExcerpt(name, 120) + " in "
+                + shard + ", which does not hold it");
     return Status::ok();
 }
 

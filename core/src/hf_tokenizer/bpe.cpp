@@ -3,6 +3,7 @@
 // merge first, leftmost on ties, with a priority queue; a cache per piece.
 #include "hf_tokenizer/components.h"
 #include "hf_tokenizer/utf8.h"
+#include "json_limits.h"
 
 #include <cstdio>
 #include <mutex>
@@ -216,7 +217,8 @@ Result<std::unique_ptr<Model>> parseBpe(const nlohmann::json& node, const std::s
         return fieldError(where + ".vocab", "missing or not an object of token -> id");
     for (auto it = node["vocab"].begin(); it != node["vocab"].end(); ++it) {
         if (!it.value().is_number_integer())
-            return fieldError(where + ".vocab", "id of '" + it.key() + "' is not an integer: " + it.value().dump());
+            return fieldError(where + ".vocab",
+                "id of '" + detail::textExcerpt(it.key()) + "' is not an integer: " + detail::jsonExcerpt(it.value()));
         const auto id = it.value().get<int64_t>();
         if (id < 0 || id > INT32_MAX)
             return fieldError(where + ".vocab", "id " + std::to_string(id) + " of '" + it.key() + "' is out of range");
@@ -258,7 +260,7 @@ Result<std::unique_ptr<Model>> parseBpe(const nlohmann::json& node, const std::s
             a = entry[0].get<std::string>();
             b = entry[1].get<std::string>();
         } else {
-            return fieldError(at, "expected \"a b\" or [\"a\", \"b\"], got " + entry.dump());
+            return fieldError(at, "expected \"a b\" or [\"a\", \"b\"], got " + detail::jsonExcerpt(entry));
         }
         auto aId = bpe->vocabMap.find(a);
         auto bId = bpe->vocabMap.find(b);

@@ -7,6 +7,7 @@
 #include "hf_tokenizer/components.h"
 #include "hf_tokenizer/display.h"
 #include "hf_tokenizer/utf8.h"
+#include "json_limits.h"
 
 #include <filesystem>
 
@@ -292,16 +293,26 @@ Result<std::unique_ptr<Tokenizer>> build(const nlohmann::json& root, const nlohm
     return std::unique_ptr<Tokenizer>(std::move(tok));
 }
 
+Result<nlohmann::json> parseText(const std::string& text, const std::string& name)
+{
+    nlohmann::json root;
+    // Duplicate keys are kept (the last wins), as the tokenizers library reads them.
+    detail::JsonLimits limits;
+    limits.rejectDuplicateKeys = false;
+    if (Status parsed = detail::parseUntrustedJson(text, limits, root); !parsed)
+        return Status::error(name + ": " + parsed.message());
+    return root;
+}
+
 Result<nlohmann::json> parseFile(const std::string& path, const std::string& name)
 {
-    auto text = readFile(path);
+    auto text = readRegularFile(path, detail::kMaxTokenizerBytes);
     if (!text)
         return text.status();
-    try {
-        return nlohmann::json::parse(*text);
-    } catch (const nlohmann::json::exception& e) {
-        return Status::error(name + ": not valid JSON (" + path + "): " + e.what());
-    }
+    auto root = parseText(*text, name);
+    if (!root)
+        return Status::error(root.message() + " (" + path + ")");
+    return root;
 }
 
 } // namespace
@@ -313,14 +324,14 @@ Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& dir)
     try {
         const std::string path = (std::filesystem::path(dir) / "tokenizer.json").string();
         std::error_code ec;
-        if (!std::filesystem::is_regular_file(path, ec))
+        if (!std::filesystem::exists(path, ec))
             return Status::error("tokenizer.json not found in " + dir);
         auto root = hf::parseFile(path, "tokenizer.json");
         if (!root)
             return root.status();
         nlohmann::json config = nlohmann::json::object();
         const std::string configPath = (std::filesystem::path(dir) / "tokenizer_config.json").string();
-        if (std::filesystem::is_regular_file(configPath, ec)) {
+        if (std::filesystem::exists(configPath, ec)) {
             auto parsed = hf::parseFile(configPath, "tokenizer_config.json");
             if (!parsed)
                 return parsed.status();
@@ -334,6 +345,27 @@ Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& dir)
         return tok;
     } catch (const std::exception& e) {
         return Status::error("tokenizer.json (" + dir + "): " + e.what());
+    }
+}
+
+Result<std::unique_ptr<Tokenizer>> parseHfTokenizer(const std::string& tokenizerJson, const std::string& configJson)
+{
+    try {
+        auto root = hf::parseText(tokenizerJson, "tokenizer.json");
+        if (!root)
+            return root.status();
+        nlohmann::json config = nlohmann::json::object();
+        if (!configJson.empty()) {
+            auto parsed = hf::parseText(configJson, "tokenizer_config.json");
+            if (!parsed)
+                return parsed.status();
+            if (!parsed->is_object())
+                return Status::error("tokenizer_config.json: the top level is not a JSON object");
+            config = std::move(parsed).value();
+        }
+        return hf::build(*root, config);
+    } catch (const std::exception& e) {
+        return Status::error(std::string("tokenizer.json: ") + e.what());
     }
 }
 

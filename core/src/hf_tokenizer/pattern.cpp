@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "hf_tokenizer/pattern.h"
+#include "json_limits.h"
 
 namespace attn::hf {
 
@@ -24,7 +25,7 @@ Result<Pattern> parsePattern(const nlohmann::json& node, const std::string& wher
         pattern.regex = std::move(regex).value();
         return pattern;
     }
-    return fieldError(where, "expected {\"String\": ...} or {\"Regex\": ...}, got " + node.dump());
+    return fieldError(where, "expected {\"String\": ...} or {\"Regex\": ...}, got " + detail::jsonExcerpt(node));
 }
 
 } // namespace attn::hf

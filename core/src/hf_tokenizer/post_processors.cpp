@@ -3,6 +3,7 @@
 #include "hf_tokenizer/components.h"
 #include "hf_tokenizer/unicode.h"
 #include "hf_tokenizer/utf8.h"
+#include "json_limits.h"
 
 namespace attn::hf {
 
@@ -110,14 +111,15 @@ Result<std::unique_ptr<PostProcessor>> parseTemplate(const nlohmann::json& node,
             Template::Item special {false, {}, {}};
             for (const auto& id : entry.value("ids", nlohmann::json::array())) {
                 if (!id.is_number_integer() || id.get<int64_t>() < 0)
-                    return fieldError(where + ".special_tokens." + name, "ids holds " + id.dump());
+                    return fieldError(where + ".special_tokens." + name, "ids holds " + detail::jsonExcerpt(id));
                 special.ids.push_back(id.get<int64_t>());
             }
             for (const auto& token : entry.value("tokens", nlohmann::json::array()))
                 special.tokens.push_back(token.is_string() ? token.get<std::string>() : std::string());
             processor->single.push_back(std::move(special));
         } else {
-            return fieldError(at, "expected {\"Sequence\": ...} or {\"SpecialToken\": ...}, got " + item.dump());
+            return fieldError(
+                at, "expected {\"Sequence\": ...} or {\"SpecialToken\": ...}, got " + detail::jsonExcerpt(item));
         }
     }
     return std::unique_ptr<PostProcessor>(std::move(processor));

@@ -4,6 +4,7 @@
 #include "hf_tokenizer/pattern.h"
 #include "hf_tokenizer/unicode.h"
 #include "hf_tokenizer/utf8.h"
+#include "json_limits.h"
 
 #include <utf8proc.h>
 
@@ -41,7 +42,7 @@ Result<SplitBehavior> parseBehavior(const nlohmann::json& node, const std::strin
     if (name == "Contiguous")
         return SplitBehavior::Contiguous;
     return fieldError(where,
-        "behavior " + node.dump()
+        "behavior " + detail::jsonExcerpt(node)
             + " is not one of Removed, Isolated, MergedWithPrevious, "
               "MergedWithNext, Contiguous");
 }
@@ -272,8 +273,8 @@ Result<std::unique_ptr<PreTokenizer>> parsePreTokenizer(const nlohmann::json& no
             else if (name == "never")
                 scheme = PrependScheme::Never;
             else
-                return fieldError(
-                    where, "prepend_scheme " + node["prepend_scheme"].dump() + " is not always, first or never");
+                return fieldError(where,
+                    "prepend_scheme " + detail::jsonExcerpt(node["prepend_scheme"]) + " is not always, first or never");
         }
         return std::unique_ptr<PreTokenizer>(new Metaspace(replacement, scheme, node.value("split", true)));
     }

@@ -3,6 +3,7 @@
 // max_input_chars_per_word characters, becomes one unk.
 #include "hf_tokenizer/components.h"
 #include "hf_tokenizer/utf8.h"
+#include "json_limits.h"
 
 namespace attn::hf {
 
@@ -74,7 +75,8 @@ Result<std::unique_ptr<Model>> parseModel(const nlohmann::json& node, const std:
     std::unordered_map<int64_t, std::string> seen;
     for (auto it = node["vocab"].begin(); it != node["vocab"].end(); ++it) {
         if (!it.value().is_number_integer())
-            return fieldError(where + ".vocab", "id of '" + it.key() + "' is not an integer: " + it.value().dump());
+            return fieldError(where + ".vocab",
+                "id of '" + detail::textExcerpt(it.key()) + "' is not an integer: " + detail::jsonExcerpt(it.value()));
         const auto id = it.value().get<int64_t>();
         if (id < 0 || id > INT32_MAX)
             return fieldError(where + ".vocab", "id " + std::to_string(id) + " of '" + it.key() + "' is out of range");

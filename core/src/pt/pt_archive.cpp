@@ -155,14 +155,11 @@ Result<std::unique_ptr<PtArchive>> PtArchive::openFile(const std::string& path)
 {
     std::unique_ptr<PtArchive> archive(new PtArchive());
     archive->m_name = path;
-    detail::FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0)
-        return Status::error(path + ": cannot open: " + std::strerror(errno));
     struct stat info { };
-    if (::fstat(fd.get(), &info) != 0)
-        return Status::error(path + ": cannot stat: " + std::strerror(errno));
-    if (!S_ISREG(info.st_mode))
-        return Status::error(path + ": not a regular file");
+    std::string error;
+    detail::FdGuard fd(detail::openRegularFile(path, info, error));
+    if (fd.get() < 0)
+        return Status::error(path + ": " + error);
     archive->m_size = static_cast<uint64_t>(info.st_size);
     if (archive->m_size == 0)
         return Status::error(path + ": empty file, not a torch.save checkpoint");

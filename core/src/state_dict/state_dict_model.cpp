@@ -5,6 +5,7 @@
 #include "attnscope/fileio.h"
 #include "attnscope/model_format.h"
 #include "attnscope/pt_checkpoint.h"
+#include "json_limits.h"
 #include "model_source_formats.h"
 
 #include <nlohmann/json.hpp>
@@ -69,15 +70,12 @@ std::string internalName(std::string name, const std::string& style)
 
 Result<std::unique_ptr<ModelSource>> openStateDictWithSidecar(const std::string& path, const std::string& sidecarPath)
 {
-    Result<std::string> text = readFile(sidecarPath);
+    Result<std::string> text = readRegularFile(sidecarPath, detail::kMaxConfigBytes);
     if (!text)
         return text.status();
     nlohmann::json sidecar;
-    try {
-        sidecar = nlohmann::json::parse(*text);
-    } catch (const nlohmann::json::parse_error& e) {
-        return Status::error(sidecarPath + ": not valid JSON: " + e.what());
-    }
+    if (Status parsed = detail::parseUntrustedJson(*text, {}, sidecar); !parsed)
+        return Status::error(sidecarPath + ": " + parsed.message());
     if (!sidecar.is_object())
         return Status::error(sidecarPath + ": not a JSON object");
     auto where = readLocation(sidecar, sidecarPath);
