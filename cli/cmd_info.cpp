@@ -2,6 +2,7 @@
 // attnscope-cli info: config, parameter count and tensor list of a model directory (or, for a torch.save
 // file, what it holds: pt_info.cpp).
 #include "cli_common.h"
+#include "model_facts.h"
 #include "pt_info.h"
 
 #include "attnscope/model_format.h"
@@ -13,19 +14,65 @@
 
 namespace attn::cli {
 
+namespace {
+
+/// Prints what `info` shows of a model, opened here or on a server (the same text for both).
+int printInfo(const std::string& dir, const InfoFacts& m, bool asJson)
+{
+    const nlohmann::json config = nlohmann::json::parse(m.configJson);
+    if (asJson) {
+        nlohmann::json out;
+        out["format"] = m.format;
+        for (const auto& [field, value] : m.description)
+            out["source"][field] = value;
+        out["config"] = config;
+        out["parameters"] = m.parameters;
+        out["sha256"] = m.sha256;
+        out["map_kinds"] = nlohmann::json::array();
+        for (MapKind kind : availableMapKinds(m.config, true))
+            out["map_kinds"].push_back(toString(kind));
+        for (const TensorInfo& t : m.tensors)
+            out["tensors"].push_back({{"name", t.name}, {"dtype", dtypeName(t.dtype)}, {"shape", t.shape}});
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    std::cout << "model      " << dir << "\n";
+    for (const auto& [field, value] : m.description)
+        std::cout << "  " << std::left << std::setw(20) << field << value << "\n";
+    std::cout << "parameters " << m.parameters << "\n"
+              << "sha256     " << m.sha256 << "\n"
+              << "maps       ";
+    for (MapKind kind : availableMapKinds(m.config, true))
+        std::cout << toString(kind) << ' ';
+    std::cout << "\nconfig\n" << config.dump(2) << "\ntensors (" << m.tensors.size() << ")\n";
+    for (const TensorInfo& t : m.tensors)
+        std::cout << "  " << std::left << std::setw(44) << t.name << std::setw(6) << dtypeName(t.dtype)
+                  << shapeToString(t.shape) << "\n";
+    return 0;
+}
+
+} // namespace
+
 void registerInfo(CLI::App& app, int& exitCode)
 {
     auto dir = std::make_shared<std::string>();
     auto asJson = std::make_shared<bool>(false);
     auto contents = std::make_shared<bool>(false);
+    auto server = std::make_shared<ServerArgs>();
     CLI::App* cmd = app.add_subcommand(
         "info", "show a model's config, parameter count and tensors, or what a PyTorch .pt file holds");
     cmd->add_option("MODEL", *dir, "model folder (attnscope or Hugging Face), or a torch.save file (.pt)")->required();
     cmd->add_flag("--contents", *contents, ".pt files: list what the file holds (cfg, tensors, other objects)");
     cmd->add_flag("--json", *asJson, "print one JSON object");
-    cmd->callback([dir, asJson, contents, &exitCode] {
+    server->addTo(*cmd);
+    cmd->callback([dir, asJson, contents, server, &exitCode] {
         RunOptions cpu;
         cpu.device = "cpu";
+        if (server->active()) { // the model is a path on the server: describe it there
+            auto facts = remoteInfoFacts(*server, *dir);
+            exitCode = facts ? printInfo(*dir, *facts, *asJson) : fail(facts.message());
+            return;
+        }
         if (isPtFile(*dir) && *contents) {
             exitCode = printPtInfo(*dir, *asJson);
             return;
@@ -40,36 +87,7 @@ void registerInfo(CLI::App& app, int& exitCode)
             exitCode = fail(model.message());
             return;
         }
-        const Model& m = **model;
-        const nlohmann::json config = nlohmann::json::parse(configToJson(m.config()));
-        if (*asJson) {
-            nlohmann::json out;
-            out["format"] = m.format();
-            for (const auto& [field, value] : m.description())
-                out["source"][field] = value;
-            out["config"] = config;
-            out["parameters"] = m.parameterCount();
-            out["sha256"] = m.weightsHash();
-            out["map_kinds"] = nlohmann::json::array();
-            for (MapKind kind : availableMapKinds(m.config(), true))
-                out["map_kinds"].push_back(toString(kind));
-            for (const TensorInfo& t : m.tensorInfos())
-                out["tensors"].push_back({{"name", t.name}, {"dtype", dtypeName(t.dtype)}, {"shape", t.shape}});
-            std::cout << out.dump(2) << "\n";
-            return;
-        }
-        std::cout << "model      " << *dir << "\n";
-        for (const auto& [field, value] : m.description())
-            std::cout << "  " << std::left << std::setw(20) << field << value << "\n";
-        std::cout << "parameters " << m.parameterCount() << "\n"
-                  << "sha256     " << m.weightsHash() << "\n"
-                  << "maps       ";
-        for (MapKind kind : availableMapKinds(m.config(), true))
-            std::cout << toString(kind) << ' ';
-        std::cout << "\nconfig\n" << config.dump(2) << "\ntensors (" << m.tensorInfos().size() << ")\n";
-        for (const TensorInfo& t : m.tensorInfos())
-            std::cout << "  " << std::left << std::setw(44) << t.name << std::setw(6) << dtypeName(t.dtype)
-                      << shapeToString(t.shape) << "\n";
+        exitCode = printInfo(*dir, localInfoFacts(**model), *asJson);
     });
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // attnscope-cli maps: run a prompt and write every requested map as float32 .npy plus maps.json.
 #include "cli_common.h"
+#include "model_facts.h"
 
 #include "attnscope/export.h"
 
@@ -23,8 +24,6 @@ namespace attn::cli {
 
 namespace {
 
-constexpr double kMapBudgetBytes = 1024.0 * 1024.0 * 1024.0;
-
 struct MapsArgs {
     std::string dir, prompt, promptFile, out;
     std::string layers = "all", heads = "all", maps = "all";
@@ -35,6 +34,7 @@ struct MapsArgs {
     std::string window;
     int64_t tile = 0;
     RunOptions run;
+    ServerArgs server;
 };
 
 /// "q0:q1,k0:k1" (half-open token ranges) -> a window region.
@@ -167,23 +167,22 @@ private:
     std::array<struct sigaction, 3> m_previous {};
 };
 
-Provenance bundleProvenance(const MapsArgs& a, const Model& m, const std::string& prompt,
-    const std::vector<int64_t>& tokens, const MapRegion& region)
+Provenance bundleProvenance(MapsModel& m, const std::string& prompt, const std::vector<int64_t>& tokens,
+    const std::vector<std::string>& tokenDisplay, const MapRegion& region)
 {
     namespace fs = std::filesystem;
     Provenance p;
-    p.modelPath = fs::absolute(a.dir).string();
-    p.modelName = fs::absolute(a.dir).lexically_normal().filename().string();
+    p.modelPath = m.path(); // where the model ran: here, or on the server
+    p.modelName = fs::path(m.path()).lexically_normal().filename().string();
     p.modelFormat = m.format();
-    p.weightsSha256 = m.weightsHash();
+    p.weightsSha256 = m.sha256();
     p.attention = toString(m.config().attention);
     p.position = toString(m.config().position);
-    p.device = m.deviceName();
-    p.dtype = toString(m.dtype());
+    p.device = m.device();
+    p.dtype = m.dtype();
     p.prompt = prompt;
     p.tokens = tokens;
-    for (int64_t id : tokens)
-        p.tokenDisplay.push_back(m.tokenizer().display(id));
+    p.tokenDisplay = tokenDisplay;
     p.region = regionText(region);
     p.frontEnd = std::string("attnscope-cli ") + ATTNSCOPE_VERSION;
     return p;
@@ -202,10 +201,10 @@ int runMaps(const MapsArgs& a)
         return fail("--out: " + writer.message());
     signals.guardEmptyFolder((*writer)->stagingFolder());
 
-    auto model = loadModel(a.dir, a.run);
+    auto model = a.server.active() ? openRemoteMapsModel(a.server, a.dir, a.run) : openLocalMapsModel(a.dir, a.run);
     if (!model)
         return fail(model.message());
-    Model& m = **model;
+    MapsModel& m = **model;
     const ModelConfig& config = m.config();
     auto layers = parseIndexList(a.layers, config.nLayers, "layers");
     auto heads = parseIndexList(a.heads, config.nHeads, "heads");
@@ -216,52 +215,25 @@ int runMaps(const MapsArgs& a)
     if (!region)
         return fail(region.message());
 
-    auto encoded = m.tokenizer().encodeChecked(*prompt);
-    if (!encoded)
-        return fail("the prompt: " + encoded.message());
-    const std::vector<int64_t> tokens = encoded->ids;
+    std::vector<int64_t> tokens;
+    std::vector<std::string> tokenDisplay;
+    if (Status s = m.encode(*prompt, tokens, tokenDisplay); !s)
+        return fail("the prompt: " + s.message());
 
     const auto start = std::chrono::steady_clock::now();
-    std::vector<double> lambda;
-    // Layers are captured in groups whose maps fit a host-memory budget: one forward pass when they
-    // all fit, one per layer at worst (each capture reruns the forward pass).
-    CaptureRequest oneLayer {tokens, {}, *kinds, *region, a.tile};
-    for (int64_t head : *heads)
-        oneLayer.heads.push_back({layers->front(), head});
-    auto perLayer = m.estimateMemory(oneLayer);
-    if (!perLayer)
-        return fail(perLayer.message());
-    const size_t layersPerCapture = std::max<size_t>(
-        1, static_cast<size_t>(kMapBudgetBytes / std::max(1.0, static_cast<double>(perLayer->hostMapBytes))));
-    RunControl control;
-    control.cancel = signals.flag();
     signals.writesBegin();
-    for (size_t first = 0; first < layers->size(); first += layersPerCapture) {
-        CaptureRequest request {tokens, {}, *kinds, *region, a.tile};
-        for (size_t i = first; i < std::min(layers->size(), first + layersPerCapture); ++i)
-            for (int64_t head : *heads)
-                request.heads.push_back({(*layers)[i], head});
-        auto result = m.capture(request, control);
-        if (signals.stopped())
-            break;
-        if (!result)
-            return fail(result.message());
-        lambda = result->lambda;
-        for (const AttentionMap& map : result->maps) {
-            if (signals.stopped())
-                break;
-            if (Status s = (*writer)->add(map); !s)
-                return fail(s.message());
-        }
-    }
+    auto lambda = m.run(tokens, *layers, *heads, *kinds, *region, a.tile, signals.flag(),
+        [&](const AttentionMap& map) { return signals.stopped() ? Status::cancelled() : (*writer)->add(map); });
     if (signals.stopped()) {
         writer->reset(); // removes the staging folder; --out stays as it was
         signals.reraise();
     }
+    if (!lambda)
+        return fail(lambda.message());
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    Provenance provenance = bundleProvenance(a, m, *prompt, tokens, *region);
-    provenance.lambdaPerLayer = lambda;
+    Provenance provenance = bundleProvenance(m, *prompt, tokens, tokenDisplay, *region);
+    provenance.lambdaPerLayer = *lambda;
     const size_t written = (*writer)->mapCount();
     if (Status s = (*writer)->commit(provenance, seconds); !s)
         return fail(s.message());
@@ -301,6 +273,7 @@ void registerMaps(CLI::App& app, int& exitCode)
     cmd->add_option("--tile", args->tile, "query rows per score tile (default: from a memory budget)")
         ->check(atLeastOne());
     args->run.addTo(*cmd);
+    args->server.addTo(*cmd);
     cmd->callback([args, &exitCode] { exitCode = runMaps(*args); });
 }
 

@@ -22,6 +22,8 @@ PACKAGES=(
   xvfb xauth                                     # scripts/screenshots.sh renders on a virtual X screen of a chosen size
   libgtest-dev googletest
   libonig-dev libutf8proc-dev   # tokenizer.json: the regex engine HF tokenizers uses, Unicode normalization
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev   # attnscope-server and the CLI's --server (server/)
+  openssl                 # server tests make a self-signed TLS certificate with the openssl command
   clang libclang-rt-dev unzip   # scripts/fuzz.sh: libFuzzer + sanitizer runtimes; unzip takes .pt pickles as seeds
 )
 

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// attnscope-server: the core engine behind gRPC, next to the GPUs and the checkpoints (issue 13). Clients (the CLI's
+// --server, later the app) send requests and receive results per layer; models are opened from the allowed folders.
+#include "server_options.h"
+#include "service.h"
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void onSignal(int)
+{
+    g_stop = 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    attn::server::ServerOptions options;
+    CLI::App app("attnscope-server: serves attnscope's engine over gRPC to attnscope-cli --server (and the app)");
+    app.add_option("--listen", options.listen,
+           "HOST:PORT to listen on; anything but 127.0.0.1 / ::1 / localhost needs --tls-cert, --tls-key and a token "
+           "(port 0: pick a free port)")
+        ->capture_default_str();
+    app.add_option("--allow", options.allow, "a folder whose models clients may open (repeatable)")->required();
+    app.add_option("--token-file", options.tokenFile,
+        "file whose first line is the token clients must send (else $ATTNSCOPE_TOKEN; none: no token on loopback)");
+    app.add_option("--tls-cert", options.tlsCert, "PEM certificate (chain) of this server");
+    app.add_option("--tls-key", options.tlsKey, "PEM private key of --tls-cert");
+    app.add_option("--max-message-mib", options.maxMessageMiB,
+           "largest message sent or received; a request whose layer results would not fit is refused")
+        ->capture_default_str();
+    app.set_version_flag("--version", ATTNSCOPE_VERSION);
+    CLI11_PARSE(app, argc, argv);
+
+    auto setup = attn::server::prepareServer(options);
+    if (!setup) {
+        std::cerr << "attnscope-server: error: " << setup.message() << "\n";
+        return 2;
+    }
+
+    attn::server::Service service(*setup);
+    std::shared_ptr<grpc::ServerCredentials> credentials;
+    if (setup->tlsCertPem.empty()) {
+        credentials = grpc::InsecureServerCredentials();
+    } else {
+        grpc::SslServerCredentialsOptions ssl;
+        ssl.pem_key_cert_pairs.push_back({setup->tlsKeyPem, setup->tlsCertPem});
+        credentials = grpc::SslServerCredentials(ssl);
+    }
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(setup->listen, credentials, &port);
+    builder.SetMaxSendMessageSize(static_cast<int>(setup->maxMessageBytes));
+    builder.SetMaxReceiveMessageSize(static_cast<int>(setup->maxMessageBytes));
+    builder.RegisterService(&service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (!server || port == 0) {
+        std::cerr << "attnscope-server: error: cannot listen on " << setup->listen
+                  << " (address in use, or not an address of this machine)\n";
+        return 1;
+    }
+    const std::string host = setup->listen.substr(0, setup->listen.rfind(':'));
+    for (const std::string& root : setup->allowedRoots)
+        std::cout << "attnscope-server: allowed folder " << root << "\n";
+    // Clients and tests read this line to learn the port (--listen HOST:0).
+    std::cout << "attnscope-server: listening on " << host << ":" << port << (setup->tlsCertPem.empty() ? "" : " (TLS)")
+              << (setup->token.empty() ? "" : " (token required)") << std::endl;
+
+    std::signal(SIGINT, onSignal);
+    std::signal(SIGTERM, onSignal);
+    while (!g_stop)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::cout << "attnscope-server: stopping" << std::endl;
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    return 0;
+}

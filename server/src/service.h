@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "attnscope.grpc.pb.h"
+#include "path_guard.h"
+#include "server_options.h"
+#include "token_check.h"
+#include "wire_convert.h"
+
+#include "attnscope/analysis_engine.h"
+#include "attnscope/safetensors.h"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace attn::server {
+
+/**
+ * @brief attnscope.v1.Attnscope on one AnalysisEngine. gRPC runs each call on its own thread; the engine runs
+ * requests one at a time on its thread, and results come back through an EventQueue to the call's thread, which
+ * writes them to the client. Every call first checks the token; every refusal is logged to stderr with the peer.
+ */
+class Service final : public v1::Attnscope::Service {
+public:
+    explicit Service(const ServerSetup& setup);
+    ~Service() override;
+
+    grpc::Status ListModels(
+        grpc::ServerContext* context, const v1::ListModelsRequest* request, v1::ListModelsReply* reply) override;
+    grpc::Status Load(grpc::ServerContext* context, const v1::LoadRequest* request, v1::ModelInfo* reply) override;
+    grpc::Status Unload(
+        grpc::ServerContext* context, const v1::UnloadRequest* request, v1::UnloadReply* reply) override;
+    grpc::Status GetModelInfo(
+        grpc::ServerContext* context, const v1::ModelInfoRequest* request, v1::ModelInfo* reply) override;
+    grpc::Status Tokenize(
+        grpc::ServerContext* context, const v1::TokenizeRequest* request, v1::TokenizeReply* reply) override;
+    grpc::Status Analyze(grpc::ServerContext* context, const v1::AnalyzeRequest* request,
+        grpc::ServerWriter<v1::AnalyzeEvent>* writer) override;
+    grpc::Status Cancel(
+        grpc::ServerContext* context, const v1::CancelRequest* request, v1::CancelReply* reply) override;
+
+private:
+    struct ModelState {
+        LoadedModel model;
+        std::vector<TensorInfo> tensors;
+    };
+
+    /// OK, or UNAUTHENTICATED (logged) when the token is required and the call's does not match.
+    grpc::Status authorize(grpc::ServerContext* context, const char* method) const;
+    /// Logs "attnscope-server: PEER METHOD refused: MESSAGE" and returns the status.
+    grpc::Status refuse(grpc::ServerContext* context, const char* method, const grpc::Status& status) const;
+    bool findModel(int modelId, ModelState& out) const;
+    void fillInfo(const ModelState& state, v1::ModelInfo* reply) const;
+    /// The request's largest single map on the wire (a layer is sent in parts, but each map whole).
+    int64_t largestMapBytes(const AnalysisRequest& request, v1::ValueType type) const;
+    /// Writes one layer as one message, or in parts under the message limit. False when the client is gone.
+    bool writeLayer(const LayerResult& layer, v1::ValueType type, grpc::ServerWriter<v1::AnalyzeEvent>* writer) const;
+
+    PathGuard m_guard;
+    TokenCheck m_token;
+    int64_t m_maxMessageBytes;
+    mutable std::mutex m_mutex;
+    std::condition_variable m_hashed;
+    std::map<int, ModelState> m_models;
+    std::map<int, std::string> m_hashes; ///< by model id, once the engine reports them
+    /// Last member: destroyed first, so no engine callback runs into the members above once they are gone.
+    AnalysisEngine m_engine;
+};
+
+} // namespace attn::server
