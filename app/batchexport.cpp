@@ -151,16 +151,8 @@ Provenance BatchExport::provenanceOf(const AttentionMap* map, const QStringList&
     p.requestId = m_requestId;
     p.region = "full";
     p.frontEnd = appFrontEnd();
-    if (map) {
-        p.layer = map->layer;
-        p.head = map->head;
-        p.kind = toString(map->kind);
-        AttentionMap geometry = *map;
-        geometry.values.clear();
-        p.regionOf = std::move(geometry);
-        if (static_cast<size_t>(map->layer) < m_lambda.size())
-            p.lambda = m_lambda[static_cast<size_t>(map->layer)];
-    }
+    if (map)
+        describeMap(p, *map);
     return p;
 }
 

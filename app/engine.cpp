@@ -333,14 +333,17 @@ quint64 Engine::batchCapture(int modelId, const QString& prompt, const std::vect
     AnalysisSink sink;
     sink.started = [tokens](AnalysisStart start) { *tokens = std::move(start); };
     // One pass; each layer's maps leave as soon as the layer has run, so memory stays at one layer's maps.
-    sink.layer = [this, tokens](LayerResult layer) {
+    auto lambdas = std::make_shared<std::vector<double>>(); // every layer's λ so far (DIFF), for the provenance
+    sink.layer = [this, tokens, lambdas](LayerResult layer) {
         CaptureResult part;
         part.tokens = tokens->tokens;
         part.maps = std::move(layer.maps);
         if (!std::isnan(layer.lambda)) {
-            part.lambda.assign(static_cast<size_t>(layer.layer) + 1, kNoMetric);
-            part.lambda.back() = layer.lambda;
+            if (lambdas->size() <= static_cast<size_t>(layer.layer))
+                lambdas->resize(static_cast<size_t>(layer.layer) + 1, kNoMetric);
+            (*lambdas)[static_cast<size_t>(layer.layer)] = layer.lambda;
         }
+        part.lambda = *lambdas;
         QMetaObject::invokeMethod(
             this,
             [this, id = layer.requestId, part = std::move(part), display = displayList(tokens->tokenDisplay)] {

@@ -61,14 +61,8 @@ Provenance MainWindow::resultProvenance(const AttentionMap* map) const
         p.layer = m_shownRef.layer;
         p.head = m_shownRef.head;
     }
-    if (map) {
-        p.layer = map->layer;
-        p.head = map->head;
-        p.kind = toString(map->kind);
-        AttentionMap geometry = *map;
-        geometry.values.clear();
-        p.regionOf = std::move(geometry);
-    }
+    if (map)
+        describeMap(p, *map);
     if (p.layer >= 0 && static_cast<size_t>(p.layer) < run.capture.lambda.size())
         p.lambda = run.capture.lambda[static_cast<size_t>(p.layer)];
     p.frontEnd = appFrontEnd();

@@ -63,6 +63,9 @@ struct Provenance {
     std::string frontEnd; ///< who wrote it, e.g. "attnscope-cli" or "attnscope 0.1.0 (Qt 6.4.2)"
 };
 
+/// Names one map as what the file holds: its layer, head, kind and geometry (not its values); λ from lambdaPerLayer.
+void describeMap(Provenance& provenance, const AttentionMap& map);
+
 /// "full", "overview R max|mean", "window q0:q1,k0:k1" (what maps.json has always said).
 std::string regionText(const MapRegion& region);
 

@@ -90,6 +90,26 @@ std::string regionText(const AttentionMap& map, int64_t tokenCount)
         + std::to_string(map.colBegin) + ":" + std::to_string(map.colBegin + map.cols);
 }
 
+void describeMap(Provenance& p, const AttentionMap& map)
+{
+    p.layer = map.layer;
+    p.head = map.head;
+    p.kind = toString(map.kind);
+    AttentionMap geometry;
+    geometry.layer = map.layer;
+    geometry.head = map.head;
+    geometry.kind = map.kind;
+    geometry.rows = map.rows;
+    geometry.cols = map.cols;
+    geometry.rowBegin = map.rowBegin;
+    geometry.colBegin = map.colBegin;
+    geometry.rowBlock = map.rowBlock;
+    geometry.colBlock = map.colBlock;
+    p.regionOf = std::move(geometry); // without the values: a copy of a 64K-token map's cells would be 16 GiB
+    if (map.layer >= 0 && static_cast<size_t>(map.layer) < p.lambdaPerLayer.size())
+        p.lambda = p.lambdaPerLayer[static_cast<size_t>(map.layer)];
+}
+
 std::string provenanceJson(const Provenance& p)
 {
     using exportfmt::numberOrNull;
