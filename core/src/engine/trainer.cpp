@@ -45,28 +45,14 @@ struct Param {
 /// embedding tensor itself, so it is listed once).
 std::map<std::string, at::Tensor*> namedTensors(engine::ModelWeights& w)
 {
-    std::map<std::string, at::Tensor*> out {{"tok_embeddings.weight", &w.tokEmbeddings},
-        {"pos_embeddings.weight", &w.posEmbeddings}, {"norm.weight", &w.norm}, {"output.weight", &w.output}};
+    // The loader's table of names (engine/weights.h): the trainer looks up only what expectedTensors lists.
+    std::map<std::string, at::Tensor*> out;
+    for (const engine::TensorField<engine::ModelWeights>& field : engine::modelTensorFields())
+        out[field.name] = &(w.*field.member);
     for (size_t i = 0; i < w.layers.size(); ++i) {
         const std::string p = "layers." + std::to_string(i) + ".";
-        engine::LayerWeights& l = w.layers[i];
-        out[p + "attention_norm.weight"] = &l.attentionNorm;
-        out[p + "attn.q_proj.weight"] = &l.wq;
-        out[p + "attn.k_proj.weight"] = &l.wk;
-        out[p + "attn.v_proj.weight"] = &l.wv;
-        out[p + "attn.out_proj.weight"] = &l.wo;
-        out[p + "attn.lambda_q1"] = &l.lambdaQ1;
-        out[p + "attn.lambda_k1"] = &l.lambdaK1;
-        out[p + "attn.lambda_q2"] = &l.lambdaQ2;
-        out[p + "attn.lambda_k2"] = &l.lambdaK2;
-        out[p + "attn.subln.weight"] = &l.subln;
-        out[p + "attn.pos_emb"] = &l.posEmb;
-        out[p + "attn.cope_key_proj.weight"] = &l.copeKeyW;
-        out[p + "attn.cope_key_proj.bias"] = &l.copeKeyB;
-        out[p + "ffn_norm.weight"] = &l.ffnNorm;
-        out[p + "feed_forward.w1.weight"] = &l.w1;
-        out[p + "feed_forward.w2.weight"] = &l.w2;
-        out[p + "feed_forward.w3.weight"] = &l.w3;
+        for (const engine::TensorField<engine::LayerWeights>& field : engine::layerTensorFields())
+            out[p + field.name] = &(w.layers[i].*field.member);
     }
     return out;
 }

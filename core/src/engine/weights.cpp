@@ -35,6 +35,58 @@ at::Tensor readTensor(const SafetensorsFile& file, const TensorInfo& info)
     return raw.to(at::kFloat);
 }
 
+const std::vector<TensorField<ModelWeights>>& modelTensorFields()
+{
+    using N = TensorNeed;
+    static const std::vector<TensorField<ModelWeights>> fields {
+        {"tok_embeddings.weight", &ModelWeights::tokEmbeddings, N::Required},
+        {"pos_embeddings.weight", &ModelWeights::posEmbeddings, N::Optional},
+        {"norm.weight", &ModelWeights::norm, N::Optional},
+        {"norm.bias", &ModelWeights::normBias, N::Optional},
+        {"output.weight", &ModelWeights::output, N::Required},
+    };
+    return fields;
+}
+
+const std::vector<TensorField<LayerWeights>>& layerTensorFields()
+{
+    using N = TensorNeed;
+    using L = LayerWeights;
+    static const std::vector<TensorField<LayerWeights>> fields {
+        {"attention_norm.weight", &L::attentionNorm, N::Required},
+        {"attention_norm.bias", &L::attentionNormBias, N::Optional},
+        {"attn.q_proj.weight", &L::wq, N::Required},
+        {"attn.k_proj.weight", &L::wk, N::Required},
+        {"attn.v_proj.weight", &L::wv, N::Required},
+        {"attn.out_proj.weight", &L::wo, N::Required},
+        {"attn.q_proj.bias", &L::bq, N::Optional},
+        {"attn.k_proj.bias", &L::bk, N::Optional},
+        {"attn.v_proj.bias", &L::bv, N::Optional},
+        {"attn.out_proj.bias", &L::bo, N::Optional},
+        {"attn.q_norm.weight", &L::qNorm, N::Optional},
+        {"attn.k_norm.weight", &L::kNorm, N::Optional},
+        {"attn.lambda_q1", &L::lambdaQ1, N::OptionalFp32},
+        {"attn.lambda_k1", &L::lambdaK1, N::OptionalFp32},
+        {"attn.lambda_q2", &L::lambdaQ2, N::OptionalFp32},
+        {"attn.lambda_k2", &L::lambdaK2, N::OptionalFp32},
+        {"attn.subln.weight", &L::subln, N::Optional},
+        {"attn.pos_emb", &L::posEmb, N::OptionalFp32},
+        {"attn.cope_key_proj.weight", &L::copeKeyW, N::Optional},
+        {"attn.cope_key_proj.bias", &L::copeKeyB, N::Optional},
+        {"attention_post_norm.weight", &L::attentionPostNorm, N::Optional},
+        {"ffn_norm.weight", &L::ffnNorm, N::Required},
+        {"ffn_norm.bias", &L::ffnNormBias, N::Optional},
+        {"ffn_post_norm.weight", &L::ffnPostNorm, N::Optional},
+        {"feed_forward.w1.weight", &L::w1, N::Required},
+        {"feed_forward.w2.weight", &L::w2, N::Required},
+        {"feed_forward.w3.weight", &L::w3, N::Optional},
+        {"feed_forward.w1.bias", &L::b1, N::Optional},
+        {"feed_forward.w2.bias", &L::b2, N::Optional},
+        {"feed_forward.w3.bias", &L::b3, N::Optional},
+    };
+    return fields;
+}
+
 ModelWeights assembleWeights(
     const ModelConfig& config, const std::function<at::Tensor(const std::string&, bool fp32)>& getOptional)
 {
@@ -48,45 +100,20 @@ ModelWeights assembleWeights(
     // lambda vectors and the CoPE table stay fp32: the reference computes lambda and CoPE terms in fp32.
     auto fp32 = [&](const std::string& name) { return getOptional(name, true); };
 
+    auto read = [&](const std::string& name, TensorNeed need) {
+        return need == TensorNeed::Required ? get(name) : need == TensorNeed::OptionalFp32 ? fp32(name) : opt(name);
+    };
     ModelWeights weights;
-    weights.tokEmbeddings = get("tok_embeddings.weight");
-    weights.posEmbeddings = opt("pos_embeddings.weight");
-    weights.norm = opt("norm.weight");
-    weights.normBias = opt("norm.bias");
-    weights.output = config.tieEmbeddings ? weights.tokEmbeddings : get("output.weight");
+    for (const TensorField<ModelWeights>& field : modelTensorFields())
+        if (!(config.tieEmbeddings && field.member == &ModelWeights::output))
+            weights.*field.member = read(field.name, field.need);
+    if (config.tieEmbeddings)
+        weights.output = weights.tokEmbeddings;
     for (int64_t i = 0; i < config.nLayers; ++i) {
         const std::string p = "layers." + std::to_string(i) + ".";
         LayerWeights layer;
-        layer.attentionNorm = get(p + "attention_norm.weight");
-        layer.attentionNormBias = opt(p + "attention_norm.bias");
-        layer.wq = get(p + "attn.q_proj.weight");
-        layer.wk = get(p + "attn.k_proj.weight");
-        layer.wv = get(p + "attn.v_proj.weight");
-        layer.wo = get(p + "attn.out_proj.weight");
-        layer.bq = opt(p + "attn.q_proj.bias");
-        layer.bk = opt(p + "attn.k_proj.bias");
-        layer.bv = opt(p + "attn.v_proj.bias");
-        layer.bo = opt(p + "attn.out_proj.bias");
-        layer.qNorm = opt(p + "attn.q_norm.weight");
-        layer.kNorm = opt(p + "attn.k_norm.weight");
-        layer.lambdaQ1 = fp32(p + "attn.lambda_q1");
-        layer.lambdaK1 = fp32(p + "attn.lambda_k1");
-        layer.lambdaQ2 = fp32(p + "attn.lambda_q2");
-        layer.lambdaK2 = fp32(p + "attn.lambda_k2");
-        layer.subln = opt(p + "attn.subln.weight");
-        layer.posEmb = fp32(p + "attn.pos_emb");
-        layer.copeKeyW = opt(p + "attn.cope_key_proj.weight");
-        layer.copeKeyB = opt(p + "attn.cope_key_proj.bias");
-        layer.attentionPostNorm = opt(p + "attention_post_norm.weight");
-        layer.ffnNorm = get(p + "ffn_norm.weight");
-        layer.ffnNormBias = opt(p + "ffn_norm.bias");
-        layer.ffnPostNorm = opt(p + "ffn_post_norm.weight");
-        layer.w1 = get(p + "feed_forward.w1.weight");
-        layer.w2 = get(p + "feed_forward.w2.weight");
-        layer.w3 = opt(p + "feed_forward.w3.weight");
-        layer.b1 = opt(p + "feed_forward.w1.bias");
-        layer.b2 = opt(p + "feed_forward.w2.bias");
-        layer.b3 = opt(p + "feed_forward.w3.bias");
+        for (const TensorField<LayerWeights>& field : layerTensorFields())
+            layer.*field.member = read(p + field.name, field.need);
         weights.layers.push_back(std::move(layer));
     }
     return weights;

@@ -25,6 +25,22 @@ struct ModelWeights {
     std::vector<std::shared_ptr<const void>> keepAlive; ///< mappings that tensors point into
 };
 
+/// How the loader treats an engine tensor: it must be there, may be absent (the family does not have it), or may be
+/// absent and stays fp32 when present (lambda vectors, the CoPE table: the reference computes those terms in fp32).
+enum class TensorNeed { Required, Optional, OptionalFp32 };
+
+/// One engine tensor: its name (docs/model-format.md's internal names; for layers, after "layers.N."), the member
+/// it fills, and its need. The one table of names the loader and the trainer share.
+template <typename Owner> struct TensorField {
+    const char* name;
+    at::Tensor Owner::*member;
+    TensorNeed need;
+};
+/// The model-level tensors (embeddings, final norm, output head); output.weight is absent when tied.
+const std::vector<TensorField<ModelWeights>>& modelTensorFields();
+/// A layer's tensors, named after "layers.N.".
+const std::vector<TensorField<LayerWeights>>& layerTensorFields();
+
 /// Builds the engine's tensors by name (docs/model-format.md's internal names). get(name, fp32) returns the named
 /// tensor on the device (fp32 = keep it float32: lambda vectors, CoPE tables) or an undefined tensor when the model
 /// does not have it. Names the config requires and get cannot supply throw.
