@@ -134,10 +134,10 @@ quint64 Engine::loadModel(const QString& path, const QString& device, const QStr
     };
     if (!spec || !type) {
         const QString message = qstr(!spec ? spec.message() : type.message());
-        const quint64 id = m_core->load({}, {}, {}); // an id from the same counter; its (empty) load reports nothing
+        // Nothing reaches the engine: request id 0 stands for a load refused before it was made.
         QMetaObject::invokeMethod(
-            this, [this, id, path, message] { Q_EMIT loadFailed(id, path, message); }, Qt::QueuedConnection);
-        return id;
+            this, [this, path, message] { Q_EMIT loadFailed(0, path, message); }, Qt::QueuedConnection);
+        return 0;
     }
     options.device = *spec;
     options.dtype = *type;

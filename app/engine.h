@@ -107,7 +107,8 @@ public:
     explicit Engine(QObject* parent = nullptr);
     ~Engine() override;
 
-    /// device: "auto", "cpu", "cuda", "cuda:N"; dtype: "fp32" or "bf16".
+    /// device: "auto", "cpu", "cuda", "cuda:N"; dtype: "fp32" or "bf16". Returns the load request id (0 when the
+    /// device or dtype is refused before loading; loadFailed then says why).
     quint64 loadModel(const QString& path, const QString& device, const QString& dtype);
     void unloadModel(int modelId);
     /// region: a Window asks for exact values of part of the maps; otherwise full maps, or overviews above

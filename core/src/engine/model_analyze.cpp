@@ -249,7 +249,7 @@ Result<AnalysisSummary> Model::analyze(
             for (const auto& [layer, heads] : mapHeads)
                 layers.insert(layer);
             for (int64_t layer = 0; layer < c.nLayers; ++layer)
-                if (computeStats || (statsKept && wantStats))
+                if (computeStats || statsKept)
                     layers.insert(layer);
             const int64_t total = static_cast<int64_t>(std::count_if(
                 layers.begin(), layers.end(), [&](int64_t l) { return computeStats || mapHeads.count(l); }));
