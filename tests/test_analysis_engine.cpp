@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -117,6 +118,8 @@ protected:
 
 TEST_F(AnalysisEngineTest, ANewRequestSupersedesTheQueuedOneOfItsStreamOnly)
 {
+    // The first may be queued or already running when the third is posted (the engine thread starts it at once);
+    // either way it ends cancelled and names the request that superseded it.
     Outcome first, second, other;
     engine.submit(batch(), first.sink());
     engine.submit(batch("elsewhere"), other.sink());
@@ -154,12 +157,16 @@ TEST_F(AnalysisEngineTest, CancellingABatchAndStartingAnotherStopsTheFirstWithin
 TEST_F(AnalysisEngineTest, ARequestPostedWhileAnotherRunsSupersedesItBetweenLayers)
 {
     Outcome first, second;
-    first.afterFirstLayer = [&] { engine.submit(batch("run"), second.sink()); };
+    std::atomic<uint64_t> secondId {0};
+    first.afterFirstLayer = [&] { secondId = engine.submit(batch("run"), second.sink()); };
     engine.submit(batch("run"), first.sink());
     ASSERT_TRUE(first.waitDone());
     ASSERT_TRUE(second.waitDone());
     ASSERT_TRUE(first.failed);
     EXPECT_EQ(first.failed->code(), StatusCode::Cancelled);
+    EXPECT_NE(first.failed->message().find("superseded by request " + std::to_string(secondId.load())),
+        std::string::npos)
+        << "a request superseded while it runs says by which one: " << first.failed->message();
     EXPECT_EQ(first.layers.size(), 1u);
     EXPECT_TRUE(second.finished);
 }

@@ -186,7 +186,14 @@ struct AnalysisEngine::Impl {
             if (sink.progress)
                 control.onLayer = [&](int64_t done, int64_t total) { sink.progress(request.id, done, total); };
             auto summary = m.analyze(tokenized, sink.layer, control);
-            if (!summary)
+            if (!summary && summary.status().code() == StatusCode::Cancelled) {
+                // A request superseded while it ran says by which one, as a queued one does.
+                const std::lock_guard<std::mutex> lock(mutex);
+                supersededBy = live.at(request.id).supersededBy;
+            }
+            if (!summary && supersededBy && summary.status().code() == StatusCode::Cancelled)
+                fail(Status::cancelled("superseded by request " + std::to_string(supersededBy)));
+            else if (!summary)
                 fail(summary.status());
             else if (sink.finished)
                 sink.finished(std::move(summary.value()));
