@@ -167,12 +167,15 @@ void HeatmapPanel::Private::applyColors()
         }
         if (!(range.second > range.first))
             range.second = range.first + 1e-6 * std::max(1.0, std::abs(range.first));
+        appliedRangeIsShared = true;
     } else if (map.rangeExcludesFirstKey) {
         range = attn::app::colorRange(withoutFirstColumn(map.values, map.rows, map.cols), map.isSigned, options);
     } else {
         range = attn::app::colorRange(map.values, map.isSigned, options);
     }
     appliedRange = range;
+    if (!(options.sharedRange && sharedRange))
+        appliedRangeIsShared = false;
 
     QCPColorGradient gradient = makeGradient(map.isSigned ? options.diverging : options.sequential);
     const QCPRange qcpRange(range.first, range.second);
@@ -258,6 +261,8 @@ const PanelMap& HeatmapPanel::map() const
 
 void HeatmapPanel::setColorOptions(const ColorOptions& options)
 {
+    if (options == d->options)
+        return; // setMap already coloured the map with these (a full refill of a 2048² map is not free)
     d->options = options;
     d->applyColors();
     d->fillData(); // the log floor used for non-positive cells depends on the range
@@ -266,7 +271,10 @@ void HeatmapPanel::setColorOptions(const ColorOptions& options)
 
 void HeatmapPanel::setSharedRange(double low, double high)
 {
-    d->sharedRange = std::make_pair(low, high);
+    const auto range = std::make_pair(low, high);
+    if (d->sharedRange == range && d->appliedRangeIsShared)
+        return;
+    d->sharedRange = range;
     if (!d->options.sharedRange)
         return;
     d->applyColors();

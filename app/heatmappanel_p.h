@@ -41,6 +41,7 @@ struct HeatmapPanel::Private : public QObject {
     ColorOptions options;
     std::optional<std::pair<double, double>> sharedRange;
     std::pair<double, double> appliedRange {0.0, 1.0};
+    bool appliedRangeIsShared = false; ///< appliedRange is sharedRange (so an equal shared range needs no refill)
     bool keyLabelsRotated = false;
     double widestKeyLabel = 0.0; // pixels, for the "do horizontal labels fit one per cell" check
     bool buffersReady = false; // QCP creates the layer paint buffers in its first replot

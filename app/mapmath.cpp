@@ -56,6 +56,8 @@ double percentile(std::vector<float> values, double pct)
     if (!(pct >= 0.0)) // also catches NaN
         pct = 0.0;
     pct = std::min(pct, 100.0);
+    if (pct == 100.0) // the default clamp: the maximum, one pass
+        return *std::max_element(values.begin(), values.end());
     const double position = pct / 100.0 * static_cast<double>(values.size() - 1);
     const auto lowerIndex = static_cast<std::size_t>(std::floor(position));
     const std::size_t upperIndex = std::min(lowerIndex + 1, values.size() - 1);

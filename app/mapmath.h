@@ -20,6 +20,16 @@ struct ColorOptions {
     GradientChoice diverging = GradientChoice::BlueWhiteRed; ///< for signed maps (D, B, logits, model differences)
 };
 
+inline bool operator==(const ColorOptions& a, const ColorOptions& b)
+{
+    return a.scale == b.scale && a.sharedRange == b.sharedRange && a.percentileClamp == b.percentileClamp
+        && a.sequential == b.sequential && a.diverging == b.diverging;
+}
+inline bool operator!=(const ColorOptions& a, const ColorOptions& b)
+{
+    return !(a == b);
+}
+
 /// QCustomPlot's colour-map cell y index for a query row: row 0 (first token) is drawn at the top.
 int cellYForRow(int row, int rows);
 /// The inverse: query row for a cell y index.

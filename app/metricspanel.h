@@ -7,8 +7,11 @@
 
 class QLabel;
 class QSortFilterProxyModel;
-class QStandardItemModel;
 class QTableView;
+
+namespace attn::app {
+class HeadMetricsModel;
+}
 
 namespace attn::app {
 
@@ -23,14 +26,15 @@ public:
     void setResults(const RunOutput& output, const QString& spanDescription);
     /// The summary line ("to span 0.31 · noise 0.02 …"), for tests and export.
     QString summary() const;
-    QStandardItemModel* model() const { return m_model; }
+    /// The table's rows in run order (HeadMetricsModel::ValueRole holds each cell's number).
+    HeadMetricsModel* model() const { return m_model; }
 
 Q_SIGNALS:
     /// A row was double-clicked: show that head.
     void headActivated(int layer, int head);
 
 private:
-    QStandardItemModel* m_model = nullptr;
+    HeadMetricsModel* m_model = nullptr;
     QSortFilterProxyModel* m_proxy = nullptr;
     QTableView* m_table = nullptr;
     QLabel* m_summary = nullptr;

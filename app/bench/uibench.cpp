@@ -2,7 +2,8 @@
 // attnscope-uibench MODEL_DIR [TOKENS [ROUNDS]]: what a user feels, measured headless. Time from Run to pixels on a new
 // prompt (the whole model, with every head's metrics and thumbnails), time to switch heads within the shown layer and
 // to switch layers (the engine keeps the prompt's state), the longest gap between 1 ms UI-timer ticks while runs are
-// in flight (a UI stall), and the process's peak resident memory.
+// in flight (a UI stall), and the process's peak resident memory. With ATTNSCOPE_UIBENCH_EVENTS=1 it also lists the
+// longest single event deliveries on the UI thread (receiver class, event type), to say where a stall comes from.
 // A benchmark, not a test: it prints medians and exits 0.
 #include "engine.h"
 #include "heatmappanel.h"
@@ -46,13 +47,50 @@ double peakRssMiB()
     return -1;
 }
 
+/// Times every top-level event delivery on the UI thread, keeping the longest few with what received them.
+class TimingApplication : public QApplication {
+public:
+    using QApplication::QApplication;
+    struct Slow {
+        double ms;
+        QByteArray receiver;
+        int type;
+    };
+    bool timing = false;
+    std::vector<Slow> slowest;
+
+    bool notify(QObject* receiver, QEvent* event) override
+    {
+        if (!timing || depth > 0)
+            return QApplication::notify(receiver, event);
+        ++depth;
+        QElapsedTimer t;
+        t.start();
+        const int type = event->type(); // read before delivery: the receiver may delete the event
+        const QByteArray name = receiver->metaObject()->className();
+        const bool result = QApplication::notify(receiver, event);
+        --depth;
+        const double ms = t.nsecsElapsed() / 1e6;
+        if (ms > 5.0) {
+            slowest.push_back({ms, name, type});
+            std::sort(slowest.begin(), slowest.end(), [](const Slow& a, const Slow& b) { return a.ms > b.ms; });
+            if (slowest.size() > 12)
+                slowest.pop_back();
+        }
+        return result;
+    }
+
+private:
+    int depth = 0;
+};
+
 } // namespace
 
 int main(int argc, char** argv)
 {
     if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
-    QApplication app(argc, argv);
+    TimingApplication app(argc, argv);
     if (argc < 2) {
         std::fprintf(stderr, "usage: attnscope-uibench MODEL_DIR [TOKENS [ROUNDS]]\n");
         return 2;
@@ -86,6 +124,7 @@ int main(int argc, char** argv)
         return 1;
     }
     probe.start(1);
+    app.timing = qEnvironmentVariableIsSet("ATTNSCOPE_UIBENCH_EVENTS");
     auto* head = window.findChild<QSpinBox*>(QStringLiteral("headSpin"));
     auto* layer = window.findChild<QSpinBox*>(QStringLiteral("layerSpin"));
     auto timed = [&](const std::function<void()>& action) {
@@ -122,5 +161,7 @@ int main(int argc, char** argv)
     report("  engine (head)", engineMs);
     std::printf("longest UI stall  %.1f ms (gap between 1 ms timer ticks, runs in flight)\n", worstGap / 1e6);
     std::printf("peak RSS          %.0f MiB\n", peakRssMiB());
+    for (const auto& slow : app.slowest) // QEvent::MetaCall (43) is a queued signal, Paint (12), Timer (1)
+        std::printf("  UI event %.1f ms: %s, event type %d\n", slow.ms, slow.receiver.constData(), slow.type);
     return 0;
 }

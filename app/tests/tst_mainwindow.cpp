@@ -7,6 +7,7 @@
 #include "attnscope/npy.h"
 #include "compareview.h"
 #include "heatmappanel.h"
+#include "headmetricsmodel.h"
 #include "mainwindow.h"
 #include "metricspanel.h"
 #include "testmodels.h"
@@ -152,13 +153,13 @@ private Q_SLOTS:
         for (int64_t j = 3; j < 7; ++j)
             toSpan += d.at(d.rows - 1, j) / (1.0 - lambda);
 
-        QStandardItemModel* table = window.metricsPanel()->model();
+        const HeadMetricsModel* table = window.metricsPanel()->model();
         QCOMPARE(table->rowCount(), 4); // 2 layers x 2 heads
         bool found = false;
         for (int r = 0; r < table->rowCount(); ++r)
-            if (table->item(r, 0)->data(Qt::UserRole).toInt() == 1
-                && table->item(r, 1)->data(Qt::UserRole).toInt() == 1) {
-                const double shownSpan = table->item(r, 10)->data(Qt::UserRole).toDouble();
+            if (table->index(r, HeadMetricsModel::Layer).data(HeadMetricsModel::ValueRole).toInt() == 1
+                && table->index(r, HeadMetricsModel::Head).data(HeadMetricsModel::ValueRole).toInt() == 1) {
+                const double shownSpan = table->index(r, HeadMetricsModel::ToSpan).data(HeadMetricsModel::ValueRole).toDouble();
                 QVERIFY2(std::fabs(shownSpan - toSpan) < 1e-6,
                     qPrintable(QString::number(shownSpan) + " vs " + QString::number(toSpan)));
                 found = true;
