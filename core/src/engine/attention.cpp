@@ -169,12 +169,13 @@ at::Tensor softmaxAttention(
 
     at::Tensor q = headNorm(splitHeads(project(h, w.wq, w.bq), c.nHeads, d), w.qNorm, c.normEps);
     at::Tensor k = headNorm(splitHeads(project(h, w.wk, w.bk), c.nKvHeads, d), w.kNorm, c.normEps);
-    at::Tensor v = splitHeads(project(h, w.wv, w.bv), c.nKvHeads, d);
+    const bool valueGates = c.hasCope() && !c.cope.sepKey && c.arch.copeValueGates;
+    at::Tensor v = ctx.mapsOnly && !valueGates ? at::Tensor() : splitHeads(project(h, w.wv, w.bv), c.nKvHeads, d);
     const at::Tensor qUnrotated = q;
     at::Tensor copeKey;
     if (c.hasCope() && c.cope.sepKey)
         copeKey = splitHeads(at::linear(h, w.copeKeyW, w.copeKeyB), c.nKvHeads, d);
-    else if (c.hasCope() && c.arch.copeValueGates)
+    else if (valueGates)
         copeKey = v; // the CoPE code's cope_val_gates: gates from q.v
     if (ctx.rope) {
         q = applyRope(q, *ctx.rope, c.rope.style);
@@ -184,7 +185,8 @@ at::Tensor softmaxAttention(
     }
     if (nRep > 1) { // query head i reads kv head i / nRep
         k = k.repeat_interleave(nRep, 1);
-        v = v.repeat_interleave(nRep, 1);
+        if (v.defined())
+            v = v.repeat_interleave(nRep, 1);
         if (copeKey.defined())
             copeKey = copeKey.repeat_interleave(nRep, 1);
     }
@@ -206,8 +208,11 @@ at::Tensor softmaxAttention(
             keepTile(capture, MapKind::S, scores.logits, q0);
             const at::Tensor attention = at::softmax(scores.logits, -1, at::kFloat).to(h.scalar_type());
             keepTile(capture, MapKind::A, attention, q0);
-            rows.push_back(at::matmul(attention, v.narrow(2, 0, q1))); // [B, H, t, d]
+            if (!ctx.mapsOnly)
+                rows.push_back(at::matmul(attention, v.narrow(2, 0, q1))); // [B, H, t, d]
         });
+        if (ctx.mapsOnly)
+            return {};
         heads = rows.size() == 1 ? rows.front() : at::cat(rows, 2);
     }
     return project(heads.transpose(1, 2).flatten(2), w.wo, w.bo);

@@ -49,7 +49,7 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
     at::Tensor q = headNorm(splitHeads(project(h, w.wq, w.bq), 2 * nHeads, d), w.qNorm, c.normEps); // [B, 2H, T, d]
     at::Tensor k
         = headNorm(splitHeads(project(h, w.wk, w.bk), 2 * c.nKvHeads, d), w.kNorm, c.normEps); // [B, 2Hkv, T, d]
-    at::Tensor v = splitHeads(project(h, w.wv, w.bv), c.nKvHeads, 2 * d); // [B, Hkv, T, 2d]
+    at::Tensor v = ctx.mapsOnly ? at::Tensor() : splitHeads(project(h, w.wv, w.bv), c.nKvHeads, 2 * d); // [B, Hkv, T, 2d]
     const at::Tensor qUnrotated = q;
     at::Tensor copeKey;
     if (c.hasCope() && c.cope.sepKey)
@@ -66,7 +66,8 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
         k = k.index_select(1, index);
         if (copeKey.defined())
             copeKey = copeKey.index_select(1, index);
-        v = v.repeat_interleave(nRep, 1); // head h reads kv head h / nRep in both GQA semantics
+        if (v.defined())
+            v = v.repeat_interleave(nRep, 1); // head h reads kv head h / nRep in both GQA semantics
     }
 
     const at::Tensor lambdaFull = diffLambda(w, ctx.layer).to(dtype); // the reference casts lambda to q's dtype
@@ -114,8 +115,11 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
             keepTile(capture, MapKind::D, diff, q0);
             if (wants(capture, MapKind::DN))
                 keepTile(capture, MapKind::DN, diff.to(at::kFloat) / (1.0 - lambda), q0);
-            rows.push_back(at::matmul(diff, v.narrow(2, 0, q1))); // [B, H, t, 2d]
+            if (!ctx.mapsOnly)
+                rows.push_back(at::matmul(diff, v.narrow(2, 0, q1))); // [B, H, t, 2d]
         });
+        if (ctx.mapsOnly)
+            return {};
         heads = rows.size() == 1 ? rows.front() : at::cat(rows, 2);
     }
     // subln: the official module's eps is 1e-5 whatever norm_eps is; DiffLlama uses rms_norm_eps and no weight.

@@ -51,6 +51,9 @@ struct AttentionContext {
     /// Query rows per tile: a tile holds heads x tile x N scores, never N x N. >= N: one tile (naive path).
     int64_t queryTile = 0;
     const std::atomic<bool>* cancel = nullptr;
+    /// The caller wants the maps only, not the layer's output: V, the weighted sum and the output projection are
+    /// skipped (half the work of a head switch) and attention returns an undefined tensor.
+    bool mapsOnly = false;
 };
 
 /// Something besides the map collector that consumes a layer's tiles as they pass (per-head statistics, thumbnails).

@@ -166,14 +166,21 @@ void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, con
 {
     if (cancel && cancel->load())
         throw Cancelled();
-    // Only the attention's tensors: converting the MLP (3 x d_ffn x d_model) would cost more than a head's maps.
-    LayerWeights attentionOnly = stored;
-    for (at::Tensor* t : {&attentionOnly.ffnNorm, &attentionOnly.ffnNormBias, &attentionOnly.ffnPostNorm,
-             &attentionOnly.w1, &attentionOnly.w2, &attentionOnly.w3, &attentionOnly.b1, &attentionOnly.b2,
-             &attentionOnly.b3})
+    // Only what the maps need: converting the MLP (3 x d_ffn x d_model) would cost more than a head's maps, and the
+    // values and output projection only feed the layer's output, which nobody reads here.
+    LayerWeights mapsOnly = stored;
+    for (at::Tensor* t : {&mapsOnly.ffnNorm, &mapsOnly.ffnNormBias, &mapsOnly.ffnPostNorm, &mapsOnly.w1, &mapsOnly.w2,
+             &mapsOnly.w3, &mapsOnly.b1, &mapsOnly.b2, &mapsOnly.b3, &mapsOnly.wo, &mapsOnly.bo})
         *t = at::Tensor();
-    const LayerWeights w = computeLayer(attentionOnly, dtype);
-    attend(attentionInput(x, w, config), w, config, layerContext(config, layer, setup, &capture, cancel), &capture);
+    const bool valueGates = config.hasCope() && !config.cope.sepKey && config.arch.copeValueGates;
+    if (!valueGates) { // cope_val_gates read their gates from q.v
+        mapsOnly.wv = at::Tensor();
+        mapsOnly.bv = at::Tensor();
+    }
+    const LayerWeights w = computeLayer(mapsOnly, dtype);
+    AttentionContext ctx = layerContext(config, layer, setup, &capture, cancel);
+    ctx.mapsOnly = true;
+    attend(attentionInput(x, w, config), w, config, ctx, &capture);
 }
 
 at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, bool allPositions)
