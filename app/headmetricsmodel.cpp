@@ -25,13 +25,13 @@ int decimalsOf(int column)
 
 HeadMetricsModel::HeadMetricsModel(QObject* parent)
     : QAbstractTableModel(parent)
-    , m_titles {tr("layer"), tr("head"), tr("entropy"), tr("sink"), tr("max"), tr("distance"), tr("neg. mass"),
-          tr("λ"), tr("mean gate"), tr("gate row-sum"), tr("to span"), tr("noise")}
+    , m_titles {tr("layer"), tr("head"), tr("entropy"), tr("sink"), tr("max"), tr("distance"), tr("neg. mass"), tr("λ"),
+          tr("mean gate"), tr("gate row-sum"), tr("to span"), tr("noise")}
     , m_tips {QString(), QString(), tr("mean row entropy of |w| (nats)"),
           tr("mean attention on the first token (rows ≥ 1)"), tr("mean row maximum"),
           tr("mean attention distance (tokens)"), tr("DIFF: mean negative mass per row of D/(1 − λ)"),
-          tr("DIFF: λ of the layer"), tr("CoPE: mean gate"), tr("CoPE: mean row sum of the gates (what the head counts)"),
-          tr("attention on the marked span (Table 3)"),
+          tr("DIFF: λ of the layer"), tr("CoPE: mean gate"),
+          tr("CoPE: mean row sum of the gates (what the head counts)"), tr("attention on the marked span (Table 3)"),
           tr("attention on the context outside the span, first token and question (Table 3)")}
 {
 }

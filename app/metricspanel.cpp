@@ -23,7 +23,8 @@ MetricsPanel::MetricsPanel(QWidget* parent)
     m_table = new QTableView(this);
     m_table->setModel(m_proxy);
     m_table->setSortingEnabled(true);
-    m_table->sortByColumn(HeadMetricsModel::Layer, Qt::AscendingOrder); // layer 0 first; QTableView starts descending otherwise
+    m_table->sortByColumn(
+        HeadMetricsModel::Layer, Qt::AscendingOrder); // layer 0 first; QTableView starts descending otherwise
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->verticalHeader()->setVisible(false);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -43,7 +44,8 @@ MetricsPanel::MetricsPanel(QWidget* parent)
     layout->addWidget(m_table, 1);
     connect(m_table, &QTableView::doubleClicked, this, [this](const QModelIndex& index) {
         const QModelIndex source = m_proxy->mapToSource(index);
-        Q_EMIT headActivated(m_model->index(source.row(), HeadMetricsModel::Layer).data(HeadMetricsModel::ValueRole).toInt(),
+        Q_EMIT headActivated(
+            m_model->index(source.row(), HeadMetricsModel::Layer).data(HeadMetricsModel::ValueRole).toInt(),
             m_model->index(source.row(), HeadMetricsModel::Head).data(HeadMetricsModel::ValueRole).toInt());
     });
 }
@@ -70,7 +72,8 @@ void MetricsPanel::setResults(const RunOutput& output, const QString& spanDescri
             flipped << QStringLiteral("L%1 (λ = %2)").arg(m.layer).arg(m.lambda, 0, 'f', 2);
     const QString lambdaNote = flipped.isEmpty()
         ? QString()
-        : tr("<br><span style=\"color:#c0392b\">λ &gt; 1 in %1: there 1 − λ &lt; 0, so D/(1 − λ) flips the sign of D and "
+        : tr("<br><span style=\"color:#c0392b\">λ &gt; 1 in %1: there 1 − λ &lt; 0, so D/(1 − λ) flips the sign of D "
+             "and "
              "its to-span/noise numbers can exceed 1 or go negative (mass is normalised by a negative total).</span>")
               .arg(flipped.join(QStringLiteral(", ")));
     if (!output.metricsError.isEmpty()) {
@@ -86,10 +89,9 @@ void MetricsPanel::setResults(const RunOutput& output, const QString& spanDescri
                                .arg(a.rest, 0, 'f', 4)
             + lambdaNote);
     } else {
-        m_summary->setText(
-            tr("%1 heads over %2 tokens. Select tokens in the token strip to mark the relevant span.")
-                .arg(output.metrics.size())
-                .arg(output.capture.tokens.size())
+        m_summary->setText(tr("%1 heads over %2 tokens. Select tokens in the token strip to mark the relevant span.")
+                               .arg(output.metrics.size())
+                               .arg(output.capture.tokens.size())
             + lambdaNote);
     }
 }

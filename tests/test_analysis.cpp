@@ -106,7 +106,9 @@ TEST_P(AnalyzeTest, HeadAndLayerSwitchesRunOneLayerAndGiveTheWholePassMaps)
     for (const AttentionMap& map : got.maps())
         expectSameMap(map, *layer1.find(1, 0, map.kind), 1e-6);
 
-    // Every other head of that layer, then heads of another layer: one layer's attention each time.
+    // Every other head of that layer, then heads of another layer: one layer's attention each time. Layer 1 was
+    // captured, so its queries and keys are kept and a switch there runs score tiles only; layer 2 was run without a
+    // capture, so a switch there projects one head's slice from the kept layer input: both paths are checked here.
     for (const HeadRef ref : {HeadRef {1, 3}, HeadRef {1, 2}, HeadRef {2, 1}, HeadRef {1, 1}}) {
         request.heads = {ref};
         auto again = runAnalysis(*model, request, got);

@@ -159,6 +159,21 @@ at::Tensor fusedCausalAttention(const at::Tensor& q, const at::Tensor& k, const 
 #endif
 }
 
+at::Tensor softmaxTile(const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t layer, int64_t q0,
+    int64_t q1, at::ScalarType dtype, LayerCapture* capture)
+{
+    const TileScores scores = tileScores(in, w, c, layer, q0, q1, /*nanToNum=*/false);
+    if (scores.cope) {
+        keepTile(capture, MapKind::G, scores.cope->gates, q0);
+        keepTile(capture, MapKind::P, scores.cope->positions, q0);
+        keepTile(capture, MapKind::B, scores.cope->bias, q0);
+    }
+    keepTile(capture, MapKind::S, scores.logits, q0);
+    const at::Tensor attention = at::softmax(scores.logits, -1, at::kFloat).to(dtype);
+    keepTile(capture, MapKind::A, attention, q0);
+    return attention;
+}
+
 at::Tensor softmaxAttention(
     const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx, LayerCapture* capture)
 {
@@ -183,6 +198,9 @@ at::Tensor softmaxAttention(
         if (copeKey.defined())
             copeKey = applyRope(copeKey, *ctx.rope, c.rope.style);
     }
+    const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
+    if (capture && capture->keepScores)
+        *capture->keepScores = {q, k, copeKey, unrotated ? qUnrotated : q};
     if (nRep > 1) { // query head i reads kv head i / nRep
         k = k.repeat_interleave(nRep, 1);
         if (v.defined())
@@ -195,19 +213,10 @@ at::Tensor softmaxAttention(
     if (fusedAttentionApplies(c, ctx.layer, seqLen, capture)) {
         heads = fusedCausalAttention(q, k, v);
     } else {
-        const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
         const ScoreInputs inputs {q, k, copeKey, unrotated ? qUnrotated : q};
         std::vector<at::Tensor> rows;
         forEachQueryTile(seqLen, ctx, [&](int64_t q0, int64_t q1) {
-            const TileScores scores = tileScores(inputs, w, c, ctx.layer, q0, q1, /*nanToNum=*/false);
-            if (scores.cope) {
-                keepTile(capture, MapKind::G, scores.cope->gates, q0);
-                keepTile(capture, MapKind::P, scores.cope->positions, q0);
-                keepTile(capture, MapKind::B, scores.cope->bias, q0);
-            }
-            keepTile(capture, MapKind::S, scores.logits, q0);
-            const at::Tensor attention = at::softmax(scores.logits, -1, at::kFloat).to(h.scalar_type());
-            keepTile(capture, MapKind::A, attention, q0);
+            const at::Tensor attention = softmaxTile(inputs, w, c, ctx.layer, q0, q1, h.scalar_type(), capture);
             if (!ctx.mapsOnly)
                 rows.push_back(at::matmul(attention, v.narrow(2, 0, q1))); // [B, H, t, d]
         });

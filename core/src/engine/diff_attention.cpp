@@ -37,6 +37,37 @@ at::Tensor diffLambda(const LayerWeights& w, int64_t depth)
     return lambda1 - lambda2 + lambdaInit(depth);
 }
 
+at::Tensor diffTile(const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t layer, int64_t q0,
+    int64_t q1, at::ScalarType dtype, const at::Tensor& lambdaFull, double lambda, LayerCapture* capture)
+{
+    // diff + CoPE: each sub-head (group) gets its own gates and positions from its own q_g . k_g, and both groups
+    // read the layer's single pos_emb table.
+    const TileScores scores = tileScores(in, w, c, layer, q0, q1, /*nanToNum=*/true); // [B, 2H, t, q1]
+    if (scores.cope) {
+        keepTile(capture, MapKind::G1, group(scores.cope->gates, 0), q0);
+        keepTile(capture, MapKind::P1, group(scores.cope->positions, 0), q0);
+        keepTile(capture, MapKind::B1, group(scores.cope->bias, 0), q0);
+        keepTile(capture, MapKind::G2, group(scores.cope->gates, 1), q0);
+        keepTile(capture, MapKind::P2, group(scores.cope->positions, 1), q0);
+        keepTile(capture, MapKind::B2, group(scores.cope->bias, 1), q0);
+    }
+    const at::Tensor& logits = scores.logits;
+    keepTile(capture, MapKind::S1, group(logits, 0), q0);
+    keepTile(capture, MapKind::S2, group(logits, 1), q0);
+    const at::Tensor attention = at::softmax(logits, -1, at::kFloat).to(dtype);
+    const at::Tensor a1 = group(attention, 0);
+    const at::Tensor a2 = group(attention, 1);
+    const at::Tensor lambdaA2 = lambdaFull * a2;
+    const at::Tensor diff = a1 - lambdaA2; // [B, H, t, q1]; rows sum to 1 - lambda
+    keepTile(capture, MapKind::A1, a1, q0);
+    keepTile(capture, MapKind::A2, a2, q0);
+    keepTile(capture, MapKind::LA2, lambdaA2, q0);
+    keepTile(capture, MapKind::D, diff, q0);
+    if (wants(capture, MapKind::DN))
+        keepTile(capture, MapKind::DN, diff.to(at::kFloat) / (1.0 - lambda), q0);
+    return diff;
+}
+
 at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const AttentionContext& ctx, LayerCapture* capture)
 {
     const ModelConfig& c = ctx.config;
@@ -49,7 +80,8 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
     at::Tensor q = headNorm(splitHeads(project(h, w.wq, w.bq), 2 * nHeads, d), w.qNorm, c.normEps); // [B, 2H, T, d]
     at::Tensor k
         = headNorm(splitHeads(project(h, w.wk, w.bk), 2 * c.nKvHeads, d), w.kNorm, c.normEps); // [B, 2Hkv, T, d]
-    at::Tensor v = ctx.mapsOnly ? at::Tensor() : splitHeads(project(h, w.wv, w.bv), c.nKvHeads, 2 * d); // [B, Hkv, T, 2d]
+    at::Tensor v
+        = ctx.mapsOnly ? at::Tensor() : splitHeads(project(h, w.wv, w.bv), c.nKvHeads, 2 * d); // [B, Hkv, T, 2d]
     const at::Tensor qUnrotated = q;
     at::Tensor copeKey;
     if (c.hasCope() && c.cope.sepKey)
@@ -60,6 +92,9 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
         if (copeKey.defined())
             copeKey = applyRope(copeKey, *ctx.rope, c.rope.style);
     }
+    const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
+    if (capture && capture->keepScores)
+        *capture->keepScores = {q, k, copeKey, unrotated ? qUnrotated : q};
     if (nRep > 1) {
         const std::vector<int64_t> indexValues = diffKeySubHeadIndex(nHeads, c.nKvHeads, c.gqa);
         const at::Tensor index = at::tensor(indexValues, at::TensorOptions().dtype(at::kLong)).to(h.device());
@@ -86,35 +121,10 @@ at::Tensor diffAttention(const at::Tensor& h, const LayerWeights& w, const Atten
         };
         heads = groupOutput(0) - lambdaFull * groupOutput(1);
     } else {
-        const bool unrotated = c.position == PositionKind::RopeCope && c.cope.ropeQuery == CopeRopeQuery::Unrotated;
         const ScoreInputs inputs {q, k, copeKey, unrotated ? qUnrotated : q};
         std::vector<at::Tensor> rows;
         forEachQueryTile(seqLen, ctx, [&](int64_t q0, int64_t q1) {
-            // diff + CoPE: each sub-head (group) gets its own gates and positions from its own q_g . k_g, and
-            // both groups read the layer's single pos_emb table.
-            const TileScores scores = tileScores(inputs, w, c, ctx.layer, q0, q1, /*nanToNum=*/true); // [B, 2H, t, q1]
-            if (scores.cope) {
-                keepTile(capture, MapKind::G1, group(scores.cope->gates, 0), q0);
-                keepTile(capture, MapKind::P1, group(scores.cope->positions, 0), q0);
-                keepTile(capture, MapKind::B1, group(scores.cope->bias, 0), q0);
-                keepTile(capture, MapKind::G2, group(scores.cope->gates, 1), q0);
-                keepTile(capture, MapKind::P2, group(scores.cope->positions, 1), q0);
-                keepTile(capture, MapKind::B2, group(scores.cope->bias, 1), q0);
-            }
-            const at::Tensor& logits = scores.logits;
-            keepTile(capture, MapKind::S1, group(logits, 0), q0);
-            keepTile(capture, MapKind::S2, group(logits, 1), q0);
-            const at::Tensor attention = at::softmax(logits, -1, at::kFloat).to(dtype);
-            const at::Tensor a1 = group(attention, 0);
-            const at::Tensor a2 = group(attention, 1);
-            const at::Tensor lambdaA2 = lambdaFull * a2;
-            const at::Tensor diff = a1 - lambdaA2; // [B, H, t, q1]; rows sum to 1 - lambda
-            keepTile(capture, MapKind::A1, a1, q0);
-            keepTile(capture, MapKind::A2, a2, q0);
-            keepTile(capture, MapKind::LA2, lambdaA2, q0);
-            keepTile(capture, MapKind::D, diff, q0);
-            if (wants(capture, MapKind::DN))
-                keepTile(capture, MapKind::DN, diff.to(at::kFloat) / (1.0 - lambda), q0);
+            const at::Tensor diff = diffTile(inputs, w, c, ctx.layer, q0, q1, dtype, lambdaFull, lambda, capture);
             if (!ctx.mapsOnly)
                 rows.push_back(at::matmul(diff, v.narrow(2, 0, q1))); // [B, H, t, 2d]
         });

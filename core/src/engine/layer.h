@@ -67,6 +67,19 @@ public:
     virtual int64_t rowAlignment() const { return 1; }
 };
 
+/**
+ * @brief One layer's queries and keys as its attention computed them (projected, normed, rotated), before the GQA
+ * expansion: what a later request needs to recompute any head's scores without the projections. Softmax: q [B, H, T,
+ * d], k [B, Hkv, T, d]; diff: sub-heads 2H and 2Hkv. copeKey: separate gate keys (or the values for cope_val_gates),
+ * undefined without them; copeQuery: the query CoPE's z = q.E uses.
+ */
+struct KeptScores {
+    at::Tensor q, k, copeKey, copeQuery;
+    bool kept() const { return q.defined(); }
+    /// Bytes held (a tensor shared by two fields counts once).
+    int64_t bytes() const;
+};
+
 /// What one captured layer hands out: its maps (through the collector, a tile at a time), what the observers
 /// take from the same tiles, and lambda (diff).
 struct LayerCapture {
@@ -77,6 +90,7 @@ struct LayerCapture {
     MapCollector collector;
     std::vector<TileObserver*> observers; ///< not owned
     std::optional<double> lambda;
+    KeptScores* keepScores = nullptr; ///< when set, the attention stores its queries and keys here (not owned)
     /// Tiles must start at a multiple of every consumer's alignment.
     int64_t rowAlignment() const;
 };
@@ -125,6 +139,22 @@ struct TileScores {
 /// nanToNum: the official diff module applies nan_to_num to q.k before anything else.
 TileScores tileScores(const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t layer, int64_t q0,
     int64_t q1, bool nanToNum);
+
+/// One query tile of softmax attention: the scores' maps (S, G, P, B, A) go to the capture; returns A [B, Hs, t, q1].
+at::Tensor softmaxTile(const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t layer, int64_t q0,
+    int64_t q1, at::ScalarType dtype, LayerCapture* capture);
+/// One query tile of differential attention: every map (S1 S2 G1 ... A1 A2 LA2 D DN) goes to the capture; returns
+/// D = A1 - lambda A2 [B, H, t, q1]. lambdaFull: lambda in the compute dtype (0-dim); lambda: the same as a double.
+at::Tensor diffTile(const ScoreInputs& in, const LayerWeights& w, const ModelConfig& c, int64_t layer, int64_t q0,
+    int64_t q1, at::ScalarType dtype, const at::Tensor& lambdaFull, double lambda, LayerCapture* capture);
+
+/**
+ * @brief The maps of some heads of a layer from its kept queries and keys (no projection runs): heads' tiles go to
+ * `capture` as [B, heads.size(), t, q1], in the order of `heads`. The same tensors and tile code as the pass that
+ * kept them, so the maps are the same.
+ */
+void captureFromKeptScores(const KeptScores& kept, const LayerWeights& stored, const ModelConfig& config, int64_t layer,
+    const std::vector<int64_t>& heads, const AttentionContext& ctx, LayerCapture& capture);
 
 /// The factor q.k is multiplied by: 1/sqrt(d), or the family's own (Gemma 2, GPT-2's per-layer scaling).
 double scoreScale(const ModelConfig& c, int64_t layer);

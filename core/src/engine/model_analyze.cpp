@@ -218,6 +218,8 @@ Result<AnalysisSummary> Model::analyze(
             state.stride = request.keepPromptState ? checkpointStride(c.nLayers, bytesPerInput, kPromptStateBudgetBytes)
                                                    : c.nLayers + 1; // nothing kept
             state.layerInputs.assign(static_cast<size_t>(c.nLayers), at::Tensor());
+            state.scores.assign(static_cast<size_t>(c.nLayers), KeptScores());
+            int64_t scoresBytes = 0;
             at::Tensor x = embed(
                 m->weights, c, at::tensor(tokens, at::TensorOptions().dtype(at::kLong)).to(m->device).unsqueeze(0));
             for (int64_t layer = 0; layer < c.nLayers; ++layer) {
@@ -228,7 +230,13 @@ Result<AnalysisSummary> Model::analyze(
                     x = runLayer(m->weights, c, x, layer, setup, nullptr, control.cancel);
                 } else {
                     LayerJob job(request, c, layer, n, heads, wantStats, layerLambda(layer), m->device);
+                    KeptScores& scores = state.scores[static_cast<size_t>(layer)];
+                    if (request.keepPromptState && scoresBytes < kKeptScoresBudgetBytes)
+                        job.capture().keepScores = &scores;
                     x = runLayer(m->weights, c, x, layer, setup, &job.capture(), control.cancel);
+                    scoresBytes += scores.bytes();
+                    if (scoresBytes > kKeptScoresBudgetBytes)
+                        scores = KeptScores(); // over the budget: this layer's switches project again
                     LayerResult result = newResult(layer);
                     job.finish(result, wantStats ? &newStats[layer] : nullptr);
                     if (onLayer)
@@ -256,12 +264,32 @@ Result<AnalysisSummary> Model::analyze(
             for (int64_t layer : layers) {
                 const std::vector<int64_t> heads = headsAt(layer);
                 LayerResult result = newResult(layer);
-                if (!heads.empty() || computeStats) {
+                const LayerWeights& stored = m->weights.layers[static_cast<size_t>(layer)];
+                static const KeptScores none;
+                const KeptScores& scores = static_cast<size_t>(layer) < state.scores.size()
+                    ? state.scores[static_cast<size_t>(layer)]
+                    : none;
+                if ((!heads.empty() || computeStats) && scores.kept()) {
+                    // The layer's queries and keys are kept: only the asked heads' score tiles run.
+                    if (computeStats) {
+                        LayerJob job(request, c, layer, n, heads, computeStats, layerLambda(layer), m->device);
+                        captureKeptAttention(
+                            scores, stored, c, layer, headRange(c.nHeads), setup, job.capture(), control.cancel);
+                        job.finish(result, &newStats[layer]);
+                    } else {
+                        LayerCapture capture(MapCollector(request.region, n,
+                            headRange(static_cast<int64_t>(heads.size())), request.kinds, m->device));
+                        captureKeptAttention(scores, stored, c, layer, heads, setup, capture, control.cancel);
+                        appendMaps(capture.collector, heads, layer, request.kinds, result.maps);
+                    }
+                    ++computed;
+                    if (control.onLayer)
+                        control.onLayer(computed, total);
+                } else if (!heads.empty() || computeStats) {
                     const size_t kept = static_cast<size_t>(layer / state.stride * state.stride);
                     at::Tensor x = state.layerInputs[kept];
                     for (int64_t l = static_cast<int64_t>(kept); l < layer; ++l) // from the nearest kept input
                         x = runLayer(m->weights, c, x, l, setup, nullptr, control.cancel);
-                    const LayerWeights& stored = m->weights.layers[static_cast<size_t>(layer)];
                     // One head's slice costs d_head projection rows instead of the layer's H x d_head; numbers of every
                     // head, or many heads, take the whole layer's attention once.
                     if (computeStats || static_cast<int64_t>(heads.size()) * 4 > c.nHeads) {

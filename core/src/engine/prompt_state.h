@@ -2,6 +2,7 @@
 #pragma once
 
 #include "attnscope/analysis.h"
+#include "engine/layer.h"
 #include "engine/torch_includes.h"
 
 #include <map>
@@ -20,6 +21,9 @@ struct PromptState {
     std::vector<at::Tensor> layerInputs; ///< [nLayers]; undefined where not kept
     int64_t stride = 1; ///< inputs of layers 0, stride, 2 stride, ... are kept
     std::vector<float> lastLogits;
+    /// [nLayers]; each layer's queries and keys, kept within kKeptScoresBudgetBytes (first layers first): a head
+    /// switch on such a layer computes only that head's score tiles.
+    std::vector<KeptScores> scores;
 
     /// Per-layer numbers, valid for the span and thumbnail size they were computed with.
     struct LayerStats {
@@ -39,6 +43,10 @@ struct PromptState {
 
 /// Layer inputs are kept within this many bytes (each is T x d_model in the compute dtype).
 constexpr int64_t kPromptStateBudgetBytes = int64_t(2) << 30;
+
+/// Layers' queries and keys are kept within this many bytes (T x (H + Hkv) x d_head each, in the compute dtype:
+/// 336 MiB for 16 layers x 32 + 8 heads x 64 at 2048 tokens in fp32).
+constexpr int64_t kKeptScoresBudgetBytes = int64_t(1) << 30;
 
 /// Keep the input of every stride-th layer so that the kept inputs fit the budget (at least layer 0 is kept).
 int64_t checkpointStride(int64_t layers, int64_t bytesPerInput, int64_t budgetBytes);

@@ -183,6 +183,16 @@ void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, con
     attend(attentionInput(x, w, config), w, config, ctx, &capture);
 }
 
+void captureKeptAttention(const KeptScores& kept, const LayerWeights& stored, const ModelConfig& config, int64_t layer,
+    const std::vector<int64_t>& heads, const ForwardSetup& setup, LayerCapture& capture,
+    const std::atomic<bool>* cancel)
+{
+    if (cancel && cancel->load())
+        throw Cancelled();
+    captureFromKeptScores(
+        kept, stored, config, layer, heads, layerContext(config, layer, setup, &capture, cancel), capture);
+}
+
 at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, bool allPositions)
 {
     const at::ScalarType dtype = weights.computeDtype;

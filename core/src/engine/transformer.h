@@ -36,6 +36,10 @@ at::Tensor runLayer(const ModelWeights& weights, const ModelConfig& config, cons
 void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, const ModelConfig& config,
     const at::Tensor& x, int64_t layer, const ForwardSetup& setup, LayerCapture& capture,
     const std::atomic<bool>* cancel);
+/// The maps of `heads` of one layer from its kept queries and keys (no projection runs), tiled as a pass would tile it.
+void captureKeptAttention(const KeptScores& kept, const LayerWeights& stored, const ModelConfig& config, int64_t layer,
+    const std::vector<int64_t>& heads, const ForwardSetup& setup, LayerCapture& capture,
+    const std::atomic<bool>* cancel);
 /// The final norm and the output head: logits [B, V] at the last position (fp32), or [B, T, V] when allPositions.
 at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, bool allPositions);
 
