@@ -69,7 +69,7 @@ struct RunOutput {
 inline constexpr int64_t kThumbnailSize = 48;
 /// Above this many tokens the panels show device-pooled overviews (kLongPromptOverview^2, max) instead of full
 /// maps; metrics and thumbnails come at any length.
-inline constexpr int64_t kLongPromptTokens = 2048;
+inline constexpr int64_t kLongPromptTokens = kInteractiveFullMapTokens;
 inline constexpr int64_t kLongPromptOverview = 1024;
 
 /// What a compare view shows for each model: the attention (A, or D/(1 - λ) so rows sum to 1 in both kinds of

@@ -2,10 +2,13 @@
 // attnscope-cli bench: long-context timings of the engine's paths (issue #5, docs/performance.md). For each
 // model and prompt length: the forward pass, one head's overview, one layer's overviews, every layer's
 // overviews, a 256 x 256 window, the naive path (full maps in one tile, pooled on the host) where it fits,
-// peak memory, and the matmul floor of the maps' FLOPs. bench/eager_reference.py measures the PyTorch
-// eager way on the same shapes; bench/run.sh runs both and prints the ratios.
+// peak memory, the matmul floor of the maps' FLOPs, and a head switch on the kept prompt state (what the app does
+// when the user steps through heads: full maps up to kInteractiveFullMapTokens, overviews above).
+// bench/eager_reference.py measures the PyTorch eager way on the same shapes; bench/run.sh runs both and prints the
+// ratios.
 #include "cli_common.h"
 
+#include "attnscope/analysis.h"
 #include "attnscope/fileio.h"
 #include "attnscope/init.h"
 #include "attnscope/model_format.h"
@@ -33,7 +36,7 @@ struct BenchArgs {
     int repeats = 3;
     int64_t tile = 0; ///< query tile of every capture (0 = the engine's choice from its memory budget)
     /// Which measurements to take: forward, head, layer, all, window, maps (naive has its own flag).
-    std::vector<std::string> paths {"forward", "head", "layer", "all", "window", "maps"};
+    std::vector<std::string> paths {"forward", "head", "layer", "all", "window", "maps", "switch"};
     bool naive = true;
     std::string work = "out/bench";
     std::string json;
@@ -181,6 +184,35 @@ nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name,
         // maps are allowed, overviews beyond.
         const Timing everyMap = measure("maps", allHeads, n <= kMaxFullMapTokens ? MapRegion::full() : overview,
             availableMapKinds(c, /*includeLogits=*/false));
+        // A head switch: one pass with every head's numbers keeps the prompt state, then each timed run shows the
+        // next head of the middle layer (never the same one twice in a row), as the app asks for it.
+        Timing headSwitch;
+        headSwitch.error = "skipped";
+        if (std::find(a.paths.begin(), a.paths.end(), "switch") != a.paths.end()) {
+            AnalysisRequest request;
+            request.tokens = tokens;
+            request.kinds = kinds;
+            request.region = n <= kInteractiveFullMapTokens ? MapRegion::full() : overview;
+            request.queryTile = a.tile;
+            request.metrics = true;
+            request.thumbnailSize = 48;
+            request.heads = {{layer, 0}};
+            m.forgetPrompt();
+            if (auto first = m.analyze(request, {}); !first) {
+                headSwitch.error = first.message();
+            } else {
+                request.metrics = false;
+                request.thumbnailSize = 0;
+                int64_t head = 0;
+                headSwitch = timeIt(a, device, [&] {
+                    head = (head + 1) % c.nHeads;
+                    request.heads = {{layer, head}};
+                    auto shown = m.analyze(request, {});
+                    return shown ? Status::ok() : shown.status();
+                });
+            }
+            m.forgetPrompt();
+        }
         Timing naive;
         naive.error = "skipped";
         if (a.naive && n <= kMaxFullMapTokens)
@@ -208,14 +240,17 @@ nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name,
         row["window_256"] = toJson(win);
         row["naive_head"] = toJson(naive);
         row["every_map"] = toJson(everyMap);
+        row["head_switch"] = toJson(headSwitch);
         row["floor_head_seconds"] = floorOf(1.0);
         row["floor_layer_seconds"] = floorOf(static_cast<double>(c.nHeads));
         row["floor_all_seconds"] = floorOf(static_cast<double>(c.nHeads * c.nLayers));
         rows.push_back(row);
         std::printf(
-            "%-24s %6lld  fwd %10s  head %10s  layer %10s  all %10s  win %10s  naive %10s  maps %10s  peak %s\n",
+            "%-24s %6lld  fwd %10s  head %10s  layer %10s  all %10s  win %10s  naive %10s  maps %10s  switch %10s  "
+            "peak %s\n",
             name.c_str(), static_cast<long long>(n), cell(forward).c_str(), cell(head).c_str(), cell(layerAll).c_str(),
             cell(every).c_str(), cell(win).c_str(), cell(naive).c_str(), cell(everyMap).c_str(),
+            cell(headSwitch).c_str(),
             every.peakBytes < 0 ? "?" : formatBytes(static_cast<double>(every.peakBytes)).c_str());
         std::fflush(stdout);
     }
@@ -319,9 +354,10 @@ void registerBench(CLI::App& app, int& exitCode)
     cmd->add_option("--repeats", args->repeats, "timed repeats per measurement (median)")->capture_default_str();
     cmd->add_flag("--naive,!--no-naive", args->naive, "also time the naive path (full maps in one tile)");
     cmd->add_option("--paths", args->paths,
-           "measurements to take: forward, head, layer, all (overviews), window, maps (every kind of every head)")
+           "measurements to take: forward, head, layer, all (overviews), window, maps (every kind of every head), "
+           "switch (a head switch on the kept prompt)")
         ->delimiter(',')
-        ->check(CLI::IsMember({"forward", "head", "layer", "all", "window", "maps"}))
+        ->check(CLI::IsMember({"forward", "head", "layer", "all", "window", "maps", "switch"}))
         ->capture_default_str();
     cmd->add_option("--tile", args->tile, "query tile of every capture (default: from the memory budget)")
         ->check(CLI::NonNegativeNumber);

@@ -20,6 +20,10 @@ namespace attn {
  * server's wire messages. Plain values (ids, strings, arrays), so a request can cross a thread or a socket.
  */
 
+/// Up to this many tokens an interactive view shows full maps; above, device-pooled overviews (a full map would have
+/// more cells than a screen has pixels). The app and the head-switch benchmark share it.
+inline constexpr int64_t kInteractiveFullMapTokens = 2048;
+
 /**
  * @brief One cancellation flag, shared by a request and whoever may stop it: the stream that superseded it,
  * the user's Cancel, a client that disconnected. Copies share the flag.

@@ -109,6 +109,12 @@ AttentionContext ForwardSetup::context(const ModelConfig& config, int64_t layer,
     return AttentionContext {config, layer, rope ? &*rope : nullptr, budgetTile, cancel};
 }
 
+int64_t ForwardSetup::tileFor(
+    const ModelConfig& config, int64_t seqLen, at::ScalarType dtype, const at::Device& device) const
+{
+    return requestedTile > 0 ? requestedTile : autoQueryTile(config, 1, seqLen, dtype, device, /*training=*/false);
+}
+
 ForwardSetup forwardSetup(
     const ModelWeights& weights, const ModelConfig& config, int64_t batch, int64_t seqLen, int64_t requestedTile)
 {
@@ -116,6 +122,7 @@ ForwardSetup forwardSetup(
     const at::Device device = weights.tokEmbeddings.device();
     if (config.hasRope())
         setup.rope = ropeTables(seqLen, config.headDim, config.rope, device);
+    setup.requestedTile = requestedTile;
     setup.budgetTile = requestedTile > 0
         ? requestedTile
         : autoQueryTile(config, batch, seqLen, weights.computeDtype, device, /*training=*/at::GradMode::is_enabled());
@@ -178,7 +185,9 @@ void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, con
         mapsOnly.bv = at::Tensor();
     }
     const LayerWeights w = computeLayer(mapsOnly, dtype);
-    AttentionContext ctx = layerContext(config, layer, setup, &capture, cancel);
+    ForwardSetup forTheseHeads = setup;
+    forTheseHeads.budgetTile = setup.tileFor(config, x.size(1), dtype, x.device());
+    AttentionContext ctx = layerContext(config, layer, forTheseHeads, &capture, cancel);
     ctx.mapsOnly = true;
     attend(attentionInput(x, w, config), w, config, ctx, &capture);
 }
@@ -189,8 +198,12 @@ void captureKeptAttention(const KeptScores& kept, const LayerWeights& stored, co
 {
     if (cancel && cancel->load())
         throw Cancelled();
+    ModelConfig chosen = config; // the tile's rows are sized for the chosen heads only
+    chosen.nHeads = chosen.nKvHeads = static_cast<int64_t>(heads.size());
+    ForwardSetup forTheseHeads = setup;
+    forTheseHeads.budgetTile = setup.tileFor(chosen, kept.q.size(2), kept.q.scalar_type(), kept.q.device());
     captureFromKeptScores(
-        kept, stored, config, layer, heads, layerContext(config, layer, setup, &capture, cancel), capture);
+        kept, stored, config, layer, heads, layerContext(config, layer, forTheseHeads, &capture, cancel), capture);
 }
 
 at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, bool allPositions)

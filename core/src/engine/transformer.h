@@ -19,7 +19,11 @@ struct ForwardCapture {
 /// What every layer of one forward needs: the RoPE tables for the sequence and the query tile from the budget.
 struct ForwardSetup {
     std::optional<RopeTables> rope;
-    int64_t budgetTile = 0;
+    int64_t budgetTile = 0; ///< query rows per tile for every head of a layer (the memory budget's choice)
+    int64_t requestedTile = 0; ///< the request's own tile, 0 = none
+    /// The tile for a pass over `config`'s heads only (a one-head slice or a few kept heads take many more rows per
+    /// tile within the same budget: 8 rows x 257 tiles for one head at 2K tokens cost 90 ms of per-tile overhead).
+    int64_t tileFor(const ModelConfig& config, int64_t seqLen, at::ScalarType dtype, const at::Device& device) const;
     AttentionContext context(const ModelConfig& config, int64_t layer, const std::atomic<bool>* cancel) const;
 };
 ForwardSetup forwardSetup(
