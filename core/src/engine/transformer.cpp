@@ -104,9 +104,19 @@ at::Tensor outputLogits(const at::Tensor& x, const at::Tensor& output, at::Scala
 
 } // namespace
 
-AttentionContext ForwardSetup::context(const ModelConfig& config, int64_t layer, const std::atomic<bool>* cancel) const
+at::Device layerDevice(const LayerWeights& layer)
 {
-    return AttentionContext {config, layer, rope ? &*rope : nullptr, budgetTile, cancel};
+    return layer.wq.device(); // every layer has a query projection
+}
+
+AttentionContext ForwardSetup::context(
+    const ModelConfig& config, int64_t layer, const at::Device& device, const std::atomic<bool>* cancel) const
+{
+    const RopeTables* tables = nullptr;
+    for (const RopeTables& t : rope)
+        if (t.cos.device() == device)
+            tables = &t;
+    return AttentionContext {config, layer, tables, budgetTile, cancel};
 }
 
 ForwardSetup forwardSetup(
@@ -114,8 +124,16 @@ ForwardSetup forwardSetup(
 {
     ForwardSetup setup;
     const at::Device device = weights.tokEmbeddings.device();
-    if (config.hasRope())
-        setup.rope = ropeTables(seqLen, config.headDim, config.rope, device);
+    if (config.hasRope()) {
+        // Computed once and copied (exactly) to the other devices, so every layer rotates by the same numbers.
+        setup.rope.push_back(ropeTables(seqLen, config.headDim, config.rope, device));
+        for (const LayerWeights& layer : weights.layers) {
+            const at::Device other = layerDevice(layer);
+            if (std::none_of(
+                    setup.rope.begin(), setup.rope.end(), [&](const RopeTables& t) { return t.cos.device() == other; }))
+                setup.rope.push_back({setup.rope.front().cos.to(other), setup.rope.front().sin.to(other)});
+        }
+    }
     setup.budgetTile = requestedTile > 0
         ? requestedTile
         : autoQueryTile(config, batch, seqLen, weights.computeDtype, device, /*training=*/at::GradMode::is_enabled());
@@ -138,9 +156,9 @@ at::Tensor embed(const ModelWeights& weights, const ModelConfig& config, const a
 namespace {
 
 AttentionContext layerContext(const ModelConfig& config, int64_t layer, const ForwardSetup& setup,
-    const LayerCapture* capture, const std::atomic<bool>* cancel)
+    const LayerCapture* capture, const at::Device& device, const std::atomic<bool>* cancel)
 {
-    AttentionContext ctx = setup.context(config, layer, cancel);
+    AttentionContext ctx = setup.context(config, layer, device, cancel);
     if (capture) {
         // Collectors combine overview blocks that straddle tiles (alignment 1); an observer may still ask for one.
         const int64_t align = capture->rowAlignment();
@@ -157,7 +175,9 @@ at::Tensor runLayer(const ModelWeights& weights, const ModelConfig& config, cons
     if (cancel && cancel->load())
         throw Cancelled();
     const LayerWeights w = computeLayer(weights.layers[static_cast<size_t>(layer)], weights.computeDtype);
-    return block(x, w, config, layerContext(config, layer, setup, capture, cancel), capture);
+    const at::Device device = layerDevice(w);
+    // The hidden state follows the layers across devices (a no-op on the same device); the copy is exact.
+    return block(x.to(device), w, config, layerContext(config, layer, setup, capture, device, cancel), capture);
 }
 
 void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, const ModelConfig& config,
@@ -168,12 +188,14 @@ void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, con
         throw Cancelled();
     // Only the attention's tensors: converting the MLP (3 x d_ffn x d_model) would cost more than a head's maps.
     LayerWeights attentionOnly = stored;
-    for (at::Tensor* t : {&attentionOnly.ffnNorm, &attentionOnly.ffnNormBias, &attentionOnly.ffnPostNorm,
-             &attentionOnly.w1, &attentionOnly.w2, &attentionOnly.w3, &attentionOnly.b1, &attentionOnly.b2,
-             &attentionOnly.b3})
+    for (at::Tensor* t :
+        {&attentionOnly.ffnNorm, &attentionOnly.ffnNormBias, &attentionOnly.ffnPostNorm, &attentionOnly.w1,
+            &attentionOnly.w2, &attentionOnly.w3, &attentionOnly.b1, &attentionOnly.b2, &attentionOnly.b3})
         *t = at::Tensor();
     const LayerWeights w = computeLayer(attentionOnly, dtype);
-    attend(attentionInput(x, w, config), w, config, layerContext(config, layer, setup, &capture, cancel), &capture);
+    const at::Device device = layerDevice(w);
+    attend(attentionInput(x.to(device), w, config), w, config,
+        layerContext(config, layer, setup, &capture, device, cancel), &capture);
 }
 
 at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, bool allPositions)
@@ -181,9 +203,10 @@ at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, c
     const at::ScalarType dtype = weights.computeDtype;
     at::Tensor last = allPositions ? x : x.select(1, x.size(1) - 1);
     if (config.arch.block != BlockLayout::PostNorm) // post-norm blocks end normalised; there is no final norm
-        last = blockNorm(
-            last, inDtype(weights.norm, dtype), inDtype(weights.normBias, dtype), config.arch.norm, config.normEps);
-    at::Tensor logits = outputLogits(last, weights.output, dtype).to(at::kFloat);
+        last = blockNorm(weights.norm.defined() ? last.to(weights.norm.device()) : last, inDtype(weights.norm, dtype),
+            inDtype(weights.normBias, dtype), config.arch.norm, config.normEps);
+    // A tied head is the embedding table, on the first device: the last hidden state goes back there.
+    at::Tensor logits = outputLogits(last.to(weights.output.device()), weights.output, dtype).to(at::kFloat);
     if (config.arch.finalSoftcap > 0.0)
         logits = at::tanh(logits / config.arch.finalSoftcap) * config.arch.finalSoftcap;
     return logits;
