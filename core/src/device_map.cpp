@@ -438,9 +438,28 @@ Result<DeviceMap> planDeviceMap(const ModelFootprint& footprint, const std::vect
     if (!footprint.tiedHead)
         items.push_back({"the output head", footprint.headBytes, &map.head});
 
+    // accelerate keeps room on its "main" devices (the first GPU, and the CPU) for the largest part still to place
+    // (there, to bring an offloaded layer back; here it leaves the first device room for the embeddings' activations
+    // and the logits of a tied head, and keeps our splits those of from_pretrained).
+    size_t firstGpu = devices.size();
+    for (size_t i = 0; i < devices.size() && firstGpu == devices.size(); ++i)
+        if (devices[i].type != DeviceSpec::Type::Cpu)
+            firstGpu = i;
+    auto isMain = [&](size_t i) { return i == firstGpu || devices[i].type == DeviceSpec::Type::Cpu; };
+    std::vector<int64_t> largestAfter(items.size(), 0); // the largest part after each one
+    for (size_t i = items.size() - 1; i > 0; --i)
+        largestAfter[i - 1] = std::max(largestAfter[i], items[i].bytes);
+
     size_t slot = 0;
-    for (const Item& item : items) {
-        while (slot < devices.size() && caps[slot] >= 0 && map.slotBytes[slot] + item.bytes > caps[slot])
+    for (size_t i = 0; i < items.size(); ++i) {
+        const Item& item = items[i];
+        auto fits = [&](size_t s) {
+            if (caps[s] < 0)
+                return true;
+            const int64_t room = caps[s] - (isMain(s) ? largestAfter[i] : 0);
+            return map.slotBytes[s] + item.bytes <= room;
+        };
+        while (slot < devices.size() && !fits(slot))
             ++slot; // like accelerate: a part that does not fit moves on, the device is not revisited
         if (slot == devices.size()) {
             std::ostringstream message;
