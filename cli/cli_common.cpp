@@ -102,10 +102,10 @@ Result<LoadOptions> RunOptions::toLoadOptions() const
             return strategy.status();
         options.strategy = *strategy;
         if (!deviceMap.empty() && devices.empty())
-            return Status::error("--device-map " + deviceMap + " plans over --devices: give the list, e.g. "
-                "--devices cuda:0,cuda:1");
-    } else if (deviceMap.find_first_of("{:") == std::string::npos || deviceMap.size() > 5
-        && deviceMap.compare(deviceMap.size() - 5, 5, ".json") == 0) {
+            return Status::error(
+                "--device-map " + deviceMap + " plans over --devices: give the list, e.g. --devices cuda:0,cuda:1");
+    } else if (deviceMap.find_first_of("{:") == std::string::npos
+        || (deviceMap.size() > 5 && deviceMap.compare(deviceMap.size() - 5, 5, ".json") == 0)) {
         // A file: Hugging Face's device_map as JSON (a few KB; the bound keeps a wrong path from reading a disk).
         auto text = readFile(deviceMap, uint64_t(1) << 20);
         if (!text)

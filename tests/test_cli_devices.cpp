@@ -72,9 +72,9 @@ TEST_F(CliDevices, InfoPrintsTheDeviceMap)
 {
     CliRun text = cli("info " + model + " --devices cpu,cpu", dir);
     ASSERT_EQ(text.code, 0) << text.output;
-    const size_t devices = text.output.find("\ndevices\n  cpu  embeddings, layers 0-");
+    const size_t devices = text.output.find("\ndevices\n  cpu  embeddings, layer");
     ASSERT_NE(devices, std::string::npos) << text.output;
-    EXPECT_NE(text.output.find("-3, final norm, head (", devices), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("3, final norm, head (", devices), std::string::npos) << text.output;
 
     CliRun json = cli("info " + model + " --device-map 0-0:cpu,1-3:cpu --json", dir);
     ASSERT_EQ(json.code, 0) << json.output;

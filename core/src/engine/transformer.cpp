@@ -188,9 +188,9 @@ void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, con
         throw Cancelled();
     // Only the attention's tensors: converting the MLP (3 x d_ffn x d_model) would cost more than a head's maps.
     LayerWeights attentionOnly = stored;
-    for (at::Tensor* t :
-        {&attentionOnly.ffnNorm, &attentionOnly.ffnNormBias, &attentionOnly.ffnPostNorm, &attentionOnly.w1,
-            &attentionOnly.w2, &attentionOnly.w3, &attentionOnly.b1, &attentionOnly.b2, &attentionOnly.b3})
+    for (at::Tensor* t : {&attentionOnly.ffnNorm, &attentionOnly.ffnNormBias, &attentionOnly.ffnPostNorm,
+             &attentionOnly.w1, &attentionOnly.w2, &attentionOnly.w3, &attentionOnly.b1, &attentionOnly.b2,
+             &attentionOnly.b3})
         *t = at::Tensor();
     const LayerWeights w = computeLayer(attentionOnly, dtype);
     const at::Device device = layerDevice(w);
