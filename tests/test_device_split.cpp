@@ -170,7 +170,7 @@ TEST_P(DeviceSplitTest, BalancedOverTwoCpusEqualsOneDeviceBitForBit)
 
 TEST_P(DeviceSplitTest, AnUnevenExplicitMapEqualsOneDeviceBitForBit)
 {
-    for (const std::string& text : {"0-0:cpu,1-3:cpu", "0-2:cpu,3-3:cpu", "0-0:cpu,1-1:cpu,2-2:cpu,3-3:cpu"}) {
+    for (const char* text : {"0-0:cpu,1-3:cpu", "0-2:cpu,3-3:cpu", "0-0:cpu,1-1:cpu,2-2:cpu,3-3:cpu"}) {
         SCOPED_TRACE(text);
         LoadOptions uneven;
         uneven.deviceMap = text;
@@ -202,6 +202,20 @@ TEST(DeviceSplit, OneDeviceIsAOneEntryMap)
     EXPECT_EQ((*model)->deviceName(), "cpu");
     EXPECT_EQ((*model)->deviceMap().devices.size(), 1u);
     EXPECT_EQ((*model)->deviceMap().usedSlots(), std::vector<size_t> {0});
+    // The planner's sizes are the loaded weights: every parameter in fp32, or in bf16 when loaded so (a softmax + RoPE
+    // model has no tensor kept in fp32).
+    const auto total = [](const Model& m) {
+        int64_t sum = 0;
+        for (int64_t bytes : m.deviceMap().slotBytes)
+            sum += bytes;
+        return sum;
+    };
+    EXPECT_EQ(total(**model), 4 * (*model)->parameterCount());
+    LoadOptions bf16 = cpu;
+    bf16.dtype = ComputeDType::BF16;
+    auto narrow = Model::load(path, bf16);
+    ASSERT_TRUE(narrow) << narrow.message();
+    EXPECT_EQ(total(**narrow), 2 * (*narrow)->parameterCount());
 }
 
 TEST(DeviceSplit, ABadMapOrDeviceIsRefusedAtLoadByName)

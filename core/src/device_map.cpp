@@ -234,6 +234,24 @@ Result<DeviceMap> parseJsonMap(const std::string& text, int64_t nLayers, bool ti
     // A tied head is the embedding table: it cannot live apart from it.
     map.head = tiedHead ? map.embeddings : take(head, "lm_head");
     map.tiedHead = tiedHead;
+    // Slots numbered in model order (the object's keys come sorted by name): the embeddings' device is slot 0.
+    std::vector<size_t> renumber(map.devices.size(), map.devices.size());
+    std::vector<DeviceSpec> ordered;
+    auto visit = [&](size_t& slot) {
+        if (renumber[slot] == map.devices.size()) {
+            renumber[slot] = ordered.size();
+            ordered.push_back(map.devices[slot]);
+        }
+        slot = renumber[slot];
+    };
+    if (missing.empty()) {
+        visit(map.embeddings);
+        for (size_t& slot : map.layers)
+            visit(slot);
+        visit(map.finalNorm);
+        visit(map.head);
+        map.devices = ordered;
+    }
     if (!missing.empty()) {
         std::string names;
         for (size_t i = 0; i < missing.size() && i < 8; ++i)
@@ -408,16 +426,17 @@ Result<DeviceMap> planDeviceMap(const ModelFootprint& footprint, const std::vect
         return map;
     }
 
-    // What each slot may take. Balanced (accelerate's get_balanced_memory): every slot but the last is capped at an
-    // equal share plus a buffer of 1.25 x the largest layer, so that rounding to whole layers does not push the tail
-    // off the end; the last slot keeps its whole budget for what is left. Sequential: the budgets as they are.
+    // What each slot may take. Balanced (transformers' get_balanced_memory): every slot but the last is capped at an
+    // equal share plus a buffer of 1.25 x the largest part that is never split (a layer, or the embedding or head
+    // table), so that rounding to whole parts does not push the tail off the end; the last slot keeps its whole budget
+    // for what is left. Sequential: the budgets as they are.
     const int64_t n = static_cast<int64_t>(devices.size());
     std::vector<int64_t> caps = budgets;
     if (strategy == DeviceMapStrategy::Balanced) {
-        const int64_t largestLayer = footprint.layerBytes.empty()
-            ? 0
-            : *std::max_element(footprint.layerBytes.begin(), footprint.layerBytes.end());
-        const int64_t share = footprint.totalBytes() / n + largestLayer + largestLayer / 4;
+        int64_t largest = std::max({footprint.embeddingBytes, footprint.finalNormBytes, footprint.headBytes});
+        for (int64_t bytes : footprint.layerBytes)
+            largest = std::max(largest, bytes);
+        const int64_t share = footprint.totalBytes() / n + largest + largest / 4; // int(1.25 * largest)
         for (size_t i = 0; i + 1 < caps.size(); ++i)
             caps[i] = caps[i] < 0 ? share : std::min(caps[i], share);
     }
@@ -501,7 +520,7 @@ Result<DeviceMap> parseDeviceMap(const std::string& text, int64_t nLayers, bool 
     const size_t first = text.find_first_not_of(" \t\r\n");
     if (first == std::string::npos)
         return Status::error("the device map is empty (use e.g. 0-15:cuda:0,16-31:cuda:1 or a JSON file)");
-    if (text[first] == '{')
+    if (text[first] == '{' || text[first] == '[')
         return parseJsonMap(text, nLayers, tiedHead);
     return parseRangeMap(text, nLayers, tiedHead);
 }

@@ -109,7 +109,9 @@ Result<ServerSetup> prepareServer(const ServerOptions& options)
     }
     if (auto strategy = parseDeviceMapStrategy(options.deviceMap.empty() ? "balanced" : options.deviceMap)) {
         setup.strategy = *strategy;
-    } else if (options.deviceMap.find_first_of("{:") == std::string::npos) { // a JSON file as Hugging Face's
+    } else if (options.deviceMap.find_first_of("{:") == std::string::npos
+        || (options.deviceMap.size() > 5
+            && options.deviceMap.compare(options.deviceMap.size() - 5, 5, ".json") == 0)) { // HF's device_map JSON
         auto text = readFile(options.deviceMap, "--device-map");
         if (!text)
             return text.status();
