@@ -47,14 +47,14 @@ void expectSameMetrics(const std::vector<HeadMetrics>& a, const std::vector<Head
     }
 }
 
-struct Run {
+struct Outcome {
     std::vector<LayerResult> layers;
     AnalysisSummary summary;
 };
 
-Run analyze(Model& model, const AnalysisRequest& request)
+Outcome analyze(Model& model, const AnalysisRequest& request)
 {
-    Run run;
+    Outcome run;
     auto summary = model.analyze(request, [&](LayerResult layer) { run.layers.push_back(std::move(layer)); });
     EXPECT_TRUE(summary) << summary.message();
     if (summary)
@@ -62,7 +62,7 @@ Run analyze(Model& model, const AnalysisRequest& request)
     return run;
 }
 
-void expectSameRun(const Run& split, const Run& single)
+void expectSameRun(const Outcome& split, const Outcome& single)
 {
     EXPECT_TRUE(sameBits(split.summary.lastLogits, single.summary.lastLogits)) << "logits";
     EXPECT_EQ(split.summary.lambda, single.summary.lambda);
@@ -131,7 +131,7 @@ protected:
         oneHead.prompt = kPrompt;
         oneHead.kinds = everything.kinds;
         oneHead.heads = {{config.nLayers - 1, 2}, {1, 3}};
-        const Run splitSwitch = analyze(split, oneHead);
+        const Outcome splitSwitch = analyze(split, oneHead);
         EXPECT_EQ(splitSwitch.summary.layersComputed, 2);
         expectSameRun(splitSwitch, analyze(*single, oneHead));
 
