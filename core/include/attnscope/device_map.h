@@ -77,9 +77,8 @@ struct DeviceMap {
  * no limit, e.g. a CPU whose weights are memory-mapped). Balanced caps every slot but the last at total / n plus a
  * buffer of 1.25 x the largest part (a layer, or the embedding or head table: transformers' get_balanced_memory) so
  * the layers spread evenly and the last device takes what is left. As in accelerate, the first GPU (and a CPU) keeps
- * room for the largest part still to place. A single device takes everything without a check (the load itself reports
- * what does not fit). The error names the sizes: the model's parts, each device's budget and the first part that
- * found no room.
+ * room for the largest part still to place. One device takes everything unchecked (the load reports what does not
+ * fit). The error names the sizes: the model's parts, each device's budget and the first part that found no room.
  */
 Result<DeviceMap> planDeviceMap(const ModelFootprint& footprint, const std::vector<DeviceSpec>& devices,
     const std::vector<int64_t>& budgets, DeviceMapStrategy strategy);
