@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <tuple>
 
@@ -189,6 +190,59 @@ INSTANTIATE_TEST_SUITE_P(AttentionPositionGqa, DeviceSplitTest,
         return test::attentionPositionName(std::get<0>(info.param), std::get<1>(info.param)) + "_kv"
             + std::to_string(std::get<2>(info.param));
     });
+
+// On a GPU machine (docs/gpu.md): the layers over two GPUs (or two slots of the one there is) equal one GPU bit for
+// bit, since a move between devices is an exact copy and each layer runs the same kernels; with the first layers on the
+// CPU, the result equals the CPU's within CudaMatchesCpu's 1e-5 (different kernels, TF32 off).
+TEST(DeviceSplit, OnGpusTheSplitEqualsOneGpu)
+{
+    if (!cudaAvailable())
+        GTEST_SKIP() << "no CUDA device in this build/machine";
+    for (const auto& [attention, position] : {std::pair {AttentionKind::Softmax, PositionKind::Rope},
+             std::pair {AttentionKind::Diff, PositionKind::RopeCope}}) {
+        TempDir dir;
+        ModelConfig config = test::smallConfig(attention, position);
+        config.nLayers = 4;
+        config.nHeads = 4;
+        config.nKvHeads = 2;
+        const std::string path = test::writeModel(dir, "m", config, 5);
+        LoadOptions one;
+        one.device = DeviceSpec::parse("cuda:0").value();
+        LoadOptions two;
+        two.deviceMap = cudaDeviceCount() > 1 ? "0-0:cuda:0,1-3:cuda:1" : "0-0:cuda:0,1-3:cuda:0";
+        LoadOptions mixed;
+        mixed.deviceMap = "0-1:cpu,2-3:cuda:0";
+        LoadOptions cpu;
+        cpu.device.type = DeviceSpec::Type::Cpu;
+        auto gpu = Model::load(path, one);
+        auto split = Model::load(path, two);
+        auto cpuModel = Model::load(path, cpu);
+        auto mixedModel = Model::load(path, mixed);
+        ASSERT_TRUE(gpu && split && cpuModel && mixedModel);
+        AnalysisRequest request;
+        request.prompt = kPrompt;
+        request.kinds = availableMapKinds(config, /*includeLogits=*/true);
+        for (int64_t layer = 0; layer < config.nLayers; ++layer)
+            request.everyHeadOfLayers.push_back(layer);
+        request.metrics = true;
+        expectSameRun(analyze(**split, request), analyze(**gpu, request));
+
+        const Outcome a = analyze(**mixedModel, request);
+        const Outcome b = analyze(**cpuModel, request);
+        ASSERT_EQ(a.layers.size(), b.layers.size());
+        for (size_t l = 0; l < a.layers.size(); ++l)
+            for (size_t i = 0; i < a.layers[l].maps.size(); ++i) {
+                const std::vector<float>& x = a.layers[l].maps[i].values;
+                const std::vector<float>& y = b.layers[l].maps[i].values;
+                for (size_t c = 0; c < x.size(); ++c) {
+                    if (!std::isnan(y[c])) {
+                        ASSERT_NEAR(x[c], y[c], 1e-5 * std::max(1.0f, std::fabs(y[c])))
+                            << toString(a.layers[l].maps[i].kind) << " L" << l << " cell " << c;
+                    }
+                }
+            }
+    }
+}
 
 TEST(DeviceSplit, OneDeviceIsAOneEntryMap)
 {
