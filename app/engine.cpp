@@ -109,7 +109,7 @@ Engine::~Engine()
 quint64 Engine::loadModel(const QString& path, const QString& device, const QString& dtype)
 {
     LoadOptions options;
-    auto spec = DeviceSpec::parse(device.toStdString());
+    auto spec = parseDeviceList(device.toStdString()); // "cuda:0,cuda:1" spreads the layers over both
     auto type = parseComputeDType(dtype.toStdString());
     LoadSink sink;
     // Every callback runs on the engine's thread: hand values over to this (UI) thread, queued.
@@ -139,7 +139,9 @@ quint64 Engine::loadModel(const QString& path, const QString& device, const QStr
             this, [this, path, message] { Q_EMIT loadFailed(0, path, message); }, Qt::QueuedConnection);
         return 0;
     }
-    options.device = *spec;
+    options.device = spec->front();
+    if (spec->size() > 1)
+        options.devices = *spec;
     options.dtype = *type;
     return m_core->load(path.toStdString(), options, std::move(sink));
 }

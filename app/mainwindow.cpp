@@ -142,6 +142,12 @@ void MainWindow::buildUi()
     m_deviceCombo->addItems({QStringLiteral("auto"), QStringLiteral("cpu")});
     for (int i = 0; i < cudaDeviceCount(); ++i)
         m_deviceCombo->addItem(QStringLiteral("cuda:%1").arg(i));
+    if (cudaDeviceCount() > 1) { // every GPU: the layers spread over them (a model larger than one GPU)
+        QStringList all;
+        for (int i = 0; i < cudaDeviceCount(); ++i)
+            all << QStringLiteral("cuda:%1").arg(i);
+        m_deviceCombo->addItem(all.join(QLatin1Char(',')));
+    }
     m_dtypeCombo = new QComboBox(modelWidget);
     m_dtypeCombo->addItems({QStringLiteral("fp32"), QStringLiteral("bf16")});
     form->addRow(tr("Device"), m_deviceCombo);

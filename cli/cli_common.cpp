@@ -65,6 +65,18 @@ void RunOptions::addTo(CLI::App& command)
 {
     command.add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     command.add_option("--dtype", dtype, "compute dtype: fp32 or bf16")->capture_default_str();
+    addDeviceMapTo(command);
+}
+
+void RunOptions::addDeviceMapTo(CLI::App& command)
+{
+    command.add_option("--devices", devices,
+        "spread the model's layers over these devices of this machine, e.g. cuda:0,cuda:1 (cpu,cpu runs the same "
+        "path on the CPU); overrides --device");
+    command.add_option("--device-map", deviceMap,
+        "with --devices: balanced (default: an equal share per device, as accelerate's device_map=\"balanced\") or "
+        "sequential (fill each device first); or an explicit map: layer ranges 0-15:cuda:0,16-31:cuda:1, or a JSON "
+        "file as Hugging Face's device_map ({\"model.layers.0\": 0, ...})");
 }
 
 Result<LoadOptions> RunOptions::toLoadOptions() const
@@ -72,12 +84,36 @@ Result<LoadOptions> RunOptions::toLoadOptions() const
     LoadOptions options;
     auto spec = DeviceSpec::parse(device);
     if (!spec)
-        return spec.status();
+        return Status::error("--device: " + spec.message());
     auto type = parseComputeDType(dtype);
     if (!type)
         return type.status();
     options.device = *spec;
     options.dtype = *type;
+    if (!devices.empty()) {
+        auto list = parseDeviceList(devices);
+        if (!list)
+            return Status::error("--devices: " + list.message());
+        options.devices = *list;
+    }
+    if (deviceMap.empty() || deviceMap == "balanced" || deviceMap == "sequential" || deviceMap == "auto") {
+        auto strategy = parseDeviceMapStrategy(deviceMap.empty() ? "balanced" : deviceMap);
+        if (!strategy)
+            return strategy.status();
+        options.strategy = *strategy;
+        if (!deviceMap.empty() && devices.empty())
+            return Status::error(
+                "--device-map " + deviceMap + " plans over --devices: give the list, e.g. --devices cuda:0,cuda:1");
+    } else if (deviceMap.find_first_of("{:") == std::string::npos
+        || (deviceMap.size() > 5 && deviceMap.compare(deviceMap.size() - 5, 5, ".json") == 0)) {
+        // A file: Hugging Face's device_map as JSON (a few KB; the bound keeps a wrong path from reading a disk).
+        auto text = readFile(deviceMap, uint64_t(1) << 20);
+        if (!text)
+            return Status::error("--device-map " + deviceMap + ": " + text.message());
+        options.deviceMap = *text;
+    } else {
+        options.deviceMap = deviceMap;
+    }
     return options;
 }
 

@@ -38,8 +38,14 @@ Result<std::string> readPrompt(const std::string& prompt, const std::string& pro
 struct RunOptions {
     std::string device = "auto";
     std::string dtype = "fp32";
+    std::string devices; ///< --devices cuda:0,cuda:1: spread the layers over them
+    std::string deviceMap; ///< --device-map balanced|sequential|RANGES|FILE.json
     void addTo(CLI::App& command);
+    /// --devices and --device-map alone (info adds these to its own defaults).
+    void addDeviceMapTo(CLI::App& command);
     Result<LoadOptions> toLoadOptions() const;
+    /// What a server is asked to load on: --devices when given, else --device.
+    std::string remoteDevice() const { return devices.empty() ? device : devices; }
 };
 
 Result<std::unique_ptr<Model>> loadModel(const std::string& dir, const RunOptions& options);

@@ -33,6 +33,8 @@ int printInfo(const std::string& dir, const InfoFacts& m, bool asJson)
             out["map_kinds"].push_back(toString(kind));
         for (const TensorInfo& t : m.tensors)
             out["tensors"].push_back({{"name", t.name}, {"dtype", dtypeName(t.dtype)}, {"shape", t.shape}});
+        if (!m.deviceMapJson.empty())
+            out["device_map"] = nlohmann::json::parse(m.deviceMapJson);
         std::cout << out.dump(2) << "\n";
         return 0;
     }
@@ -44,6 +46,11 @@ int printInfo(const std::string& dir, const InfoFacts& m, bool asJson)
               << "maps       ";
     for (MapKind kind : availableMapKinds(m.config, true))
         std::cout << toString(kind) << ' ';
+    if (!m.deviceMapLines.empty()) {
+        std::cout << "\ndevices";
+        for (const std::string& line : m.deviceMapLines)
+            std::cout << "\n  " << line;
+    }
     std::cout << "\nconfig\n" << config.dump(2) << "\ntensors (" << m.tensors.size() << ")\n";
     for (const TensorInfo& t : m.tensors)
         std::cout << "  " << std::left << std::setw(44) << t.name << std::setw(6) << dtypeName(t.dtype)
@@ -64,10 +71,18 @@ void registerInfo(CLI::App& app, int& exitCode)
     cmd->add_option("MODEL", *dir, "model folder (attnscope or Hugging Face), or a torch.save file (.pt)")->required();
     cmd->add_flag("--contents", *contents, ".pt files: list what the file holds (cfg, tensors, other objects)");
     cmd->add_flag("--json", *asJson, "print one JSON object");
+    auto placement = std::make_shared<RunOptions>();
+    placement->device = "cpu";
+    placement->addDeviceMapTo(*cmd);
     server->addTo(*cmd);
-    cmd->callback([dir, asJson, contents, server, &exitCode] {
-        RunOptions cpu;
-        cpu.device = "cpu";
+    cmd->callback([dir, asJson, contents, server, placement, &exitCode] {
+        const RunOptions& cpu = *placement; // the CPU unless --devices / --device-map place it
+        const bool showPlacement = !cpu.devices.empty() || !cpu.deviceMap.empty();
+        if (server->active() && showPlacement) {
+            exitCode = fail("--devices and --device-map place a local model; a server places its models as its own "
+                            "--devices say");
+            return;
+        }
         if (server->active()) { // the model is a path on the server: describe it there
             auto facts = remoteInfoFacts(*server, *dir);
             exitCode = facts ? printInfo(*dir, *facts, *asJson) : fail(facts.message());
@@ -87,7 +102,12 @@ void registerInfo(CLI::App& app, int& exitCode)
             exitCode = fail(model.message());
             return;
         }
-        exitCode = printInfo(*dir, localInfoFacts(**model), *asJson);
+        InfoFacts facts = localInfoFacts(**model);
+        if (showPlacement) {
+            facts.deviceMapLines = (*model)->deviceMap().describe();
+            facts.deviceMapJson = (*model)->deviceMap().toJson();
+        }
+        exitCode = printInfo(*dir, facts, *asJson);
     });
 }
 

@@ -36,6 +36,9 @@ struct InfoFacts {
     int64_t parameters = 0;
     std::string sha256;
     std::vector<TensorInfo> tensors;
+    /// Where the parts were placed (--devices / --device-map; empty: not asked, nothing printed).
+    std::vector<std::string> deviceMapLines;
+    std::string deviceMapJson;
 };
 
 /// A model that `maps` runs.

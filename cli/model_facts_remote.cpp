@@ -118,7 +118,10 @@ Result<std::unique_ptr<MapsModel>> openRemoteMapsModel(
     auto client = connectTo(server);
     if (!client)
         return client.status();
-    auto model = (*client)->load(dir, run.device, run.dtype);
+    if (!run.deviceMap.empty() && run.deviceMap != "balanced")
+        return Status::error("--device-map places a local model; a server places its models as its own --devices and "
+                             "--device-map say (--devices here asks it for a device list)");
+    auto model = (*client)->load(dir, run.remoteDevice(), run.dtype);
     if (!model)
         return model.status();
     return std::unique_ptr<MapsModel>(new RemoteMapsModel(std::move(*client), std::move(*model)));

@@ -14,9 +14,9 @@ cd "$(dirname "$0")/.."
 
 VENV="${ATTNSCOPE_VENV:-$PWD/.venv}"
 # Pinned so that regenerated fixtures are reproducible; bump together and regenerate.
-PACKAGES=(torch==2.15.0 transformers==5.24.0 tokenizers==0.23.3 safetensors numpy)
+PACKAGES=(torch==2.15.0 transformers==5.24.0 tokenizers==0.23.3 safetensors numpy accelerate==1.15.0)
 
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import torch, transformers, tokenizers" 2>/dev/null; then
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import torch, transformers, tokenizers, accelerate" 2>/dev/null; then
   echo "$VENV"
   exit 0
 fi

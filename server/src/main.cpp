@@ -37,6 +37,12 @@ int main(int argc, char** argv)
     app.add_option("--max-message-mib", options.maxMessageMiB,
            "largest message sent or received; a request whose layer results would not fit is refused")
         ->capture_default_str();
+    app.add_option("--devices", options.devices,
+        "place each model's layers over these devices of this machine, e.g. cuda:0,cuda:1 (a model larger than one "
+        "GPU); applies to loads that name no device");
+    app.add_option("--device-map", options.deviceMap,
+        "with --devices: balanced (default) or sequential; or an explicit map: layer ranges 0-15:cuda:0,16-31:cuda:1 "
+        "or a JSON file as Hugging Face's device_map");
     app.set_version_flag("--version", ATTNSCOPE_VERSION);
     CLI11_PARSE(app, argc, argv);
 

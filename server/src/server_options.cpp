@@ -101,6 +101,26 @@ Result<ServerSetup> prepareServer(const ServerOptions& options)
     if (options.maxMessageMiB < 1 || options.maxMessageMiB > 2047)
         return Status::error("--max-message-mib: between 1 and 2047 (gRPC's limit is 2 GiB)");
     setup.maxMessageBytes = options.maxMessageMiB << 20;
+    if (!options.devices.empty()) {
+        auto devices = parseDeviceList(options.devices);
+        if (!devices)
+            return Status::error("--devices: " + devices.message());
+        setup.devices = *devices;
+    }
+    if (auto strategy = parseDeviceMapStrategy(options.deviceMap.empty() ? "balanced" : options.deviceMap)) {
+        setup.strategy = *strategy;
+    } else if (options.deviceMap.find_first_of("{:") == std::string::npos
+        || (options.deviceMap.size() > 5
+            && options.deviceMap.compare(options.deviceMap.size() - 5, 5, ".json") == 0)) { // HF's device_map JSON
+        auto text = readFile(options.deviceMap, "--device-map");
+        if (!text)
+            return text.status();
+        setup.deviceMapText = *text;
+    } else {
+        setup.deviceMapText = options.deviceMap;
+    }
+    // An explicit map is checked against each model as it loads (its layers are the model's); a bad one fails the Load
+    // with the entry at fault.
     return setup;
 }
 

@@ -48,6 +48,9 @@ Service::Service(const ServerSetup& setup)
     : m_guard(setup.allowedRoots)
     , m_token(setup.token)
     , m_maxMessageBytes(setup.maxMessageBytes)
+    , m_devices(setup.devices)
+    , m_strategy(setup.strategy)
+    , m_deviceMapText(setup.deviceMapText)
 {
 }
 
@@ -126,12 +129,22 @@ grpc::Status Service::Load(grpc::ServerContext* context, const v1::LoadRequest* 
     if (!path)
         return refuse(context, "Load", remote::toGrpc(path.status()));
     LoadOptions options;
-    auto device = DeviceSpec::parse(request->device().empty() ? "auto" : request->device());
+    // A client that names no device gets the server's placement (--devices / --device-map); one that names a device,
+    // or a list of them ("cuda:0,cuda:1"), gets that.
+    const bool serverPlaces = request->device().empty() || request->device() == "auto";
+    auto devices = parseDeviceList(serverPlaces ? "auto" : request->device());
     auto dtype = parseComputeDType(request->dtype().empty() ? "fp32" : request->dtype());
-    if (!device || !dtype)
+    if (!devices || !dtype)
         return refuse(context, "Load",
-            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, !device ? device.message() : dtype.message()));
-    options.device = *device;
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, !devices ? devices.message() : dtype.message()));
+    options.device = devices->front();
+    if (devices->size() > 1)
+        options.devices = *devices;
+    if (serverPlaces) {
+        options.devices = m_devices;
+        options.strategy = m_strategy;
+        options.deviceMap = m_deviceMapText;
+    }
     options.dtype = *dtype;
 
     auto outcome = std::make_shared<std::promise<Result<LoadedModel>>>();

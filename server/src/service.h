@@ -62,6 +62,9 @@ private:
     PathGuard m_guard;
     TokenCheck m_token;
     int64_t m_maxMessageBytes;
+    std::vector<DeviceSpec> m_devices; ///< --devices: where a Load that names no device goes
+    DeviceMapStrategy m_strategy;
+    std::string m_deviceMapText;
     mutable std::mutex m_mutex;
     std::condition_variable m_hashed;
     std::map<int, ModelState> m_models;

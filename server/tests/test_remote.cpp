@@ -371,6 +371,54 @@ TEST_F(RemoteModelTest, RemoteMapsEqualLocalMapsBitForBit)
     }
 }
 
+TEST(RemoteDevices, AServerWithDevicesSpreadsItsModelsAndItsMapsEqualOneDevice)
+{
+    // --devices cpu,cpu runs the multi-device path on the CPU (docs/gpu.md); a Load that names no device gets it, one
+    // that names a list gets that list.
+    ServerProcess server({"--allow", bundledModels(), "--allow", hfModels(), "--devices", "cpu,cpu"});
+    ASSERT_TRUE(server.started()) << server.errorLog();
+    auto client = connectTo(server.target());
+    ASSERT_TRUE(client);
+    // Models whose balanced plan over two slots splits them (a tiny model with a large vocabulary would fit slot 0).
+    for (const std::string& path : {bundledModels() + "/needles-diff-rope", hfModels() + "/llama_gqa"}) {
+        for (const std::string& device : {std::string(), std::string("cpu,cpu")}) {
+            auto loaded = client->load(path, device);
+            ASSERT_TRUE(loaded) << loaded.message();
+            EXPECT_EQ(loaded->model.device, "cpu,cpu") << path;
+            auto local = Model::load(path, {DeviceSpec::parse("cpu").value(), ComputeDType::F32});
+            ASSERT_TRUE(local) << local.message();
+            const ModelConfig& config = (*local)->config();
+            auto encoded = (*local)->tokenizer().encodeChecked("b = 0 ; pass; b ++; pass; print b");
+            ASSERT_TRUE(encoded);
+            CaptureRequest capture {encoded->ids, {}, availableMapKinds(config, false), MapRegion::full(), 0};
+            for (int64_t layer = 0; layer < config.nLayers; ++layer)
+                for (int64_t head = 0; head < config.nHeads; ++head)
+                    capture.heads.push_back({layer, head});
+            auto expected = (*local)->capture(capture);
+            ASSERT_TRUE(expected) << expected.message();
+            AnalysisRequest request;
+            request.modelId = loaded->model.id;
+            request.tokens = capture.tokens;
+            request.heads = capture.heads;
+            request.kinds = capture.kinds;
+            Collected got = analyzeAll(*client, request, /*float16=*/false);
+            ASSERT_TRUE(got.status) << path << ": " << got.status.message();
+            EXPECT_TRUE(sameBits(got.summary.lastLogits, expected->lastLogits)) << path;
+            size_t maps = 0;
+            for (const LayerResult& layer : got.layers)
+                for (const AttentionMap& map : layer.maps) {
+                    ++maps;
+                    const AttentionMap* want = expected->find(map.layer, map.head, map.kind);
+                    ASSERT_NE(want, nullptr);
+                    EXPECT_TRUE(sameBits(map.values, want->values))
+                        << path << " L" << map.layer << " H" << map.head << " " << toString(map.kind);
+                }
+            EXPECT_EQ(maps, expected->maps.size());
+            EXPECT_TRUE(client->unload(loaded->model.id));
+        }
+    }
+}
+
 /// A random attnscope model deep enough that a run takes seconds on a CPU, made by attnscope-cli init.
 std::string makeSlowModel(const fs::path& dir)
 {

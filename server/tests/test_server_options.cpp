@@ -83,4 +83,38 @@ TEST_F(ServerOptionsTest, RefusesMissingFoldersAndHalfTls)
     EXPECT_FALSE(attn::server::isLoopbackHost("10.0.0.1"));
 }
 
+TEST_F(ServerOptionsTest, DevicesAndDeviceMapsAreCheckedAtStart)
+{
+    options.devices = "cuda:0,cuda:1";
+    options.deviceMap = "sequential";
+    auto setup = prepareServer(options);
+    ASSERT_TRUE(setup) << setup.message();
+    ASSERT_EQ(setup->devices.size(), 2u);
+    EXPECT_EQ(setup->devices[1].toString(), "cuda:1");
+    EXPECT_EQ(setup->strategy, attn::DeviceMapStrategy::Sequential);
+    EXPECT_TRUE(setup->deviceMapText.empty());
+
+    options.devices = "cuda:0,gpu1";
+    auto bad = prepareServer(options);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.message().find("--devices: the device list 'cuda:0,gpu1': unknown device 'gpu1'"), std::string::npos)
+        << bad.message();
+
+    options.devices.clear();
+    options.deviceMap = "0-15:cuda:0,16-31:cuda:1";
+    auto ranges = prepareServer(options);
+    ASSERT_TRUE(ranges) << ranges.message();
+    EXPECT_EQ(ranges->deviceMapText, options.deviceMap);
+
+    std::ofstream(dir / "map.json") << R"({"": 0})";
+    options.deviceMap = (dir / "map.json").string();
+    auto file = prepareServer(options);
+    ASSERT_TRUE(file) << file.message();
+    EXPECT_EQ(file->deviceMapText, R"({"": 0})");
+    options.deviceMap = (dir / "missing.json").string();
+    auto missing = prepareServer(options);
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.message().find("--device-map " + options.deviceMap), std::string::npos) << missing.message();
+}
+
 } // namespace

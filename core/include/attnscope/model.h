@@ -3,6 +3,7 @@
 
 #include "attnscope/analysis.h"
 #include "attnscope/config.h"
+#include "attnscope/device_map.h"
 #include "attnscope/maps.h"
 #include "attnscope/safetensors.h"
 #include "attnscope/status.h"
@@ -23,18 +24,16 @@ enum class ComputeDType { F32, BF16 };
 std::string toString(ComputeDType dtype);
 Result<ComputeDType> parseComputeDType(const std::string& text);
 
-/** @brief "auto" (CUDA:0 when available, else CPU), "cpu", "cuda" or "cuda:N". */
-struct DeviceSpec {
-    enum class Type { Auto, Cpu, Cuda };
-    Type type = Type::Auto;
-    int index = 0;
-    static Result<DeviceSpec> parse(const std::string& text);
-    std::string toString() const;
-};
-
+/**
+ * @brief How a model is loaded. One device (`device`) is a one-entry device map; `devices` (two or more) spreads the
+ * layers over them with `strategy`, or as `deviceMap` says (parseDeviceMap's text: layer ranges or a JSON object).
+ */
 struct LoadOptions {
-    DeviceSpec device;
+    DeviceSpec device; ///< used when `devices` and `deviceMap` are empty
     ComputeDType dtype = ComputeDType::F32;
+    std::vector<DeviceSpec> devices; ///< e.g. cuda:0,cuda:1 (cpu,cpu runs the same path on the CPU)
+    DeviceMapStrategy strategy = DeviceMapStrategy::Balanced;
+    std::string deviceMap; ///< explicit placement; overrides `devices` and `strategy`
 };
 
 /** @brief Progress and cancellation for a long call. Callbacks run on the calling thread. */
@@ -118,8 +117,10 @@ public:
     const std::string& format() const;
     /// What the importer read, as (field, value) pairs for info panels (format, model_type, rope, ...).
     const std::vector<std::pair<std::string, std::string>>& description() const;
-    /// "cpu" or "cuda:N".
+    /// "cpu" or "cuda:N"; over several devices, their list ("cuda:0,cuda:1").
     std::string deviceName() const;
+    /// Where each part of the model lives (one entry for a single device), with the weights per device.
+    const DeviceMap& deviceMap() const;
     ComputeDType dtype() const;
 
     /**

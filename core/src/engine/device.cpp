@@ -4,8 +4,6 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
-#include <cctype>
-
 namespace attn {
 
 std::string toString(ComputeDType dtype)
@@ -20,47 +18,6 @@ Result<ComputeDType> parseComputeDType(const std::string& text)
     if (text == "bf16" || text == "bfloat16")
         return ComputeDType::BF16;
     return Status::error("unknown dtype '" + text + "' (use fp32 or bf16)");
-}
-
-Result<DeviceSpec> DeviceSpec::parse(const std::string& text)
-{
-    DeviceSpec spec;
-    if (text == "auto" || text.empty())
-        return spec;
-    if (text == "cpu") {
-        spec.type = Type::Cpu;
-        return spec;
-    }
-    if (text == "cuda") {
-        spec.type = Type::Cuda;
-        return spec;
-    }
-    const std::string prefix = "cuda:";
-    if (text.rfind(prefix, 0) == 0 && text.size() > prefix.size() && text.size() <= prefix.size() + 3) {
-        const std::string digits = text.substr(prefix.size());
-        bool allDigits = true;
-        for (char ch : digits)
-            allDigits = allDigits && std::isdigit(static_cast<unsigned char>(ch));
-        if (allDigits) {
-            spec.type = Type::Cuda;
-            spec.index = std::stoi(digits);
-            return spec;
-        }
-    }
-    return Status::error("unknown device '" + text + "' (use auto, cpu, cuda or cuda:N)");
-}
-
-std::string DeviceSpec::toString() const
-{
-    switch (type) {
-    case Type::Auto:
-        return "auto";
-    case Type::Cpu:
-        return "cpu";
-    case Type::Cuda:
-        return "cuda:" + std::to_string(index);
-    }
-    return "auto";
 }
 
 bool cudaAvailable()

@@ -28,6 +28,15 @@ namespace attn {
 
 namespace engine {
 
+Status checkFitsOnEveryDevice(
+    const ModelConfig& config, const Placement& placement, ComputeDType dtype, const CaptureRequest& request)
+{
+    for (const auto& [device, weightBytes] : placement.weightsPerDevice())
+        if (Status s = checkFits(config, request, scalarType(dtype), device, weightBytes); !s)
+            return s;
+    return Status::ok();
+}
+
 bool looksLikeOutOfMemory(const std::string& message)
 {
     return message.find("out of memory") != std::string::npos || message.find("OutOfMemory") != std::string::npos;
@@ -137,9 +146,9 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
     auto source = openModelSource(path);
     if (!source)
         return Status::error(what + ": " + source.message());
-    auto device = engine::resolveDevice(options.device);
-    if (!device)
-        return Status::error(what + ": " + device.message());
+    auto placement = engine::placeModel(**source, options);
+    if (!placement)
+        return Status::error(what + ": " + placement.message());
 
     std::unique_ptr<Model> model(new Model());
     Impl& impl = *model->m;
@@ -161,18 +170,21 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOp
         if (used.count(t.name))
             impl.parameterCount += t.numel();
     }
-    impl.weightBytes = src.storedBytes();
     impl.hashJob = std::make_unique<HashJob>(src.weightFiles);
-    impl.device = *device;
+    impl.placement = std::move(*placement);
+    impl.device = impl.placement.first();
     impl.dtype = options.dtype;
-    if (impl.device.is_cuda()) {
+    const auto& slots = impl.placement.slots;
+    if (std::any_of(slots.begin(), slots.end(), [](const at::Device& d) { return d.is_cuda(); })) {
         // Exactness checks compare against fp32 references: TF32 would add ~1e-3 relative error.
         at::globalContext().setAllowTF32CuBLAS(false);
         at::globalContext().setAllowTF32CuDNN(false);
     }
-    auto loaded = engine::guarded<bool>(what, engine::deviceName(impl.device), [&] {
+    auto loaded = engine::guarded<bool>(what, impl.placement.name(), [&] {
         c10::InferenceMode guard;
-        impl.weights = engine::loadSourceWeights(src, impl.device, engine::scalarType(impl.dtype));
+        impl.weights = engine::loadSourceWeights(
+            src, [&](const std::string& name) { return impl.placement.deviceOf(name); },
+            engine::scalarType(impl.dtype));
         return true;
     });
     if (!loaded)
@@ -232,7 +244,11 @@ const std::vector<std::pair<std::string, std::string>>& Model::description() con
 }
 std::string Model::deviceName() const
 {
-    return engine::deviceName(m->device);
+    return m->placement.name();
+}
+const DeviceMap& Model::deviceMap() const
+{
+    return m->placement.map;
 }
 ComputeDType Model::dtype() const
 {
@@ -278,7 +294,18 @@ Result<MemoryEstimate> Model::estimateMemory(const CaptureRequest& request) cons
 {
     if (Status s = engine::checkRequest(m->config, request); !s)
         return s;
-    return engine::estimateCapture(m->config, request, engine::scalarType(m->dtype), m->device, m->weightBytes);
+    // Over several devices, the one with the least room left decides.
+    std::optional<MemoryEstimate> tightest;
+    for (const auto& [device, weightBytes] : m->placement.weightsPerDevice()) {
+        const MemoryEstimate e
+            = engine::estimateCapture(m->config, request, engine::scalarType(m->dtype), device, weightBytes);
+        auto headroom = [](const MemoryEstimate& x) {
+            return x.available < 0 ? std::numeric_limits<int64_t>::max() : x.available - x.deviceBytes();
+        };
+        if (!tightest || headroom(e) < headroom(*tightest))
+            tightest = e;
+    }
+    return *tightest;
 }
 
 Result<std::vector<int64_t>> Model::generate(const std::vector<int64_t>& prompt, int64_t n, const RunControl& control)

@@ -170,7 +170,7 @@ Result<AnalysisSummary> Model::analyze(
     engine::PromptState& state = m->prompt;
     const bool reuse = state.tokens == tokens;
     if (!reuse)
-        if (Status s = engine::checkFits(c, check, engine::scalarType(m->dtype), m->device, m->weightBytes); !s)
+        if (Status s = engine::checkFitsOnEveryDevice(c, m->placement, m->dtype, check); !s)
             return s;
 
     const std::string what = "running " + std::to_string(n) + " tokens failed";
@@ -223,13 +223,16 @@ Result<AnalysisSummary> Model::analyze(
             at::Tensor x = embed(
                 m->weights, c, at::tensor(tokens, at::TensorOptions().dtype(at::kLong)).to(m->device).unsqueeze(0));
             for (int64_t layer = 0; layer < c.nLayers; ++layer) {
+                // On the layer's own device, so a kept input sits where it is used (and spreads with the layers).
+                const at::Device device = layerDevice(m->weights.layers[static_cast<size_t>(layer)]);
+                x = x.to(device);
                 if (layer % state.stride == 0 && request.keepPromptState)
                     state.layerInputs[static_cast<size_t>(layer)] = x;
                 const std::vector<int64_t> heads = headsAt(layer);
                 if (heads.empty() && !wantStats) {
                     x = runLayer(m->weights, c, x, layer, setup, nullptr, control.cancel);
                 } else {
-                    LayerJob job(request, c, layer, n, heads, wantStats, layerLambda(layer), m->device);
+                    LayerJob job(request, c, layer, n, heads, wantStats, layerLambda(layer), device);
                     KeptScores& scores = state.scores[static_cast<size_t>(layer)];
                     if (request.keepPromptState && scoresBytes < kKeptScoresBudgetBytes)
                         job.capture().keepScores = &scores;
@@ -270,15 +273,17 @@ Result<AnalysisSummary> Model::analyze(
                     ? state.scores[static_cast<size_t>(layer)]
                     : none;
                 if ((!heads.empty() || computeStats) && scores.kept()) {
-                    // The layer's queries and keys are kept: only the asked heads' score tiles run.
+                    // The layer's queries and keys are kept (on the layer's device): only the asked heads' score tiles
+                    // run.
+                    const at::Device device = scores.q.device();
                     if (computeStats) {
-                        LayerJob job(request, c, layer, n, heads, computeStats, layerLambda(layer), m->device);
+                        LayerJob job(request, c, layer, n, heads, computeStats, layerLambda(layer), device);
                         captureKeptAttention(
                             scores, stored, c, layer, headRange(c.nHeads), setup, job.capture(), control.cancel);
                         job.finish(result, &newStats[layer]);
                     } else {
-                        LayerCapture capture(MapCollector(request.region, n,
-                            headRange(static_cast<int64_t>(heads.size())), request.kinds, m->device));
+                        LayerCapture capture(MapCollector(
+                            request.region, n, headRange(static_cast<int64_t>(heads.size())), request.kinds, device));
                         captureKeptAttention(scores, stored, c, layer, heads, setup, capture, control.cancel);
                         appendMaps(capture.collector, heads, layer, request.kinds, result.maps);
                     }
@@ -290,16 +295,17 @@ Result<AnalysisSummary> Model::analyze(
                     at::Tensor x = state.layerInputs[kept];
                     for (int64_t l = static_cast<int64_t>(kept); l < layer; ++l) // from the nearest kept input
                         x = runLayer(m->weights, c, x, l, setup, nullptr, control.cancel);
+                    const at::Device device = layerDevice(stored);
                     // One head's slice costs d_head projection rows instead of the layer's H x d_head; numbers of every
                     // head, or many heads, take the whole layer's attention once.
                     if (computeStats || static_cast<int64_t>(heads.size()) * 4 > c.nHeads) {
-                        LayerJob job(request, c, layer, n, heads, computeStats, layerLambda(layer), m->device);
+                        LayerJob job(request, c, layer, n, heads, computeStats, layerLambda(layer), device);
                         captureLayerAttention(stored, dtype, c, x, layer, setup, job.capture(), control.cancel);
                         job.finish(result, computeStats ? &newStats[layer] : nullptr);
                     } else {
                         for (int64_t head : heads) {
                             const SlicedHead slice = sliceHead(c, stored, head);
-                            LayerCapture capture(MapCollector(request.region, n, {0}, request.kinds, m->device));
+                            LayerCapture capture(MapCollector(request.region, n, {0}, request.kinds, device));
                             captureLayerAttention(
                                 slice.weights, dtype, slice.config, x, layer, setup, capture, control.cancel);
                             appendMaps(capture.collector, {head}, layer, request.kinds, result.maps);

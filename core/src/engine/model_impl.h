@@ -5,6 +5,7 @@
 
 #include "attnscope/model.h"
 #include "engine/map_collector.h"
+#include "engine/placement.h"
 #include "engine/prompt_state.h"
 #include "engine/weights.h"
 
@@ -67,10 +68,10 @@ struct Model::Impl {
     int64_t parameterCount = 0;
     std::unique_ptr<HashJob> hashJob;
     mutable std::string weightsHash;
-    at::Device device = at::Device(at::kCPU);
+    at::Device device = at::Device(at::kCPU); ///< the embeddings' device: where token ids go in
+    engine::Placement placement; ///< every part's device (one entry for a single device)
     ComputeDType dtype = ComputeDType::F32;
     engine::ModelWeights weights;
-    int64_t weightBytes = 0; ///< on the compute device
     engine::PromptState prompt; ///< what the last analyzed prompt left to reuse
 };
 
@@ -85,6 +86,9 @@ Status checkRequest(const ModelConfig& config, const CaptureRequest& request);
 AttentionMap toHostMap(
     const MapCollector& collector, const at::Tensor& perHead, int64_t row, const HeadRef& ref, MapKind kind);
 bool looksLikeOutOfMemory(const std::string& message);
+/// checkFits on every device the model lives on, each with the weights it holds.
+Status checkFitsOnEveryDevice(
+    const ModelConfig& config, const Placement& placement, ComputeDType dtype, const CaptureRequest& request);
 
 template <typename T, typename F> Result<T> guarded(const std::string& what, const std::string& deviceName, F&& f)
 {

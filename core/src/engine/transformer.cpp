@@ -104,9 +104,19 @@ at::Tensor outputLogits(const at::Tensor& x, const at::Tensor& output, at::Scala
 
 } // namespace
 
-AttentionContext ForwardSetup::context(const ModelConfig& config, int64_t layer, const std::atomic<bool>* cancel) const
+at::Device layerDevice(const LayerWeights& layer)
 {
-    return AttentionContext {config, layer, rope ? &*rope : nullptr, budgetTile, cancel};
+    return layer.wq.device(); // every layer has a query projection
+}
+
+AttentionContext ForwardSetup::context(
+    const ModelConfig& config, int64_t layer, const at::Device& device, const std::atomic<bool>* cancel) const
+{
+    const RopeTables* tables = nullptr;
+    for (const RopeTables& t : rope)
+        if (t.cos.device() == device)
+            tables = &t;
+    return AttentionContext {config, layer, tables, budgetTile, cancel};
 }
 
 int64_t ForwardSetup::tileFor(
@@ -120,8 +130,16 @@ ForwardSetup forwardSetup(
 {
     ForwardSetup setup;
     const at::Device device = weights.tokEmbeddings.device();
-    if (config.hasRope())
-        setup.rope = ropeTables(seqLen, config.headDim, config.rope, device);
+    if (config.hasRope()) {
+        // Computed once and copied (exactly) to the other devices, so every layer rotates by the same numbers.
+        setup.rope.push_back(ropeTables(seqLen, config.headDim, config.rope, device));
+        for (const LayerWeights& layer : weights.layers) {
+            const at::Device other = layerDevice(layer);
+            if (std::none_of(
+                    setup.rope.begin(), setup.rope.end(), [&](const RopeTables& t) { return t.cos.device() == other; }))
+                setup.rope.push_back({setup.rope.front().cos.to(other), setup.rope.front().sin.to(other)});
+        }
+    }
     setup.requestedTile = requestedTile;
     setup.budgetTile = requestedTile > 0
         ? requestedTile
@@ -145,9 +163,9 @@ at::Tensor embed(const ModelWeights& weights, const ModelConfig& config, const a
 namespace {
 
 AttentionContext layerContext(const ModelConfig& config, int64_t layer, const ForwardSetup& setup,
-    const LayerCapture* capture, const std::atomic<bool>* cancel)
+    const LayerCapture* capture, const at::Device& device, const std::atomic<bool>* cancel)
 {
-    AttentionContext ctx = setup.context(config, layer, cancel);
+    AttentionContext ctx = setup.context(config, layer, device, cancel);
     if (capture) {
         // Collectors combine overview blocks that straddle tiles (alignment 1); an observer may still ask for one.
         const int64_t align = capture->rowAlignment();
@@ -164,7 +182,9 @@ at::Tensor runLayer(const ModelWeights& weights, const ModelConfig& config, cons
     if (cancel && cancel->load())
         throw Cancelled();
     const LayerWeights w = computeLayer(weights.layers[static_cast<size_t>(layer)], weights.computeDtype);
-    return block(x, w, config, layerContext(config, layer, setup, capture, cancel), capture);
+    const at::Device device = layerDevice(w);
+    // The hidden state follows the layers across devices (a no-op on the same device); the copy is exact.
+    return block(x.to(device), w, config, layerContext(config, layer, setup, capture, device, cancel), capture);
 }
 
 void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, const ModelConfig& config,
@@ -185,11 +205,12 @@ void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, con
         mapsOnly.bv = at::Tensor();
     }
     const LayerWeights w = computeLayer(mapsOnly, dtype);
+    const at::Device device = layerDevice(w);
     ForwardSetup forTheseHeads = setup;
-    forTheseHeads.budgetTile = setup.tileFor(config, x.size(1), dtype, x.device());
-    AttentionContext ctx = layerContext(config, layer, forTheseHeads, &capture, cancel);
+    forTheseHeads.budgetTile = setup.tileFor(config, x.size(1), dtype, device);
+    AttentionContext ctx = layerContext(config, layer, forTheseHeads, &capture, device, cancel);
     ctx.mapsOnly = true;
-    attend(attentionInput(x, w, config), w, config, ctx, &capture);
+    attend(attentionInput(x.to(device), w, config), w, config, ctx, &capture);
 }
 
 void captureKeptAttention(const KeptScores& kept, const LayerWeights& stored, const ModelConfig& config, int64_t layer,
@@ -200,10 +221,11 @@ void captureKeptAttention(const KeptScores& kept, const LayerWeights& stored, co
         throw Cancelled();
     ModelConfig chosen = config; // the tile's rows are sized for the chosen heads only
     chosen.nHeads = chosen.nKvHeads = static_cast<int64_t>(heads.size());
+    const at::Device device = kept.q.device(); // the layer's device: the pass kept them there
     ForwardSetup forTheseHeads = setup;
-    forTheseHeads.budgetTile = setup.tileFor(chosen, kept.q.size(2), kept.q.scalar_type(), kept.q.device());
-    captureFromKeptScores(
-        kept, stored, config, layer, heads, layerContext(config, layer, forTheseHeads, &capture, cancel), capture);
+    forTheseHeads.budgetTile = setup.tileFor(chosen, kept.q.size(2), kept.q.scalar_type(), device);
+    captureFromKeptScores(kept, stored, config, layer, heads,
+        layerContext(config, layer, forTheseHeads, &capture, device, cancel), capture);
 }
 
 at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, bool allPositions)
@@ -211,9 +233,10 @@ at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, c
     const at::ScalarType dtype = weights.computeDtype;
     at::Tensor last = allPositions ? x : x.select(1, x.size(1) - 1);
     if (config.arch.block != BlockLayout::PostNorm) // post-norm blocks end normalised; there is no final norm
-        last = blockNorm(
-            last, inDtype(weights.norm, dtype), inDtype(weights.normBias, dtype), config.arch.norm, config.normEps);
-    at::Tensor logits = outputLogits(last, weights.output, dtype).to(at::kFloat);
+        last = blockNorm(weights.norm.defined() ? last.to(weights.norm.device()) : last, inDtype(weights.norm, dtype),
+            inDtype(weights.normBias, dtype), config.arch.norm, config.normEps);
+    // A tied head is the embedding table, on the first device: the last hidden state goes back there.
+    at::Tensor logits = outputLogits(last.to(weights.output.device()), weights.output, dtype).to(at::kFloat);
     if (config.arch.finalSoftcap > 0.0)
         logits = at::tanh(logits / config.arch.finalSoftcap) * config.arch.finalSoftcap;
     return logits;

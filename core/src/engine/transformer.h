@@ -7,7 +7,7 @@
 #include "engine/weights.h"
 
 #include <map>
-#include <optional>
+#include <vector>
 
 namespace attn::engine {
 
@@ -16,22 +16,29 @@ struct ForwardCapture {
     int64_t queryTile = 0; ///< rows per score tile; 0 = from the memory budget (autoQueryTile)
 };
 
-/// What every layer of one forward needs: the RoPE tables for the sequence and the query tile from the budget.
+/// The device a layer's weights live on: a device map may spread the layers over several (placement.h).
+at::Device layerDevice(const LayerWeights& layer);
+
+/// What every layer of one forward needs: the RoPE tables for the sequence (a copy on every device a layer lives on)
+/// and the query tile from the budget.
 struct ForwardSetup {
-    std::optional<RopeTables> rope;
+    std::vector<RopeTables> rope; ///< empty without RoPE
     int64_t budgetTile = 0; ///< query rows per tile for every head of a layer (the memory budget's choice)
     int64_t requestedTile = 0; ///< the request's own tile, 0 = none
     /// The tile for a pass over `config`'s heads only (a one-head slice or a few kept heads take many more rows per
     /// tile within the same budget: 8 rows x 257 tiles for one head at 2K tokens cost 90 ms of per-tile overhead).
     int64_t tileFor(const ModelConfig& config, int64_t seqLen, at::ScalarType dtype, const at::Device& device) const;
-    AttentionContext context(const ModelConfig& config, int64_t layer, const std::atomic<bool>* cancel) const;
+    /// The context of a layer whose input is on `device`.
+    AttentionContext context(
+        const ModelConfig& config, int64_t layer, const at::Device& device, const std::atomic<bool>* cancel) const;
 };
 ForwardSetup forwardSetup(
     const ModelWeights& weights, const ModelConfig& config, int64_t batch, int64_t seqLen, int64_t requestedTile);
 
 /// Token (and learned position) embeddings in the compute dtype: the first layer's input. tokens: int64 [B, T].
 at::Tensor embed(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& tokens);
-/// One transformer block on its input x [B, T, D]; capture (may be null) receives its maps a query tile at a time.
+/// One transformer block on its input x [B, T, D] (moved to the layer's device first); capture (may be null) receives
+/// its maps a query tile at a time.
 at::Tensor runLayer(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, int64_t layer,
     const ForwardSetup& setup, LayerCapture* capture, const std::atomic<bool>* cancel);
 /// Only the attention of one layer, for its maps: the block's attention norm, then the score tiles; the MLP and the
@@ -44,7 +51,8 @@ void captureLayerAttention(const LayerWeights& stored, at::ScalarType dtype, con
 void captureKeptAttention(const KeptScores& kept, const LayerWeights& stored, const ModelConfig& config, int64_t layer,
     const std::vector<int64_t>& heads, const ForwardSetup& setup, LayerCapture& capture,
     const std::atomic<bool>* cancel);
-/// The final norm and the output head: logits [B, V] at the last position (fp32), or [B, T, V] when allPositions.
+/// The final norm and the output head, each on its device: logits [B, V] at the last position (fp32), or [B, T, V] when
+/// allPositions.
 at::Tensor finalLogits(const ModelWeights& weights, const ModelConfig& config, const at::Tensor& x, bool allPositions);
 
 /**

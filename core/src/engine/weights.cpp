@@ -183,9 +183,11 @@ at::Tensor applyRecipe(const TensorRecipe& recipe, const StoredTensor& stored)
 
 } // namespace
 
-ModelWeights loadSourceWeights(const ModelSource& source, const at::Device& device, at::ScalarType computeDtype)
+ModelWeights loadSourceWeights(const ModelSource& source, const std::function<at::Device(const std::string&)>& deviceOf,
+    at::ScalarType computeDtype)
 {
     ModelWeights weights = assembleWeights(source.config, [&](const std::string& name, bool fp32) -> at::Tensor {
+        const at::Device device = deviceOf(name);
         auto it = source.recipes.find(name);
         if (it == source.recipes.end())
             return {};

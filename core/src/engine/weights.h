@@ -50,8 +50,10 @@ ModelWeights assembleWeights(
 /// A CPU float tensor with a copy of one stored tensor, converted exactly from F16/BF16.
 at::Tensor readTensor(const SafetensorsFile& file, const TensorInfo& info);
 
-/// The engine's tensors from a model source's recipes (stored dtype kept where forward() can convert per layer).
-ModelWeights loadSourceWeights(const ModelSource& source, const at::Device& device, at::ScalarType computeDtype);
+/// The engine's tensors from a model source's recipes (stored dtype kept where forward() can convert per layer), each
+/// on the device deviceOf(engine tensor name) gives: a device map places the layers of one model on several devices.
+ModelWeights loadSourceWeights(const ModelSource& source, const std::function<at::Device(const std::string&)>& deviceOf,
+    at::ScalarType computeDtype);
 
 /// Moves every tensor of a file that already passed checkTensorsMatchConfig onto the device.
 /// Throws (c10::Error, std::bad_alloc) on failure; callers at the API boundary catch.

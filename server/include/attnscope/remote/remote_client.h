@@ -79,7 +79,8 @@ public:
     const std::string& target() const;
 
     Result<ServerModelList> listModels();
-    /// path: absolute on the server, or relative to one of its allowed folders. device "auto"/"cpu"/"cuda:N".
+    /// path: absolute on the server, or relative to one of its allowed folders. device "auto" (the server's own
+    /// placement: its --devices), "cpu", "cuda:N", or a list "cuda:0,cuda:1" that spreads the layers over them.
     Result<RemoteModel> load(
         const std::string& path, const std::string& device = "auto", const std::string& dtype = "fp32");
     Status unload(int modelId);
