@@ -116,7 +116,9 @@ void Engine::onServerConnected(quint64 requestId, const RemoteEndpoint& endpoint
                 this,
                 [this, modelId, live, ok = m.isOk(), message = m ? QString() : qstr(m.status().message())] {
                     const auto it = m_remoteModels.find(modelId);
-                    if (it == m_remoteModels.end() || m_servers[it->second.server].get() != live)
+                    const auto connection
+                        = it == m_remoteModels.end() ? m_servers.end() : m_servers.find(it->second.server);
+                    if (connection == m_servers.end() || connection->second.get() != live)
                         return; // closed meanwhile, or another reconnect replaced this connection
                     Q_EMIT modelReconnected(modelId, ok, message);
                 },

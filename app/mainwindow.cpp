@@ -560,7 +560,8 @@ void MainWindow::updateTokenStrip()
     QStringList display;
     if (!promptTokens(*info, &ids, &display)) {
         // A remote model: its server tokenizes (off this thread); the strip fills in when it answers.
-        m_tokenCount->setText(m_remoteTokens.modelId == info->id && !m_remoteTokens.error.isEmpty()
+        m_tokenCount->setText(!info->connected ? tr("no token count: %1 is disconnected").arg(info->server)
+                : m_remoteTokens.modelId == info->id && !m_remoteTokens.error.isEmpty()
                 ? tr("token count unavailable: %1").arg(m_remoteTokens.error)
                 : tr("counting tokens on %1…").arg(info->server));
         m_tokenCount->setToolTip(QString());
