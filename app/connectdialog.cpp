@@ -85,8 +85,8 @@ ConnectDialog::ConnectDialog(
             m_caFile, tr("The server's CA or self-signed certificate"), tr("PEM (*.pem *.crt);;All files (*)"), form));
     fields->addRow(QString(), m_float16);
     formLayout->addLayout(fields);
-    auto* hint = new QLabel(tr("A server on another machine: open an SSH tunnel "
-                               "(<tt>ssh -N -L 50051:127.0.0.1:50051 gpu-host</tt>) and connect to 127.0.0.1:50051."),
+    auto* hint = new QLabel(tr("A server on another machine: keep an SSH tunnel open, then connect to "
+                               "127.0.0.1:50051:<br><tt>ssh -N -L 50051:127.0.0.1:50051 gpu-host</tt>"),
         form);
     hint->setWordWrap(true);
     hint->setTextFormat(Qt::RichText);
@@ -148,6 +148,8 @@ ConnectDialog::ConnectDialog(
     connect(m_serverEdit, &QComboBox::currentTextChanged, this, &ConnectDialog::fillFromSaved);
     if (!server.isEmpty())
         m_serverEdit->setCurrentText(server);
+    else if (m_serverEdit->count() == 0)
+        m_serverEdit->setCurrentText(QStringLiteral("127.0.0.1:50051")); // where attnscope-server listens by default
     fillFromSaved(m_serverEdit->currentText());
     resize(560, 380);
 }
@@ -204,8 +206,9 @@ void ConnectDialog::onConnected(quint64 requestId, const ServerListing& listing)
     for (qsizetype i = 0; i < listing.paths.size(); ++i) {
         QString shown = listing.paths[i];
         for (const QString& root : listing.roots)
-            if (shown.startsWith(root + QLatin1Char('/')))
-                shown = QStringLiteral("%1 — %2").arg(shown.mid(root.size() + 1), root);
+            if (shown.startsWith(root + QLatin1Char('/'))) // the folder is named once, in the title, when there is one
+                shown = listing.roots.size() == 1 ? shown.mid(root.size() + 1)
+                                                  : QStringLiteral("%1 — %2").arg(shown.mid(root.size() + 1), root);
         if (listing.kinds.value(i) == QLatin1String("checkpoint"))
             shown += tr(" (checkpoint file)");
         auto* item = new QListWidgetItem(shown, m_models);

@@ -60,6 +60,18 @@ QString importedSummary(const ModelInfo& info)
     return text;
 }
 
+// Where a remote model lives, and whether it can still be asked.
+QString remoteSummary(const ModelInfo& info)
+{
+    if (info.server.isEmpty())
+        return QString();
+    return info.connected
+        ? QObject::tr("<br>on the attnscope-server at %1").arg(info.server.toHtmlEscaped())
+        : QObject::tr("<br><span style=\"color:#c0392b\"><b>disconnected</b>: %1 went away (File → Reconnect to "
+                      "Server)</span>")
+              .arg(info.server.toHtmlEscaped());
+}
+
 QString configSummary(const ModelInfo& info)
 {
     const ModelConfig& c = info.config;
@@ -75,7 +87,7 @@ QString configSummary(const ModelInfo& info)
                .arg(QLocale().toString(info.parameters))
                .arg(c.maxSeqLen)
                .arg(info.device, info.dtype)
-        + importedSummary(info);
+        + remoteSummary(info) + importedSummary(info);
 }
 
 } // namespace
@@ -478,7 +490,7 @@ void MainWindow::onModelSelected(int index)
         m_prompt->setPlainText(remembered->second);
     else if (!info->samplePrompt.isEmpty() && (isSample || unknownTokenFraction() > kUnknownTokenLimit))
         m_prompt->setPlainText(info->samplePrompt);
-    m_modelSummary->setText(configSummary(*info));
+    updateModelSummary();
     {
         // One run for the switch, not one per spin box clamp.
         const QSignalBlocker layerBlock(m_layerSpin), headBlock(m_headSpin);
@@ -522,6 +534,12 @@ double MainWindow::unknownTokenFraction() const
         return 0.0; // a remote model's count is on its way: nothing known to be unknown yet
     const auto unknown = std::count(display.begin(), display.end(), kUnknownToken);
     return static_cast<double>(unknown) / static_cast<double>(ids.size());
+}
+
+void MainWindow::updateModelSummary()
+{
+    if (const ModelInfo* info = currentModel())
+        m_modelSummary->setText(configSummary(*info));
 }
 
 const ModelInfo* MainWindow::currentModel() const

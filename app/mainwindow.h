@@ -175,6 +175,7 @@ private:
     void dropSessionModelsOn(const QString& server, const QString& why);
     void rebuildReconnectMenu();
     void updateModelItem(int modelId); ///< the model list's text: name @ host:port, (disconnected)
+    void updateModelSummary(); ///< the model dock's text for the current model
     /// The prompt's tokens and their display strings for the live strip: the local tokenizer's, or the server's once
     /// it has answered for this text (false: asked, the strip fills in when the answer comes).
     bool promptTokens(const ModelInfo& info, std::vector<int64_t>* ids, QStringList* display) const;

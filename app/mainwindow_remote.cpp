@@ -113,13 +113,16 @@ void MainWindow::onServerLost(const QString& server, const QString& message)
     }
     m_remoteTokensAsked.clear();
     rebuildReconnectMenu();
+    updateModelSummary();
+    updateWindowTitle();
     if (const ModelInfo* info = currentModel(); info && info->server == server) {
         requestRun(); // says on the panels that these maps are the last ones, and why
         updateTokenStrip();
     }
+    // The client's message names the server and the cause (refused, no answer in time, ...).
     showError(tr("Lost the connection to %1").arg(server),
-        tr("The attnscope-server at %1 went away: %2\n\n%3 %4 marked disconnected; the maps, metrics and settings "
-           "on screen stay as they are. When the server runs again: File → Reconnect to Server → %1.")
+        tr("%2\n\n%3 %4 marked disconnected; the maps, metrics and settings on screen stay as they are. When the "
+           "server runs again: File → Reconnect to Server → %1.")
             .arg(server, message, names.isEmpty() ? tr("No open model") : names.join(QStringLiteral(", ")),
                 names.size() == 1 ? tr("is") : tr("are")));
     Q_EMIT serverDisconnected(server);
@@ -150,6 +153,8 @@ void MainWindow::onModelReconnected(int modelId, bool ok, const QString& message
     it->second.connected = true;
     updateModelItem(modelId);
     rebuildReconnectMenu();
+    updateModelSummary();
+    updateWindowTitle();
     m_status->setText(tr("%1 is connected again").arg(it->second.name));
     if (modelId == m_currentModel) {
         m_metricsKey.clear(); // the server starts without the prompt's state: compute everything again

@@ -19,6 +19,7 @@ Result<RemoteHandshake> connectToServer(const RemoteEndpoint& endpoint)
     options.target = endpoint.target;
     options.tlsCaFile = endpoint.caFile;
     options.connectSeconds = endpoint.connectSeconds;
+    options.callSeconds = endpoint.callSeconds;
     if (!endpoint.token.empty()) {
         options.token = endpoint.token;
     } else {

@@ -24,6 +24,9 @@ struct RemoteEndpoint {
     std::string caFile; ///< PEM CA or self-signed certificate: TLS; empty: plain TCP (loopback, SSH tunnel)
     bool float16 = false; ///< maps cross the wire as float16 (half the bytes) instead of float32 (exact)
     double connectSeconds = 5.0;
+    /// The longest a short call (tokenize, the heartbeat, list, unload) may take: a server that accepts connections
+    /// but no longer answers is reported as gone instead of holding the connection's threads forever.
+    double callSeconds = 8.0;
 };
 
 /// A connected client and what the server offers; the listing doubles as the check that the token is accepted.

@@ -267,6 +267,19 @@ private Q_SLOTS:
         QVERIFY(sameBits(window.panels().front()->map().values, before));
     }
 
+    void anIdleWindowNoticesAStoppedServer()
+    {
+        attn::test::ServerProcess server({"--allow", m_models.toStdString()});
+        QVERIFY2(server.started(), server.errorLog().c_str());
+        MainWindow window;
+        window.setPrompt(kPrompt);
+        QVERIFY(openRemote(window, server.target(), m_diff));
+        QSignalSpy lost(&window, &MainWindow::serverDisconnected);
+        server.kill();
+        QVERIFY(lost.wait(15000)); // nothing asked of the server: its heartbeat notices
+        QVERIFY(!window.models().begin()->second.connected);
+    }
+
     void aRefusedTokenGivesAClearError()
     {
         attn::test::ServerProcess server(
