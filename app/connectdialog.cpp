@@ -218,7 +218,8 @@ void ConnectDialog::onConnected(quint64 requestId, const ServerListing& listing)
     m_listTitle->setText(listing.paths.isEmpty()
             ? tr("Connected to %1, but its allowed folders (%2) hold no model it can open.")
                   .arg(listing.server, listing.roots.join(QStringLiteral(", ")))
-            : tr("Models on %1 (its allowed folders: %2). Choose one or more:")
+            : (listing.roots.size() == 1 ? tr("Models on %1 (its allowed folder: %2). Choose one or more:")
+                                         : tr("Models on %1 (its allowed folders: %2). Choose one or more:"))
                   .arg(listing.server, listing.roots.join(QStringLiteral(", "))));
     m_pages->setCurrentIndex(1);
     Q_EMIT connected(listing.server);

@@ -10,6 +10,7 @@
 #include <QComboBox>
 #include <QLabel>
 #include <QMenu>
+#include <QMessageBox>
 #include <QPlainTextEdit>
 
 namespace attn::app {
@@ -164,8 +165,12 @@ void MainWindow::onModelReconnected(int modelId, bool ok, const QString& message
     bool all = true;
     for (const auto& [id, info] : m_models)
         all = all && (info.server != it->second.server || info.connected);
-    if (all)
+    if (all) {
+        // The "lost the connection" message no longer holds.
+        if (m_errorBox && m_errorBox->windowTitle() == tr("Lost the connection to %1").arg(it->second.server))
+            m_errorBox->close();
         Q_EMIT serverReconnected(it->second.server);
+    }
 }
 
 void MainWindow::rebuildReconnectMenu()
