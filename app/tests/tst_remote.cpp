@@ -159,6 +159,38 @@ private Q_SLOTS:
         QVERIFY(sameBits(panels[0]->map().values, panels[1]->map().values)); // NaN (masked) cells included
     }
 
+    void batchExportOfARemoteModelWritesTheLocalNumbers()
+    {
+        attn::test::ServerProcess server({"--allow", m_models.toStdString()});
+        QVERIFY2(server.started(), server.errorLog().c_str());
+        MainWindow window;
+        window.setPrompt(kPrompt);
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        QSignalSpy done(&window, &MainWindow::batchExportFinished);
+        window.openModel(m_diff);
+        QVERIFY(shown.wait(60000));
+        QVERIFY(QDir(m_dir.path()).mkpath(QStringLiteral("batch-local")));
+        QVERIFY(QDir(m_dir.path()).mkpath(QStringLiteral("batch-remote")));
+        const QDir local(window.startBatchExport(m_dir.filePath(QStringLiteral("batch-local")), false, true)
+            + QStringLiteral("/maps"));
+        QVERIFY(done.wait(60000));
+        QVERIFY2(done.back().at(0).toBool(), qPrintable(done.back().at(1).toString()));
+        QVERIFY(openRemote(window, server.target(), m_diff)); // the remote model is now the current one
+        const QDir remote(window.startBatchExport(m_dir.filePath(QStringLiteral("batch-remote")), false, true)
+            + QStringLiteral("/maps"));
+        QVERIFY(done.wait(60000));
+        QVERIFY2(done.back().at(0).toBool(), qPrintable(done.back().at(1).toString()));
+        QVERIFY2(!remote.path().contains(QLatin1Char('@')), qPrintable(remote.path()));
+        const QStringList arrays = local.entryList({QStringLiteral("*.npy")}, QDir::Files);
+        QCOMPARE(arrays.size(), 2 * 2 * 11); // every layer x head x kind of the DIFF + RoPE/CoPE model
+        QCOMPARE(remote.entryList({QStringLiteral("*.npy")}, QDir::Files), arrays);
+        for (const QString& name : arrays) {
+            QFile a(local.filePath(name)), b(remote.filePath(name));
+            QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+            QVERIFY2(a.readAll() == b.readAll(), qPrintable(name));
+        }
+    }
+
     void aSessionThatNamesAServerRoundTrips()
     {
         attn::test::ServerProcess server({"--allow", m_models.toStdString()});
