@@ -3,6 +3,7 @@
 // own connect dialog, adapter and windows against it. Remote maps equal local ones bit for bit (float32 transfer),
 // local and remote side by side in Compare, a session that names a server, a killed server, a refused token.
 #include "attnscope/init.h"
+#include "attnscope/model.h"
 #include "compareview.h"
 #include "connectdialog.h"
 #include "heatmappanel.h"
@@ -31,6 +32,7 @@
 #include "apptest.h"
 
 #include <cstring>
+#include <future>
 
 using namespace attn;
 using namespace attn::app;
@@ -109,6 +111,11 @@ private Q_SLOTS:
         QVERIFY2(s.isOk(), s.message().c_str());
         const Status s2 = initRandomModel(m_softmax.toStdString(), attn::app::test::softmaxRopeConfig(128), 32, false);
         QVERIFY2(s2.isOk(), s2.message().c_str());
+        ModelConfig longConfig = attn::app::test::diffCopeConfig(128);
+        longConfig.position = PositionKind::Rope; // no position table: 4096 tokens cost no parameters
+        longConfig.maxSeqLen = 4096;
+        m_long = m_models + QStringLiteral("/long-rope");
+        QVERIFY(initRandomModel(m_long.toStdString(), longConfig, 33, false).isOk());
     }
 
     void remoteMapsEqualLocalMapsBitForBitAndCompareSideBySide()
@@ -157,6 +164,77 @@ private Q_SLOTS:
         QVERIFY(panels.size() >= 2);
         QVERIFY(!panels[0]->map().title.isEmpty());
         QVERIFY(sameBits(panels[0]->map().values, panels[1]->map().values)); // NaN (masked) cells included
+    }
+
+    void aLongPromptOnARemoteModelGetsTheLocalOverviewsAndWindows()
+    {
+        attn::test::ServerProcess server({"--allow", m_models.toStdString()});
+        QVERIFY2(server.started(), server.errorLog().c_str());
+        MainWindow window;
+        window.setPrompt(QString(2999, QLatin1Char('y'))); // + <bos> = 3000 tokens: above kLongPromptTokens
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        QSignalSpy finished(&window.engine(), &Engine::runFinished);
+        window.openModel(m_long);
+        QVERIFY(shown.wait(120000));
+        const RunOutput local = finished.back().at(0).value<RunOutput>();
+        QVERIFY(local.capture.maps.front().rowBlock > 1); // an overview, chosen by the local tokenizer's count
+        RunOutput remote;
+        QVERIFY(openRemote(window, server.target(), m_long, &remote));
+        QCOMPARE(remote.capture.maps.front().rows, local.capture.maps.front().rows); // the server's count chose it
+        compareRuns(local, remote);
+
+        // Exact values of a window, as the Exact-values button asks for them.
+        window.showExactWindow(2900, 3000, 0, 100);
+        QVERIFY(shown.wait(120000));
+        const RunOutput remoteWindow = finished.back().at(0).value<RunOutput>();
+        QCOMPARE(remoteWindow.capture.maps.front().rowBegin, int64_t(2900));
+        QCOMPARE(remoteWindow.capture.maps.front().rowBlock, int64_t(1));
+        auto model = Model::load(m_long.toStdString());
+        QVERIFY(model.isOk());
+        CaptureRequest request {
+            (*model)->tokenizer().encode(std::string(2999, 'y')), {{0, 0}}, {remoteWindow.capture.maps.front().kind}};
+        request.region = MapRegion::window(2900, 3000, 0, 100);
+        auto reference = (*model)->capture(request);
+        QVERIFY2(reference.isOk(), reference.status().message().c_str());
+        QVERIFY(sameBits(reference->maps.front().values, remoteWindow.capture.maps.front().values));
+    }
+
+    void aNewerRequestOfAStreamCancelsTheOlderOneOnTheConnection()
+    {
+        attn::test::ServerProcess server({"--allow", m_models.toStdString()});
+        QVERIFY2(server.started(), server.errorLog().c_str());
+        RemoteEndpoint endpoint;
+        endpoint.target = server.target();
+        auto handshake = connectToServer(endpoint);
+        QVERIFY2(handshake.isOk(), handshake.status().message().c_str());
+        RemoteConnection connection(std::move(handshake->client), false, {});
+        std::promise<Status> loaded;
+        connection.load(7, m_diff.toStdString(), "cpu", "fp32",
+            [&](Result<remote::RemoteModel> m) { loaded.set_value(m ? Status::ok() : m.status()); });
+        // Both are queued behind the load on the connection's one worker: the older never starts.
+        std::promise<Status> first, second;
+        auto sinkFor = [](std::promise<Status>& outcome, uint64_t* summaryId) {
+            AnalysisSink sink;
+            sink.finished = [&outcome, summaryId](AnalysisSummary summary) {
+                *summaryId = summary.requestId;
+                outcome.set_value(Status::ok());
+            };
+            sink.failed = [&outcome](uint64_t, Status status) { outcome.set_value(status); };
+            return sink;
+        };
+        uint64_t firstId = 0, secondId = 0;
+        AnalysisRequest request;
+        request.modelId = 7;
+        request.prompt = kPrompt.toStdString();
+        request.heads = {{0, 0}};
+        request.kinds = {MapKind::A1};
+        connection.submit(101, request, sinkFor(first, &firstId));
+        connection.submit(102, request, sinkFor(second, &secondId));
+        QVERIFY(loaded.get_future().get().isOk());
+        const Status older = first.get_future().get();
+        QVERIFY2(older.isCancelled(), older.message().c_str());
+        QVERIFY2(second.get_future().get().isOk(), "the newer request must run");
+        QCOMPARE(secondId, uint64_t(102)); // results carry the app's request id, not the server's
     }
 
     void batchExportOfARemoteModelWritesTheLocalNumbers()
@@ -356,6 +434,7 @@ private:
     QString m_models;
     QString m_diff;
     QString m_softmax;
+    QString m_long;
 };
 
 ATTNSCOPE_APP_TEST_MAIN(TestRemote)
