@@ -236,7 +236,9 @@ void MainWindow::openSessionModelsOn(const QString& server)
     const SessionState& state = *m_pendingSession;
     for (qsizetype i = 0; i < state.models.size(); ++i)
         if (state.servers.value(i) == server)
-            m_pendingLoads.insert(openRemoteModel(server, state.models[i], state.device, state.dtype));
+            m_pendingLoads.insert(openRemoteModel(server, state.models[i],
+                state.serverDevices.value(i).isEmpty() ? state.device : state.serverDevices[i],
+                state.serverDtypes.value(i).isEmpty() ? state.dtype : state.serverDtypes[i]));
 }
 
 void MainWindow::dropSessionModelsOn(const QString& server, const QString& why)

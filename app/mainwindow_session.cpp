@@ -25,6 +25,8 @@ SessionState MainWindow::currentSession() const
     for (const auto& [id, info] : m_models) {
         s.models << info.path;
         s.servers << info.server;
+        s.serverDevices << (info.server.isEmpty() ? QString() : info.device);
+        s.serverDtypes << (info.server.isEmpty() ? QString() : info.dtype);
     }
     s.prompt = m_prompt->toPlainText();
     s.layer = m_layerSpin->value();
@@ -99,7 +101,9 @@ void MainWindow::restoreSession(const SessionState& state)
         if (server.isEmpty())
             m_pendingLoads.insert(openModel(state.models[i]));
         else if (m_engine->isConnected(server))
-            m_pendingLoads.insert(openRemoteModel(server, state.models[i], state.device, state.dtype));
+            m_pendingLoads.insert(openRemoteModel(server, state.models[i],
+                state.serverDevices.value(i).isEmpty() ? state.device : state.serverDevices[i],
+                state.serverDtypes.value(i).isEmpty() ? state.dtype : state.serverDtypes[i]));
         else if (!toConnect.contains(server))
             toConnect << server;
     }

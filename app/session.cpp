@@ -35,7 +35,9 @@ QByteArray sessionToJson(const SessionState& s)
         if (server.isEmpty())
             models.append(s.models[i]); // a local model stays a plain path, as before remote models existed
         else
-            models.append(QJsonObject {{QStringLiteral("path"), s.models[i]}, {QStringLiteral("server"), server}});
+            models.append(QJsonObject {{QStringLiteral("path"), s.models[i]}, {QStringLiteral("server"), server},
+                {QStringLiteral("device"), s.serverDevices.value(i)},
+                {QStringLiteral("dtype"), s.serverDtypes.value(i)}});
     }
     QJsonObject root {{QStringLiteral("format"), kFormat}, {QStringLiteral("version"), kVersion},
         {QStringLiteral("models"), models}, {QStringLiteral("prompt"), s.prompt}, {QStringLiteral("layer"), s.layer},
@@ -84,14 +86,23 @@ std::optional<SessionState> sessionFromJson(const QByteArray& json, QString* err
             if (!server.isString() || !server.toString().contains(QLatin1Char(':'))
                 || server.toString().size() > kMaxSessionServerChars)
                 return fail(QStringLiteral("\"models\": \"server\" of %1 must be HOST:PORT").arg(path.toString()));
+            const QString device = model.toObject().value(QStringLiteral("device")).toString();
+            const QString dtype = model.toObject().value(QStringLiteral("dtype")).toString();
+            if (device.size() > 64 || dtype.size() > 64)
+                return fail(QStringLiteral("\"models\": \"device\" and \"dtype\" of %1 must be short names")
+                                .arg(path.toString()));
             s.models << path.toString();
             s.servers << server.toString();
+            s.serverDevices << device;
+            s.serverDtypes << dtype;
             continue;
         }
         if (!model.isString() || model.toString().size() > kMaxSessionTextChars)
             return fail(QStringLiteral("\"models\" must be a list of model directories"));
         s.models << model.toString();
         s.servers << QString();
+        s.serverDevices << QString();
+        s.serverDtypes << QString();
     }
     s.prompt = root.value(QStringLiteral("prompt")).toString();
     // Laying out one huge line freezes the prompt editor for minutes; refuse it here, with the reason.

@@ -16,6 +16,10 @@ struct SessionState {
     /// Where each model lives, parallel to `models`: HOST:PORT of an attnscope-server (the path is a path there), or
     /// empty for this machine. In the file a remote model is {"path": ..., "server": ...}; a local one a plain path.
     QStringList servers;
+    /// Parallel to `models` too: the device and dtype a remote model ran with on its server (empty: `device` and
+    /// `dtype` below, which are this machine's choice).
+    QStringList serverDevices;
+    QStringList serverDtypes;
     QString prompt;
     int layer = 0;
     int head = 0;

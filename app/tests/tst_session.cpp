@@ -51,6 +51,8 @@ private Q_SLOTS:
         SessionState s;
         s.models = {QStringLiteral("/m/local"), QStringLiteral("/srv/models/big")};
         s.servers = {QString(), QStringLiteral("127.0.0.1:50051")};
+        s.serverDevices = {QString(), QStringLiteral("cuda:1")};
+        s.serverDtypes = {QString(), QStringLiteral("bf16")};
         const QByteArray json = sessionToJson(s);
         const QJsonArray models = QJsonDocument::fromJson(json).object().value(QStringLiteral("models")).toArray();
         QCOMPARE(models[0].toString(), s.models[0]); // a local model stays a plain path: older sessions read the same
@@ -60,6 +62,8 @@ private Q_SLOTS:
         QVERIFY2(back.has_value(), qPrintable(error));
         QCOMPARE(back->models, s.models);
         QCOMPARE(back->servers, s.servers);
+        QCOMPARE(back->serverDevices, s.serverDevices);
+        QCOMPARE(back->serverDtypes, s.serverDtypes);
     }
 
     void errors_data()
