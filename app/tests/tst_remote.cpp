@@ -331,6 +331,36 @@ private Q_SLOTS:
             qPrintable(message));
     }
 
+    void aSessionWhoseServerRefusesTheTokenAsksForIt()
+    {
+        attn::test::ServerProcess server(
+            {"--allow", m_models.toStdString()}, {"ATTNSCOPE_TOKEN=correct horse battery"});
+        QVERIFY2(server.started(), server.errorLog().c_str());
+        const QString target = QString::fromStdString(server.target());
+        const QString sessionPath = m_dir.filePath(QStringLiteral("token.attnscope"));
+        SessionState state;
+        state.models = {m_diff};
+        state.servers = {target};
+        state.prompt = kPrompt;
+        QFile file(sessionPath);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(sessionToJson(state));
+        file.close();
+        MainWindow window;
+        QSignalSpy done(&window, &MainWindow::sessionRestored);
+        window.openSession(sessionPath); // no token here: the server refuses, the window asks
+        ConnectDialog* dialog = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((dialog = window.findChild<ConnectDialog*>()) != nullptr, 15000);
+        QCOMPARE(done.count(), 0); // the restore waits for the answer
+        QCOMPARE(dialog->findChild<QComboBox*>(QStringLiteral("serverEdit"))->currentText(), target);
+        dialog->findChild<QLineEdit*>(QStringLiteral("tokenEdit"))->setText(QStringLiteral("correct horse battery"));
+        dialog->connectNow();
+        QVERIFY(done.wait(60000));
+        QCOMPARE(window.models().size(), size_t(1));
+        QCOMPARE(window.models().begin()->second.server, target);
+        QVERIFY(window.models().begin()->second.connected);
+    }
+
     void aKilledServerIsReportedTheStateStaysAndReconnectWorks()
     {
         auto server
