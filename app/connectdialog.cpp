@@ -232,7 +232,9 @@ void ConnectDialog::onConnectFailed(quint64 requestId, const QString& server, co
     setBusy(false);
     m_status->setStyleSheet(QStringLiteral("color: #c0392b"));
     // The client's messages name the server and say what to check (the token, the tunnel, the certificate).
-    m_status->setText(refused ? tr("Refused: %1").arg(message) : tr("Cannot connect to %1: %2").arg(server, message));
+    m_status->setText(refused
+            ? tr("Refused: %1\nHere: choose the server's token file, or type the token above.").arg(message)
+            : tr("Cannot connect to %1: %2").arg(server, message));
     Q_EMIT connectFailed(server, message, refused);
 }
 
