@@ -51,7 +51,7 @@ ContextLimit contextLimit(const ModelInfo& info)
     if (huggingFace && info.config.hasRope() && info.config.rope.scaling.maxPositions > 0) {
         limit.trained = info.config.rope.scaling.maxPositions;
         limit.trainedSource = tr("max_position_embeddings in config.json");
-    } else if (const int64_t trained = trainedSeqLen(info.path); trained > 0) {
+    } else if (const int64_t trained = info.server.isEmpty() ? trainedSeqLen(info.path) : 0; trained > 0) {
         limit.trained = trained;
         limit.trainedSource = tr("max_seq_len in train.json");
     }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "engine.h"
 
+#include "engine_p.h"
+
 #include <QFileInfo>
 #include <QPointer>
 
@@ -10,7 +12,7 @@
 
 namespace attn::app {
 
-namespace {
+namespace detail {
 
 QString qstr(const std::string& text)
 {
@@ -43,6 +45,14 @@ ModelInfo toModelInfo(const LoadedModel& loaded)
     info.tokenizer = loaded.tokenizer;
     return info;
 }
+
+} // namespace detail
+
+using detail::displayList;
+using detail::qstr;
+using detail::toModelInfo;
+
+namespace {
 
 /// What a compare slot asks of one model: the kind its column shows, or why it has nothing to show.
 struct CompareChoice {
@@ -99,11 +109,14 @@ Engine::Engine(QObject* parent)
     qRegisterMetaType<attn::app::RunOutput>();
     qRegisterMetaType<attn::app::CompareOutput>();
     qRegisterMetaType<attn::CaptureResult>();
+    qRegisterMetaType<attn::app::ServerListing>();
+    startRemote();
 }
 
 Engine::~Engine()
 {
     m_core.reset(); // cancels what runs, joins the engine thread: no callback outlives this object
+    stopRemote(); // the same for every server connection
 }
 
 quint64 Engine::loadModel(const QString& path, const QString& device, const QString& dtype)
@@ -150,6 +163,8 @@ void Engine::unloadModel(int modelId)
 {
     m_configs.erase(modelId);
     m_tokenizers.erase(modelId);
+    if (unloadRemote(modelId))
+        return;
     m_core->unload(modelId);
 }
 
@@ -163,7 +178,9 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
     request.heads = heads;
     request.kinds = kinds;
     request.region = region;
-    if (auto tokenizer = m_tokenizers.find(modelId); tokenizer != m_tokenizers.end() && tokenizer->second) {
+    const auto tokenizer = m_tokenizers.find(modelId);
+    const bool localTokens = tokenizer != m_tokenizers.end() && tokenizer->second;
+    if (localTokens) {
         request.tokens = tokenizer->second->encode(request.prompt);
         // The client chooses the region: above kLongPromptTokens a full map is more cells than a screen has pixels
         // (and N^2 floats of memory), so the panels get device-pooled overviews unless a window was asked for.
@@ -236,7 +253,7 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
             },
             Qt::QueuedConnection);
     };
-    m_latestRun = m_core->submit(std::move(request), std::move(sink));
+    m_latestRun = submit(std::move(request), std::move(sink), /*overviewIfLong=*/!localTokens);
     return m_latestRun;
 }
 
@@ -246,7 +263,7 @@ quint64 Engine::compare(
     // One stream per slot, so that the slots of one compare do not supersede each other; slots a shorter compare no
     // longer uses are cancelled.
     for (size_t slot = modelIds.size(); slot < m_compareSlots; ++slot)
-        m_core->cancelStream("compare/" + std::to_string(slot));
+        cancelStream("compare/" + std::to_string(slot));
     m_compareSlots = modelIds.size();
     auto compare = std::make_shared<Compare>();
     compare->id = ++m_latestCompare; // the compare's own counter: its entries carry engine request ids
@@ -272,7 +289,7 @@ quint64 Engine::compare(
         entry.kind = choice.kind;
         if (!choice.error.isEmpty()) {
             entry.error = choice.error;
-            m_core->cancelStream(request.stream);
+            cancelStream(request.stream);
             QMetaObject::invokeMethod(
                 this, [this, compareId = compare->id, slot, e = entry] { finishCompareEntry(compareId, slot, e); },
                 Qt::QueuedConnection);
@@ -304,7 +321,7 @@ quint64 Engine::compare(
                 this, [this, compareId, slot, e = *state] { finishCompareEntry(compareId, slot, e); },
                 Qt::QueuedConnection);
         };
-        m_core->submit(std::move(request), std::move(sink));
+        submit(std::move(request), std::move(sink));
     }
     if (modelIds.empty())
         QMetaObject::invokeMethod(
@@ -365,18 +382,18 @@ quint64 Engine::batchCapture(int modelId, const QString& prompt, const std::vect
             },
             Qt::QueuedConnection);
     };
-    m_latestBatch = m_core->submit(std::move(request), std::move(sink));
+    m_latestBatch = submit(std::move(request), std::move(sink));
     return m_latestBatch;
 }
 
 void Engine::cancelBatch()
 {
-    m_core->cancelStream("batch");
+    cancelStream("batch");
 }
 
 void Engine::cancel()
 {
-    m_core->cancelStream("run");
+    cancelStream("run");
 }
 
 } // namespace attn::app

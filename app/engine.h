@@ -6,6 +6,7 @@
 #include "attnscope/maps.h"
 #include "attnscope/metrics.h"
 #include "attnscope/tokenizer.h"
+#include "remoteconnection.h"
 
 #include <QList>
 #include <QObject>
@@ -15,6 +16,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace attn::app {
@@ -35,7 +37,23 @@ struct ModelInfo {
     /// sample_prompt.txt of the model directory (bundled models ship one), empty if none.
     QString samplePrompt;
     /// The model's tokenizer, shared with the UI thread (live token counts); tokenizers are immutable and thread-safe.
+    /// Null for a remote model: Engine::requestTokens asks its server.
     std::shared_ptr<const Tokenizer> tokenizer;
+    /// HOST:PORT of the attnscope-server that holds the model (path is a path there); empty: this process.
+    QString server;
+    /// False once the model's server went away: its results stay on screen, new requests wait for a reconnect.
+    bool connected = true;
+};
+
+/// App model ids of remote models start here (the in-process engine counts its own from 1): one id space for both.
+inline constexpr int kRemoteModelIdBase = 1 << 20;
+
+/// What a server offers (File → Connect to Server lists it): models by their path on the server.
+struct ServerListing {
+    QString server; ///< HOST:PORT
+    QStringList roots; ///< the server's allowed folders
+    QStringList paths; ///< absolute on the server
+    QStringList kinds; ///< "folder" or "checkpoint", per path
 };
 
 /**
@@ -126,6 +144,18 @@ public:
     void cancel();
     quint64 latestRunId() const { return m_latestRun; }
 
+    // Remote models (an attnscope-server; engine_remote.cpp). Every network call runs on the connection's threads.
+    /// Connects (or reconnects: the models this app had open there are opened again under the same ids) and lists
+    /// the server's models; serverConnected or serverConnectFailed says how it went, within the connect timeout.
+    quint64 connectServer(const RemoteEndpoint& endpoint);
+    /// Opens a model on a connected server: modelLoaded / loadFailed, as a local load.
+    quint64 loadRemoteModel(const QString& server, const QString& path, const QString& device, const QString& dtype);
+    /// The server's tokenization of text (a remote model has no local tokenizer): tokensReady or tokensFailed.
+    void requestTokens(int modelId, const QString& text);
+    bool isConnected(const QString& server) const;
+    /// The endpoint a server was last connected with (for a reconnect), if any.
+    std::optional<RemoteEndpoint> endpoint(const QString& server) const;
+
 Q_SIGNALS:
     void modelLoaded(quint64 requestId, const attn::app::ModelInfo& info);
     /// The weights' SHA-256 of a loaded model, once its hashing thread has finished (after modelLoaded).
@@ -140,10 +170,29 @@ Q_SIGNALS:
     void batchLayer(quint64 requestId, const attn::CaptureResult& layer, const QStringList& tokens);
     /// error is empty on success; cancelled: stopped by cancelBatch or a newer batch.
     void batchDone(quint64 requestId, const QString& error, bool cancelled);
+    void serverConnected(quint64 requestId, const attn::app::ServerListing& listing);
+    /// refused: the server turned the token down (as opposed to unreachable).
+    void serverConnectFailed(quint64 requestId, const QString& server, const QString& message, bool refused);
+    /// A server went away: its models are disconnected (their views stay), reconnect with connectServer.
+    void serverLost(const QString& server, const QString& message);
+    /// After a reconnect: a model of that server is open there again (ok) or could not be reopened (message).
+    void modelReconnected(int modelId, bool ok, const QString& message);
+    void tokensReady(int modelId, const QString& text, const QList<qint64>& ids, const QStringList& display);
+    void tokensFailed(int modelId, const QString& text, const QString& message);
 
 private:
     struct Compare;
     void finishCompareEntry(quint64 compareId, size_t slot, CompareEntry entry);
+    /// Queues a request where its model lives (this process or a server); latest wins per stream across both.
+    /// overviewIfLong: a remote model's prompt above kLongPromptTokens gets overviews (local runs decide before).
+    uint64_t submit(AnalysisRequest request, AnalysisSink sink, bool overviewIfLong = false);
+    void cancelStream(const std::string& stream);
+    void onServerConnected(quint64 requestId, const RemoteEndpoint& endpoint, RemoteHandshake handshake);
+    void onServerLost(const QString& server, const QString& message);
+    quint64 nextRemoteRequest() { return ++m_lastRemoteRequest; }
+    void startRemote(); ///< the connector thread and the heartbeat that notices a server that went away
+    void stopRemote();
+    bool unloadRemote(int modelId); ///< false: not a remote model
 
     std::unique_ptr<AnalysisEngine> m_core;
     std::map<int, ModelConfig> m_configs; ///< of the loaded models, to shape their requests
@@ -153,6 +202,19 @@ private:
     quint64 m_latestBatch = 0;
     std::shared_ptr<Compare> m_compare; ///< the latest compare's entries as they arrive
     size_t m_compareSlots = 0; ///< streams "compare/0".."compare/N-1" in use
+
+    /// A remote model as this app opened it: enough to open it again after a reconnect.
+    struct RemoteSlot {
+        std::string server, path, device, dtype;
+    };
+    std::unique_ptr<SerialQueue> m_connector; ///< connect calls (each waits up to its timeout)
+    std::map<std::string, std::unique_ptr<RemoteConnection>> m_servers; ///< by HOST:PORT, lost ones included
+    std::vector<std::unique_ptr<RemoteConnection>> m_retired; ///< replaced by a reconnect; joined at the end
+    std::map<std::string, RemoteEndpoint> m_endpoints;
+    std::map<int, RemoteSlot> m_remoteModels; ///< app model id -> where it lives
+    int m_nextRemoteModel = kRemoteModelIdBase;
+    /// Remote request ids: far above the in-process engine's, so both share the app's one id space.
+    quint64 m_lastRemoteRequest = quint64(1) << 40;
 };
 
 } // namespace attn::app
@@ -161,3 +223,4 @@ Q_DECLARE_METATYPE(attn::app::ModelInfo)
 Q_DECLARE_METATYPE(attn::app::RunOutput)
 Q_DECLARE_METATYPE(attn::app::CompareOutput)
 Q_DECLARE_METATYPE(attn::CaptureResult)
+Q_DECLARE_METATYPE(attn::app::ServerListing)

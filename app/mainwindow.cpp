@@ -60,6 +60,18 @@ QString importedSummary(const ModelInfo& info)
     return text;
 }
 
+// Where a remote model lives, and whether it can still be asked.
+QString remoteSummary(const ModelInfo& info)
+{
+    if (info.server.isEmpty())
+        return QString();
+    return info.connected
+        ? QObject::tr("<br>on the attnscope-server at %1").arg(info.server.toHtmlEscaped())
+        : QObject::tr("<br><span style=\"color:#c0392b\"><b>disconnected</b>: %1 went away (File → Reconnect to "
+                      "Server)</span>")
+              .arg(info.server.toHtmlEscaped());
+}
+
 QString configSummary(const ModelInfo& info)
 {
     const ModelConfig& c = info.config;
@@ -75,7 +87,7 @@ QString configSummary(const ModelInfo& info)
                .arg(QLocale().toString(info.parameters))
                .arg(c.maxSeqLen)
                .arg(info.device, info.dtype)
-        + importedSummary(info);
+        + remoteSummary(info) + importedSummary(info);
 }
 
 } // namespace
@@ -94,6 +106,8 @@ MainWindow::MainWindow(QWidget* parent)
     connect(
         m_engine, &Engine::loadFailed, this, [this](quint64 requestId, const QString& path, const QString& message) {
             showError(tr("Cannot open %1").arg(path), message);
+            if (m_pendingSession && m_pendingLoads.count(requestId))
+                m_sessionProblems << tr("%1: %2").arg(path, message);
             modelLoadSettled(requestId); // a session restores with the models that did open
         });
     connect(m_engine, &Engine::runStarted, this, [this](quint64) {
@@ -116,6 +130,7 @@ MainWindow::MainWindow(QWidget* parent)
         m_compare->setResults(output, m_models);
         Q_EMIT compareShown();
     });
+    wireRemote();
 }
 
 MainWindow::~MainWindow() = default;
@@ -134,6 +149,7 @@ void MainWindow::buildUi()
     auto* modelWidget = new QWidget(modelDock);
     auto* modelLayout = new QVBoxLayout(modelWidget);
     m_modelCombo = new QComboBox(modelWidget);
+    m_modelCombo->setObjectName(QStringLiteral("modelCombo"));
     m_modelSummary = new QLabel(tr("No model loaded.\nFile → Open Model… or drop a model folder here."), modelWidget);
     m_modelSummary->setWordWrap(true);
     m_modelSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -346,6 +362,12 @@ void MainWindow::buildUi()
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
+    file->addAction(tr("Co&nnect to Server…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), this,
+            [this] { showConnectDialog(); })
+        ->setToolTip(tr("Open models on an attnscope-server (a GPU machine), e.g. through an SSH tunnel"));
+    m_reconnectMenu = file->addMenu(tr("Reconnect to Server"));
+    rebuildReconnectMenu();
+    file->addSeparator();
     file->addAction(tr("Open &Session…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(
             this, tr("Open a session"), m_settings.lastFolder(), tr("attnscope session (*.attnscope)"));
@@ -474,7 +496,7 @@ void MainWindow::onModelSelected(int index)
         m_prompt->setPlainText(remembered->second);
     else if (!info->samplePrompt.isEmpty() && (isSample || unknownTokenFraction() > kUnknownTokenLimit))
         m_prompt->setPlainText(info->samplePrompt);
-    m_modelSummary->setText(configSummary(*info));
+    updateModelSummary();
     {
         // One run for the switch, not one per spin box clamp.
         const QSignalBlocker layerBlock(m_layerSpin), headBlock(m_headSpin);
@@ -512,12 +534,18 @@ double MainWindow::unknownTokenFraction() const
     const ModelInfo* info = currentModel();
     if (!info)
         return 0.0;
-    const std::vector<int64_t> ids = info->tokenizer->encode(m_prompt->toPlainText().toStdString());
-    if (ids.empty())
-        return 0.0;
-    const auto unknown = std::count_if(ids.begin(), ids.end(),
-        [&](int64_t id) { return QString::fromStdString(info->tokenizer->display(id)) == kUnknownToken; });
+    std::vector<int64_t> ids;
+    QStringList display;
+    if (!promptTokens(*info, &ids, &display) || ids.empty())
+        return 0.0; // a remote model's count is on its way: nothing known to be unknown yet
+    const auto unknown = std::count(display.begin(), display.end(), kUnknownToken);
     return static_cast<double>(unknown) / static_cast<double>(ids.size());
+}
+
+void MainWindow::updateModelSummary()
+{
+    if (const ModelInfo* info = currentModel())
+        m_modelSummary->setText(configSummary(*info));
 }
 
 const ModelInfo* MainWindow::currentModel() const
@@ -529,12 +557,17 @@ const ModelInfo* MainWindow::currentModel() const
 void MainWindow::onModelLoaded(quint64 requestId, const ModelInfo& info)
 {
     m_models[info.id] = info;
-    m_settings.addRecentModel(info.path);
-    rebuildRecentMenu();
+    if (info.server.isEmpty()) { // a server's path means nothing to File → Open Recent here
+        m_settings.addRecentModel(info.path);
+        rebuildRecentMenu();
+    }
     m_status->setText(tr("loaded %1 (%2, %3)").arg(info.name, info.device, info.dtype));
     m_openOrder.push_back(info.id);
     m_compare->setModels(m_models, m_openOrder);
     m_modelCombo->addItem(info.name, info.id);
+    if (!info.server.isEmpty())
+        m_modelCombo->setItemData(m_modelCombo->count() - 1,
+            tr("%1 on the attnscope-server at %2").arg(info.path, info.server), Qt::ToolTipRole);
     m_modelCombo->setCurrentIndex(m_modelCombo->count() - 1); // selects it and runs the prompt
     modelLoadSettled(requestId);
 }
@@ -547,11 +580,22 @@ void MainWindow::updateTokenStrip()
         m_tokenCount->clear();
         return;
     }
-    const std::vector<int64_t> ids = info->tokenizer->encode(m_prompt->toPlainText().toStdString());
+    std::vector<int64_t> ids;
+    QStringList display;
+    if (!promptTokens(*info, &ids, &display)) {
+        // A remote model: its server tokenizes (off this thread); the strip fills in when it answers.
+        m_tokenCount->setText(!info->connected ? tr("no token count: %1 is disconnected").arg(info->server)
+                : m_remoteTokens.modelId == info->id && !m_remoteTokens.error.isEmpty()
+                ? tr("token count unavailable: %1").arg(m_remoteTokens.error)
+                : tr("counting tokens on %1…").arg(info->server));
+        m_tokenCount->setToolTip(QString());
+        m_tokenCount->setStyleSheet(QString());
+        return;
+    }
     const bool tooLong = static_cast<int64_t>(ids.size()) > info->config.maxSeqLen;
     size_t unknown = 0;
-    for (int64_t id : ids)
-        unknown += QString::fromStdString(info->tokenizer->display(id)) == kUnknownToken ? 1 : 0;
+    for (const QString& shown : display)
+        unknown += shown == kUnknownToken ? 1 : 0;
     const bool unrepresentable = !ids.empty() && unknown > kUnknownTokenLimit * static_cast<double>(ids.size());
     const ContextLimit limit = contextLimit(*info);
     const int64_t tokens = static_cast<int64_t>(ids.size());
@@ -567,7 +611,7 @@ void MainWindow::updateTokenStrip()
                                                            : QString());
     // The strip shows at most the first 2,000 tokens: beyond that a list widget costs more than it tells.
     for (size_t i = 0; i < ids.size() && i < 2000; ++i) {
-        const QString shown = QString::fromStdString(info->tokenizer->display(ids[i]));
+        const QString& shown = display[static_cast<qsizetype>(i)];
         auto* item = new QListWidgetItem(shown, m_tokenStrip);
         item->setToolTip(tr("token %1, id %2").arg(i).arg(ids[i]));
         if (shown == kUnknownToken)
@@ -583,6 +627,13 @@ void MainWindow::requestRun(bool userAsked)
     const HeadRef ref {m_layerSpin->value(), m_headSpin->value()};
     m_readout->clear(); // the hovered cell's numbers belong to the maps being replaced
     updateLambdaLabel();
+    if (!info->connected) {
+        // Nothing is sent: what is on screen stays, and says which server to reconnect to.
+        setStale(tr("%1 is disconnected: its server %2 went away. The maps shown are its last result; File → "
+                    "Reconnect to Server → %2 when it is back.")
+                     .arg(info->name, info->server));
+        return;
+    }
     if (!userAsked && unknownTokenFraction() > kUnknownTokenLimit) {
         setStale(tr("Not run: most of the prompt is unknown to %1's tokenizer (see the token count). Edit the "
                     "prompt, or press Run to run it anyway.")

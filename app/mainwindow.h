@@ -40,6 +40,7 @@ class MetricsPanel;
 class CompareView;
 class OverviewGrid;
 class KindPicker;
+class ConnectDialog;
 using Provenance = attn::Provenance; // attnscope/export.h
 struct PanelMap;
 struct ExportResult;
@@ -92,6 +93,14 @@ public:
     /// pooled overview, and back. The window is dropped when the prompt or the model changes.
     void showExactWindow(int64_t q0, int64_t q1, int64_t k0, int64_t k1);
     void showOverview();
+    /// Remote models (mainwindow_remote.cpp). File → Connect to Server: the dialog (non-modal; returned for tests).
+    ConnectDialog* showConnectDialog(const QString& server = {}, const QString& note = {});
+    /// Opens a model on a connected server (path is a path there). Returns the load request id.
+    quint64 openRemoteModel(const QString& server, const QString& path, const QString& device, const QString& dtype);
+    /// Connects again to a server that went away (its last endpoint, else the saved connection); its models are
+    /// opened there again under the same ids. Asks (the connect dialog) when that connection is refused.
+    void reconnectServer(const QString& server);
+    const std::map<int, ModelInfo>& models() const { return m_models; }
     /// Panels currently shown, in display order (for tests and export).
     const std::vector<HeatmapPanel*>& panels() const;
 
@@ -108,6 +117,12 @@ Q_SIGNALS:
     void runCancelled();
     /// A load or run failed and the message is on screen.
     void errorShown(const QString& message);
+    /// A server went away: said so on screen, its models marked disconnected.
+    void serverDisconnected(const QString& server);
+    /// After a reconnect, the models of that server are open there again.
+    void serverReconnected(const QString& server);
+    /// The current remote model's token strip is filled from its server's tokenizer.
+    void remoteTokensShown();
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -149,6 +164,34 @@ private:
     /// A load ended (opened or failed); the session being restored finishes once all of its own loads have.
     void modelLoadSettled(quint64 loadRequest);
     void finishSessionRestore();
+    // Remote models (mainwindow_remote.cpp).
+    void wireRemote();
+    void onServerLost(const QString& server, const QString& message);
+    void onModelReconnected(int modelId, bool ok, const QString& message);
+    void onSessionServerConnected(quint64 requestId, const QString& server);
+    void onSessionServerFailed(quint64 requestId, const QString& server, const QString& message, bool refused);
+    /// Opens the pending session's models that live on `server` (connected by now) as part of its restore.
+    void openSessionModelsOn(const QString& server);
+    void dropSessionModelsOn(const QString& server, const QString& why);
+    void rebuildReconnectMenu();
+    void updateModelItem(int modelId); ///< the model list's text: name @ host:port, (disconnected)
+    void updateModelSummary(); ///< the model dock's text for the current model
+    /// The prompt's tokens and their display strings for the live strip: the local tokenizer's, or the server's once
+    /// it has answered for this text (false: asked, the strip fills in when the answer comes).
+    bool promptTokens(const ModelInfo& info, std::vector<int64_t>* ids, QStringList* display) const;
+    struct RemoteTokens {
+        int modelId = -1;
+        QString text;
+        std::vector<int64_t> ids;
+        QStringList display;
+        QString error;
+    };
+    RemoteTokens m_remoteTokens; ///< the server's answer for the current remote model's prompt
+    mutable QString m_remoteTokensAsked; ///< modelId|text last asked, so one text is asked once
+    std::map<quint64, QString> m_sessionConnects; ///< connect requests of the session being restored -> server
+    std::map<quint64, QString> m_reconnects; ///< reconnect requests -> server
+    QStringList m_sessionProblems; ///< the session's models that could not be reopened, and why
+    QMenu* m_reconnectMenu = nullptr;
     // Exports (mainwindow_export.cpp).
     /// Provenance of the result on screen (m_lastRun as shown: its prompt, tokens, model, request id), of `map`
     /// when given; never read from the spin boxes or the editor, which may already name the next run.

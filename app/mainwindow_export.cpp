@@ -236,8 +236,10 @@ QString MainWindow::startBatchExport(const QString& parent, bool images, bool nu
     if (!info)
         return QString();
     // A new, timestamped subfolder: a batch writes thousands of files and must never land on old ones.
-    const QString folder = QDir(parent).filePath(QStringLiteral("%1_%2").arg(
-        info->name, QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-hhmmss"))));
+    // A remote model's name says where it lives ("name @ host:port"): the folder takes the name on the server.
+    const QString name = info->server.isEmpty() ? info->name : QFileInfo(info->path).fileName();
+    const QString folder = QDir(parent).filePath(
+        QStringLiteral("%1_%2").arg(name, QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-hhmmss"))));
     BatchExport::Options options;
     options.folder = folder;
     options.kinds = availableMapKinds(info->config, /*includeLogits=*/false);

@@ -45,7 +45,7 @@ void MainWindow::openLongContextDemo()
         runNow();
     };
     for (const auto& [id, info] : m_models)
-        if (sameFolder(info.path, path)) {
+        if (info.server.isEmpty() && sameFolder(info.path, path)) {
             m_modelCombo->setCurrentIndex(m_modelCombo->findData(id));
             runDemo();
             return;
@@ -54,7 +54,7 @@ void MainWindow::openLongContextDemo()
     connect(
         m_engine, &Engine::modelLoaded, this,
         [this, path, runDemo](quint64, const ModelInfo& info) {
-            if (sameFolder(info.path, path))
+            if (info.server.isEmpty() && sameFolder(info.path, path))
                 runDemo();
         },
         Qt::SingleShotConnection);

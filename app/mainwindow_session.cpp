@@ -22,8 +22,12 @@ namespace attn::app {
 SessionState MainWindow::currentSession() const
 {
     SessionState s;
-    for (const auto& [id, info] : m_models)
+    for (const auto& [id, info] : m_models) {
         s.models << info.path;
+        s.servers << info.server;
+        s.serverDevices << (info.server.isEmpty() ? QString() : info.device);
+        s.serverDtypes << (info.server.isEmpty() ? QString() : info.dtype);
+    }
     s.prompt = m_prompt->toPlainText();
     s.layer = m_layerSpin->value();
     s.head = m_headSpin->value();
@@ -89,8 +93,39 @@ void MainWindow::restoreSession(const SessionState& state)
     m_prompt->setPlainText(state.prompt);
     m_pendingSession = state;
     m_pendingLoads.clear();
-    for (const QString& model : state.models)
-        m_pendingLoads.insert(openModel(model));
+    m_sessionConnects.clear();
+    m_sessionProblems.clear();
+    QStringList toConnect; // servers this app is not connected to: connect first, then open their models
+    for (qsizetype i = 0; i < state.models.size(); ++i) {
+        const QString server = state.servers.value(i);
+        if (server.isEmpty())
+            m_pendingLoads.insert(openModel(state.models[i]));
+        else if (m_engine->isConnected(server))
+            m_pendingLoads.insert(openRemoteModel(server, state.models[i],
+                state.serverDevices.value(i).isEmpty() ? state.device : state.serverDevices[i],
+                state.serverDtypes.value(i).isEmpty() ? state.dtype : state.serverDtypes[i]));
+        else if (!toConnect.contains(server))
+            toConnect << server;
+    }
+    for (const QString& server : toConnect) {
+        // The endpoint this app last used for it, else the saved connection (token file, certificate), else
+        // $ATTNSCOPE_TOKEN; a refusal asks (onSessionServerFailed).
+        RemoteEndpoint endpoint;
+        if (const auto known = m_engine->endpoint(server)) {
+            endpoint = *known;
+        } else {
+            endpoint.target = server.toStdString();
+            if (const auto saved = m_settings.savedConnection(server)) {
+                endpoint.tokenFile = saved->tokenFile.toStdString();
+                endpoint.caFile = saved->caFile.toStdString();
+                endpoint.float16 = saved->float16;
+            }
+        }
+        m_status->setText(tr("connecting to %1 for the session's models…").arg(server));
+        const quint64 request = m_engine->connectServer(endpoint);
+        m_sessionConnects[request] = server;
+        m_pendingLoads.insert(request);
+    }
     if (m_pendingLoads.empty())
         finishSessionRestore();
 }
@@ -112,7 +147,12 @@ void MainWindow::finishSessionRestore()
     if (!state.models.isEmpty())
         for (int i = 0; i < m_modelCombo->count(); ++i) {
             const auto it = m_models.find(m_modelCombo->itemData(i).toInt());
-            if (it != m_models.end() && QFileInfo(it->second.path) == QFileInfo(state.models.front()))
+            if (it == m_models.end() || it->second.server != state.servers.value(0))
+                continue;
+            const bool same = it->second.server.isEmpty()
+                ? QFileInfo(it->second.path) == QFileInfo(state.models.front())
+                : it->second.path == state.models.front(); // a path on the server: compared as written
+            if (same)
                 m_modelCombo->setCurrentIndex(i);
         }
     m_prompt->setPlainText(state.prompt);
@@ -123,6 +163,15 @@ void MainWindow::finishSessionRestore()
     if (state.compareTab)
         showCompare();
     requestRun();
+    if (!m_sessionProblems.isEmpty()) {
+        // One message for the whole restore: what came back, what did not and why.
+        showError(tr("Some of the session's models were not reopened"),
+            tr("Restored %1 of %2 models. Not reopened:\n\n%3")
+                .arg(state.models.size() - m_sessionProblems.size())
+                .arg(state.models.size())
+                .arg(m_sessionProblems.join(QStringLiteral("\n"))));
+        m_sessionProblems.clear();
+    }
     Q_EMIT sessionRestored();
 }
 

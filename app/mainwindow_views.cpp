@@ -188,7 +188,9 @@ QString MainWindow::shownDescription() const
 void MainWindow::updateWindowTitle()
 {
     const ModelInfo* info = currentModel();
-    setWindowTitle(info ? QStringLiteral("%1 — attnscope").arg(info->name) : QStringLiteral("attnscope"));
+    setWindowTitle(!info      ? QStringLiteral("attnscope")
+            : info->connected ? QStringLiteral("%1 — attnscope").arg(info->name)
+                              : tr("%1 (disconnected) — attnscope").arg(info->name));
 }
 
 void MainWindow::updateLambdaLabel()
@@ -307,7 +309,7 @@ void MainWindow::onRunFinished(const RunOutput& output)
     m_status->setText(tr("%1 tokens in %2 ms on %3")
                           .arg(output.capture.tokens.size())
                           .arg(std::lround(output.seconds * 1000))
-                          .arg(info->device));
+                          .arg(info->server.isEmpty() ? info->device : tr("%1 of %2").arg(info->device, info->server)));
     Q_EMIT mapsShown();
 }
 

@@ -29,9 +29,19 @@ QByteArray sessionToJson(const SessionState& s)
         {QStringLiteral("percentile_clamp"), s.colors.percentileClamp},
         {QStringLiteral("sequential"), static_cast<int>(s.colors.sequential)},
         {QStringLiteral("diverging"), static_cast<int>(s.colors.diverging)}};
+    QJsonArray models;
+    for (qsizetype i = 0; i < s.models.size(); ++i) {
+        const QString server = i < s.servers.size() ? s.servers[i] : QString();
+        if (server.isEmpty())
+            models.append(s.models[i]); // a local model stays a plain path, as before remote models existed
+        else
+            models.append(QJsonObject {{QStringLiteral("path"), s.models[i]}, {QStringLiteral("server"), server},
+                {QStringLiteral("device"), s.serverDevices.value(i)},
+                {QStringLiteral("dtype"), s.serverDtypes.value(i)}});
+    }
     QJsonObject root {{QStringLiteral("format"), kFormat}, {QStringLiteral("version"), kVersion},
-        {QStringLiteral("models"), QJsonArray::fromStringList(s.models)}, {QStringLiteral("prompt"), s.prompt},
-        {QStringLiteral("layer"), s.layer}, {QStringLiteral("head"), s.head},
+        {QStringLiteral("models"), models}, {QStringLiteral("prompt"), s.prompt}, {QStringLiteral("layer"), s.layer},
+        {QStringLiteral("head"), s.head},
         {QStringLiteral("span"), QJsonArray {static_cast<double>(s.spanBegin), static_cast<double>(s.spanEnd)}},
         {QStringLiteral("colors"), colors}, {QStringLiteral("device"), s.device}, {QStringLiteral("dtype"), s.dtype},
         {QStringLiteral("compare_tab"), s.compareTab}};
@@ -68,9 +78,31 @@ std::optional<SessionState> sessionFromJson(const QByteArray& json, QString* err
                         .arg(models.size())
                         .arg(kMaxSessionModels));
     for (const QJsonValue& model : models) {
+        if (model.isObject()) {
+            const QJsonValue path = model.toObject().value(QStringLiteral("path"));
+            const QJsonValue server = model.toObject().value(QStringLiteral("server"));
+            if (!path.isString() || path.toString().isEmpty() || path.toString().size() > kMaxSessionTextChars)
+                return fail(QStringLiteral("\"models\": a remote model needs \"path\", its path on the server"));
+            if (!server.isString() || !server.toString().contains(QLatin1Char(':'))
+                || server.toString().size() > kMaxSessionServerChars)
+                return fail(QStringLiteral("\"models\": \"server\" of %1 must be HOST:PORT").arg(path.toString()));
+            const QString device = model.toObject().value(QStringLiteral("device")).toString();
+            const QString dtype = model.toObject().value(QStringLiteral("dtype")).toString();
+            if (device.size() > 64 || dtype.size() > 64)
+                return fail(QStringLiteral("\"models\": \"device\" and \"dtype\" of %1 must be short names")
+                                .arg(path.toString()));
+            s.models << path.toString();
+            s.servers << server.toString();
+            s.serverDevices << device;
+            s.serverDtypes << dtype;
+            continue;
+        }
         if (!model.isString() || model.toString().size() > kMaxSessionTextChars)
             return fail(QStringLiteral("\"models\" must be a list of model directories"));
         s.models << model.toString();
+        s.servers << QString();
+        s.serverDevices << QString();
+        s.serverDtypes << QString();
     }
     s.prompt = root.value(QStringLiteral("prompt")).toString();
     // Laying out one huge line freezes the prompt editor for minutes; refuse it here, with the reason.

@@ -13,6 +13,13 @@ namespace attn::app {
 /** @brief Everything a `.attnscope` session file restores: models, prompt, selection, marked span, view options. */
 struct SessionState {
     QStringList models; ///< model directories, in load order
+    /// Where each model lives, parallel to `models`: HOST:PORT of an attnscope-server (the path is a path there), or
+    /// empty for this machine. In the file a remote model is {"path": ..., "server": ...}; a local one a plain path.
+    QStringList servers;
+    /// Parallel to `models` too: the device and dtype a remote model ran with on its server (empty: `device` and
+    /// `dtype` below, which are this machine's choice).
+    QStringList serverDevices;
+    QStringList serverDtypes;
     QString prompt;
     int layer = 0;
     int head = 0;
@@ -31,6 +38,7 @@ constexpr qsizetype kMaxSessionPromptChars = 512 * 1024;
 constexpr qsizetype kMaxSessionLineChars = 32 * 1024;
 constexpr qsizetype kMaxSessionModels = 64;
 constexpr qsizetype kMaxSessionTextChars = 4096; ///< one model path
+constexpr qsizetype kMaxSessionServerChars = 300; ///< one HOST:PORT
 
 /// JSON text of a session (versioned: "format": "attnscope-session", "version": 1).
 QByteArray sessionToJson(const SessionState& state);

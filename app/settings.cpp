@@ -3,6 +3,8 @@
 
 #include <QSettings>
 
+#include <algorithm>
+
 namespace attn::app {
 
 namespace {
@@ -129,6 +131,54 @@ QString Settings::lastFolder() const
 void Settings::setLastFolder(const QString& folder)
 {
     QSettings().setValue(QStringLiteral("Files/lastFolder"), folder);
+}
+
+QList<Settings::SavedConnection> Settings::savedConnections() const
+{
+    QSettings s;
+    QList<SavedConnection> list;
+    const int count = s.beginReadArray(QStringLiteral("Remote/connections"));
+    for (int i = 0; i < count && i < kMaxSavedConnections; ++i) {
+        s.setArrayIndex(i);
+        SavedConnection c;
+        c.server = s.value(QStringLiteral("server")).toString();
+        c.tokenFile = s.value(QStringLiteral("tokenFile")).toString();
+        c.caFile = s.value(QStringLiteral("caFile")).toString();
+        c.float16 = s.value(QStringLiteral("float16"), false).toBool();
+        if (!c.server.isEmpty())
+            list << c;
+    }
+    s.endArray();
+    return list;
+}
+
+void Settings::addSavedConnection(const SavedConnection& connection)
+{
+    QList<SavedConnection> list = savedConnections();
+    list.erase(std::remove_if(
+                   list.begin(), list.end(), [&](const SavedConnection& c) { return c.server == connection.server; }),
+        list.end());
+    list.prepend(connection);
+    while (list.size() > kMaxSavedConnections)
+        list.removeLast();
+    QSettings s;
+    s.beginWriteArray(QStringLiteral("Remote/connections"), static_cast<int>(list.size()));
+    for (int i = 0; i < list.size(); ++i) {
+        s.setArrayIndex(i);
+        s.setValue(QStringLiteral("server"), list[i].server);
+        s.setValue(QStringLiteral("tokenFile"), list[i].tokenFile);
+        s.setValue(QStringLiteral("caFile"), list[i].caFile);
+        s.setValue(QStringLiteral("float16"), list[i].float16);
+    }
+    s.endArray();
+}
+
+std::optional<Settings::SavedConnection> Settings::savedConnection(const QString& server) const
+{
+    for (const SavedConnection& c : savedConnections())
+        if (c.server == server)
+            return c;
+    return std::nullopt;
 }
 
 } // namespace attn::app

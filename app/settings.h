@@ -4,8 +4,11 @@
 #include "mapmath.h"
 
 #include <QByteArray>
+#include <QList>
 #include <QString>
 #include <QStringList>
+
+#include <optional>
 
 namespace attn::app {
 
@@ -43,6 +46,21 @@ public:
     /// The folder of the last file dialog (export, session), where the next one opens.
     QString lastFolder() const;
     void setLastFolder(const QString& folder);
+
+    /// A server the user connected to (File → Connect to Server offers them again). The token itself is never
+    /// saved: only the file it is read from (empty: $ATTNSCOPE_TOKEN).
+    struct SavedConnection {
+        QString server; ///< HOST:PORT
+        QString tokenFile;
+        QString caFile; ///< TLS: the CA or self-signed certificate; empty: plain TCP (loopback, SSH tunnel)
+        bool float16 = false;
+    };
+    static constexpr int kMaxSavedConnections = 10;
+    /// Most recent first.
+    QList<SavedConnection> savedConnections() const;
+    void addSavedConnection(const SavedConnection& connection);
+    /// The saved connection of this server, if any.
+    std::optional<SavedConnection> savedConnection(const QString& server) const;
 
     QByteArray windowGeometry() const;
     QByteArray windowState() const;

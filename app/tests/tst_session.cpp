@@ -2,6 +2,9 @@
 // Session files: round trip and the errors a person sees for a broken file.
 #include "session.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTest>
 
 using namespace attn::app;
@@ -43,6 +46,26 @@ private Q_SLOTS:
         QVERIFY(back->compareTab);
     }
 
+    void remoteModelsRecordTheirServer()
+    {
+        SessionState s;
+        s.models = {QStringLiteral("/m/local"), QStringLiteral("/srv/models/big")};
+        s.servers = {QString(), QStringLiteral("127.0.0.1:50051")};
+        s.serverDevices = {QString(), QStringLiteral("cuda:1")};
+        s.serverDtypes = {QString(), QStringLiteral("bf16")};
+        const QByteArray json = sessionToJson(s);
+        const QJsonArray models = QJsonDocument::fromJson(json).object().value(QStringLiteral("models")).toArray();
+        QCOMPARE(models[0].toString(), s.models[0]); // a local model stays a plain path: older sessions read the same
+        QCOMPARE(models[1].toObject().value(QStringLiteral("server")).toString(), s.servers[1]);
+        QString error;
+        const auto back = sessionFromJson(json, &error);
+        QVERIFY2(back.has_value(), qPrintable(error));
+        QCOMPARE(back->models, s.models);
+        QCOMPARE(back->servers, s.servers);
+        QCOMPARE(back->serverDevices, s.serverDevices);
+        QCOMPARE(back->serverDtypes, s.serverDtypes);
+    }
+
     void errors_data()
     {
         QTest::addColumn<QByteArray>("json");
@@ -53,6 +76,12 @@ private Q_SLOTS:
                                         << "unsupported session version 2";
         QTest::newRow("bad models") << QByteArray(R"({"format": "attnscope-session", "version": 1, "models": [3]})")
                                     << "\"models\"";
+        QTest::newRow("remote model without a path")
+            << QByteArray(R"({"format": "attnscope-session", "version": 1, "models": [{"server": "h:1"}]})")
+            << "needs \"path\"";
+        QTest::newRow("remote model with a bad server") << QByteArray(
+            R"({"format": "attnscope-session", "version": 1, "models": [{"path": "/m", "server": "nohost"}]})")
+                                                        << "\"server\" of /m must be HOST:PORT";
         QTest::newRow("bad span") << QByteArray(R"({"format": "attnscope-session", "version": 1, "span": [5, 2]})")
                                   << "\"span\"";
         // Issue 15, defect 7: a span index beyond qint64 (or not an integer) was cast from double: undefined.

@@ -65,6 +65,14 @@ struct RemoteClient::Impl {
         if (!options.token.empty())
             context.AddMetadata("authorization", "Bearer " + options.token);
     }
+    /// prepare() plus the short-call deadline (ConnectOptions::callSeconds).
+    void prepareShort(grpc::ClientContext& context) const
+    {
+        prepare(context);
+        if (options.callSeconds > 0)
+            context.set_deadline(std::chrono::system_clock::now()
+                + std::chrono::milliseconds(static_cast<int64_t>(options.callSeconds * 1000.0)));
+    }
     Status failed(const grpc::Status& status) const { return fromGrpc(status, options.target); }
 
     Result<RemoteModel> modelFromWire(const v1::ModelInfo& info) const
@@ -129,7 +137,7 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::connect(const ConnectOptions
 Result<ServerModelList> RemoteClient::listModels()
 {
     grpc::ClientContext context;
-    m->prepare(context);
+    m->prepareShort(context);
     v1::ListModelsReply reply;
     if (grpc::Status s = m->stub->ListModels(&context, v1::ListModelsRequest(), &reply); !s.ok())
         return m->failed(s);
@@ -157,7 +165,7 @@ Result<RemoteModel> RemoteClient::load(const std::string& path, const std::strin
 Status RemoteClient::unload(int modelId)
 {
     grpc::ClientContext context;
-    m->prepare(context);
+    m->prepareShort(context);
     v1::UnloadRequest request;
     request.set_model_id(modelId);
     v1::UnloadReply reply;
@@ -169,7 +177,10 @@ Status RemoteClient::unload(int modelId)
 Result<RemoteModel> RemoteClient::modelInfo(int modelId, bool waitForHash)
 {
     grpc::ClientContext context;
-    m->prepare(context);
+    if (waitForHash)
+        m->prepare(context); // hashing multi-GB weights takes what it takes
+    else
+        m->prepareShort(context);
     v1::ModelInfoRequest request;
     request.set_model_id(modelId);
     request.set_wait_for_hash(waitForHash);
@@ -182,7 +193,7 @@ Result<RemoteModel> RemoteClient::modelInfo(int modelId, bool waitForHash)
 Result<RemoteTokens> RemoteClient::tokenize(int modelId, const std::string& text, bool addSpecialTokens)
 {
     grpc::ClientContext context;
-    m->prepare(context);
+    m->prepareShort(context);
     v1::TokenizeRequest request;
     request.set_model_id(modelId);
     request.set_text(text);
@@ -325,7 +336,7 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
 Status RemoteClient::cancel(uint64_t requestId, const std::string& stream)
 {
     grpc::ClientContext context;
-    m->prepare(context);
+    m->prepareShort(context);
     v1::CancelRequest request;
     request.set_request_id(requestId);
     request.set_stream(stream);

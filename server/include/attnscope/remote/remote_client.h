@@ -21,6 +21,10 @@ struct ConnectOptions {
     std::string tlsCaFile; ///< PEM file of the CA (or self-signed certificate) to trust; empty = plain TCP
     double connectSeconds = 5.0; ///< how long connect() waits for the server
     int64_t maxMessageBytes = 512ll << 20; ///< the largest message accepted (a layer's maps)
+    /// > 0: how long a short call (listModels, unload, modelInfo without waiting for the hash, tokenize, cancel) may
+    /// take before it fails with StatusCode::Io, so a server that accepts connections but no longer answers is
+    /// noticed (the app); 0: no limit. load() and analyze() are never limited (analyze ends through its CancelToken).
+    double callSeconds = 0.0;
 };
 
 /**
