@@ -31,6 +31,7 @@
 
 #include "apptest.h"
 
+#include <cmath>
 #include <cstring>
 #include <future>
 
@@ -178,15 +179,21 @@ private Q_SLOTS:
         QVERIFY(shown.wait(120000));
         const RunOutput local = finished.back().at(0).value<RunOutput>();
         QVERIFY(local.capture.maps.front().rowBlock > 1); // an overview, chosen by the local tokenizer's count
+        // Exact values of a window, as the Exact-values button asks for them, on the local model first.
+        window.showExactWindow(2900, 3000, 0, 100);
+        QVERIFY(shown.wait(120000));
+        const RunOutput localWindow = finished.back().at(0).value<RunOutput>();
+
         RunOutput remote;
         QVERIFY(openRemote(window, server.target(), m_long, &remote));
         QCOMPARE(remote.capture.maps.front().rows, local.capture.maps.front().rows); // the server's count chose it
         compareRuns(local, remote);
 
-        // Exact values of a window, as the Exact-values button asks for them.
+        // The same window of the remote model: the same engine path on the server, so the same bits.
         window.showExactWindow(2900, 3000, 0, 100);
         QVERIFY(shown.wait(120000));
         const RunOutput remoteWindow = finished.back().at(0).value<RunOutput>();
+        compareRuns(localWindow, remoteWindow);
         QCOMPARE(remoteWindow.capture.maps.front().rowBegin, int64_t(2900));
         QCOMPARE(remoteWindow.capture.maps.front().rowBlock, int64_t(1));
         auto model = Model::load(m_long.toStdString());
@@ -196,7 +203,19 @@ private Q_SLOTS:
         request.region = MapRegion::window(2900, 3000, 0, 100);
         auto reference = (*model)->capture(request);
         QVERIFY2(reference.isOk(), reference.status().message().c_str());
-        QVERIFY(sameBits(reference->maps.front().values, remoteWindow.capture.maps.front().values));
+        // And the values of a whole pass (a fresh capture): a window served from the kept prompt runs one head's
+        // score tiles, whose row count differs from the pass's, so the last bits may differ.
+        const std::vector<float>& expected = reference->maps.front().values;
+        const std::vector<float>& got = remoteWindow.capture.maps.front().values;
+        QCOMPARE(got.size(), expected.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+            if (std::isnan(expected[i])) {
+                QVERIFY2(std::isnan(got[i]), qPrintable(QStringLiteral("cell %1 should be masked").arg(i)));
+                continue;
+            }
+            QVERIFY2(std::fabs(got[i] - expected[i]) <= 1e-6f * std::max(1.0f, std::fabs(expected[i])),
+                qPrintable(QStringLiteral("cell %1: %2 vs %3").arg(i).arg(got[i]).arg(expected[i])));
+        }
     }
 
     void aNewerRequestOfAStreamCancelsTheOlderOneOnTheConnection()
