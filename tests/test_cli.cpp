@@ -2,6 +2,7 @@
 // attnscope-cli end to end: init -> info -> maps (files, manifest, overwrite protection) -> generate.
 #include "attnscope/fileio.h"
 #include "attnscope/npy.h"
+#include "cli_runner.h"
 #include "test_helpers.h"
 
 #include <nlohmann/json.hpp>
@@ -15,28 +16,9 @@
 #include <sys/wait.h>
 
 using namespace attn;
+using attn::test::cli;
+using attn::test::CliRun;
 using attn::test::TempDir;
-
-namespace {
-
-struct CliRun {
-    int code = -1;
-    std::string output;
-};
-
-CliRun cli(const std::string& args, const TempDir& dir)
-{
-    const std::string log = dir.file("cli.log");
-    const std::string command = std::string(ATTNSCOPE_CLI_PATH) + " " + args + " > " + log + " 2>&1";
-    const int status = std::system(command.c_str());
-    CliRun r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    auto text = readFile(log);
-    r.output = text ? *text : "";
-    return r;
-}
-
-} // namespace
 
 TEST(Cli, InitInfoMapsGenerate)
 {

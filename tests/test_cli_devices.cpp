@@ -2,6 +2,7 @@
 // attnscope-cli --devices / --device-map (issue 13, several GPUs) on the CPU: `info` prints the device map, and `maps`
 // and `generate` over {cpu, cpu} or an explicit map write what one device writes.
 #include "attnscope/fileio.h"
+#include "cli_runner.h"
 #include "test_helpers.h"
 
 #include <nlohmann/json.hpp>
@@ -14,26 +15,11 @@
 #include <sys/wait.h>
 
 using namespace attn;
+using attn::test::cli;
+using attn::test::CliRun;
 using attn::test::TempDir;
 
 namespace {
-
-struct CliRun {
-    int code = -1;
-    std::string output;
-};
-
-CliRun cli(const std::string& args, const TempDir& dir)
-{
-    const std::string log = dir.file("cli.log");
-    const std::string command = std::string(ATTNSCOPE_CLI_PATH) + " " + args + " > " + log + " 2>&1";
-    const int status = std::system(command.c_str());
-    CliRun r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    auto text = readFile(log);
-    r.output = text ? *text : "";
-    return r;
-}
 
 /// Every .npy of folder a has a byte-identical twin in folder b, and both hold the same number of files.
 void expectSameNpyFiles(const std::string& a, const std::string& b)

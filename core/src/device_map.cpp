@@ -2,6 +2,7 @@
 // Device strings, the device-map planner (accelerate's balanced / sequential fill, without offloading) and explicit
 // maps. Torch-free: sizes in, slot indices out.
 #include "attnscope/device_map.h"
+#include "attnscope/units.h"
 
 #include <nlohmann/json.hpp>
 
@@ -74,19 +75,9 @@ std::vector<std::string> splitOn(const std::string& text, char separator)
     return parts;
 }
 
-/// "512 MiB", "3.2 GiB" (as formatBytes in the engine, which this torch-free library cannot call).
 std::string bytes(int64_t n)
 {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double value = static_cast<double>(n);
-    int unit = 0;
-    while (value >= 1024.0 && unit < 4) {
-        value /= 1024.0;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-    return text;
+    return formatBytes(static_cast<double>(n));
 }
 
 /// "0-15" or "7" -> [first, last]; nullopt when it is not such a range.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "attnscope/units.h"
 #include "attnscope/analysis.h"
 #include "attnscope/config.h"
 #include "attnscope/device_map.h"
@@ -57,9 +58,6 @@ struct MemoryEstimate {
     int64_t deviceBytes() const { return activationBytes + tileBytes + deviceMapBytes; }
     int64_t available = -1; ///< what the device has for it, -1 when unknown
 };
-
-/** @brief Human-readable byte count: "512 MiB", "3.2 GiB". */
-std::string formatBytes(double bytes);
 
 /** @brief Whether this build and machine can run CUDA, and how many devices. */
 bool cudaAvailable();

@@ -20,19 +20,6 @@
 
 namespace attn {
 
-std::string formatBytes(double bytes)
-{
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int unit = 0;
-    while (bytes >= 1024.0 && unit < 4) {
-        bytes /= 1024.0;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, units[unit]);
-    return text;
-}
-
 namespace engine {
 
 namespace {
@@ -176,9 +163,8 @@ MemoryEstimate estimateCapture(const ModelConfig& config, const CaptureRequest& 
         = tile * hs * seqLen * scoreBytesPerCell(config, dtype) + (kinds > 0 ? tile * maxHeads * seqLen * 12 : 0);
     const int64_t mapBytes = static_cast<int64_t>(pairs.size()) * kinds * size.rows * size.cols * 4;
     // Mean overviews also keep fp64 sums and visible counts per block on the device (blocks may straddle tiles).
-    const int64_t meanState = request.region.mode == MapRegion::Mode::Overview && request.region.pool == PoolMode::Mean
-        ? 4 * mapBytes
-        : 0;
+    const int64_t meanState
+        = request.region.mode == MapRegion::Mode::Overview && request.region.pool == PoolMode::Mean ? 4 * mapBytes : 0;
     out.deviceMapBytes = request.region.mode == MapRegion::Mode::Full ? 0 : mapBytes + meanState;
     out.hostMapBytes = 2 * mapBytes; // the assembled tensor and the AttentionMap copies handed back
     out.available = deviceAvailableBytes(device, weightBytes);
