@@ -248,11 +248,18 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
         st.bytesReceived += static_cast<int64_t>(event.ByteSizeLong());
         ++st.messages;
         switch (event.event_case()) {
-        case v1::AnalyzeEvent::kStarted:
+        case v1::AnalyzeEvent::kStarted: {
             requestId = event.started().request_id();
+            auto start = fromWire(event.started());
+            if (!start) {
+                outcome = start.status().withContext("the server's start of the analysis: ");
+                ended = true;
+                break;
+            }
             if (sink.started)
-                sink.started(fromWire(event.started()));
+                sink.started(std::move(*start));
             break;
+        }
         case v1::AnalyzeEvent::kProgress:
             if (sink.progress)
                 sink.progress(
@@ -281,12 +288,19 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
             }
             break;
         }
-        case v1::AnalyzeEvent::kSummary:
+        case v1::AnalyzeEvent::kSummary: {
+            auto summary = fromWire(event.summary());
+            if (!summary) {
+                outcome = summary.status().withContext("the server's summary: ");
+                ended = true;
+                break;
+            }
             if (sink.finished)
-                sink.finished(fromWire(event.summary()));
+                sink.finished(std::move(*summary));
             ended = true;
             serverEnded = true;
             break;
+        }
         case v1::AnalyzeEvent::kFailure:
             outcome = Status::error(fromWire(event.failure().code()), event.failure().message());
             if (sink.failed)
@@ -306,7 +320,7 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
         st.seconds = elapsed();
         return outcome;
     }
-    if (!outcome.isOk()) // a malformed layer: stop the call (the server cancels the request)
+    if (!outcome.isOk()) // a malformed message: stop the call (the server cancels the request)
         context.TryCancel();
     const grpc::Status finish = reader->Finish();
     stopWatcher();
