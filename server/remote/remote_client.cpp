@@ -196,9 +196,16 @@ Result<RemoteTokens> RemoteClient::tokenize(int modelId, const std::string& text
     RemoteTokens out;
     out.encoding.ids.assign(reply.ids().begin(), reply.ids().end());
     out.display.assign(reply.display().begin(), reply.display().end());
-    for (int i = 0; i < n; ++i)
+    for (int i = 0; i < n; ++i) {
+        // The spans index the text this client sent: a server must not make it read outside it.
+        if (reply.span_begin(i) > reply.span_end(i) || reply.span_end(i) > text.size())
+            return Status::error(StatusCode::Internal,
+                "Tokenize: the server's token " + std::to_string(i) + " spans bytes "
+                    + std::to_string(reply.span_begin(i)) + ".." + std::to_string(reply.span_end(i)) + " of a "
+                    + std::to_string(text.size()) + "-byte text");
         out.encoding.spans.push_back(
             {static_cast<size_t>(reply.span_begin(i)), static_cast<size_t>(reply.span_end(i))});
+    }
     return out;
 }
 

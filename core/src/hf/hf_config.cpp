@@ -352,8 +352,8 @@ HfConfig translate(const json& root)
     c.gqa = GqaSemantics::Flash;
 
     // Absent fields take the defaults of the family's transformers config class (config_defaults.h).
-    const std::string& family = out.modelType;
-    const auto defaultInt = [&family](const char* key) { return configDefaultInt(family, key); };
+    const std::string& source = out.modelType;
+    const auto defaultInt = [&source](const char* key) { return configDefaultInt(source, key); };
     if (out.family == Family::Gpt2) {
         c.vocabSize = intField(root, "vocab_size", defaultInt("vocab_size"));
         c.dModel = intField(root, "n_embd", intField(root, "hidden_size", defaultInt("n_embd")));
@@ -364,8 +364,8 @@ HfConfig translate(const json& root)
         c.ffnHidden = intField(root, "n_inner", 4 * c.dModel); // GPT2Config's rule for n_inner = None
         c.maxSeqLen
             = intField(root, "n_positions", intField(root, "max_position_embeddings", defaultInt("n_positions")));
-        c.normEps = numberField(root, "layer_norm_epsilon", configDefault(family, "layer_norm_epsilon"));
-        c.tieEmbeddings = boolField(root, "tie_word_embeddings", configDefaultBool(family, "tie_word_embeddings"));
+        c.normEps = numberField(root, "layer_norm_epsilon", configDefault(source, "layer_norm_epsilon"));
+        c.tieEmbeddings = boolField(root, "tie_word_embeddings", configDefaultBool(source, "tie_word_embeddings"));
         c.position = PositionKind::Learned;
         a.norm = NormKind::LayerNorm;
         a.mlp = MlpKind::GeluTanh;
@@ -387,14 +387,14 @@ HfConfig translate(const json& root)
     const int64_t heads = intField(root, "num_attention_heads", defaultInt("num_attention_heads"));
     // Some config classes give these a value of their own; the others derive them from the heads and the width.
     const int64_t kvHeads = intField(root, "num_key_value_heads",
-        hasConfigDefault(family, "num_key_value_heads") ? defaultInt("num_key_value_heads") : heads);
+        hasConfigDefault(source, "num_key_value_heads") ? defaultInt("num_key_value_heads") : heads);
     const int64_t defaultHeadDim
-        = hasConfigDefault(family, "head_dim") ? defaultInt("head_dim") : (heads > 0 ? c.dModel / heads : 0);
+        = hasConfigDefault(source, "head_dim") ? defaultInt("head_dim") : (heads > 0 ? c.dModel / heads : 0);
     c.headDim = intField(root, "head_dim", defaultHeadDim);
     c.ffnHidden = intField(root, "intermediate_size", defaultInt("intermediate_size"));
     c.maxSeqLen = intField(root, "max_position_embeddings", defaultInt("max_position_embeddings"));
-    c.normEps = numberField(root, "rms_norm_eps", configDefault(family, "rms_norm_eps"));
-    c.tieEmbeddings = boolField(root, "tie_word_embeddings", configDefaultBool(family, "tie_word_embeddings"));
+    c.normEps = numberField(root, "rms_norm_eps", configDefault(source, "rms_norm_eps"));
+    c.tieEmbeddings = boolField(root, "tie_word_embeddings", configDefaultBool(source, "tie_word_embeddings"));
     c.nHeads = heads;
     c.nKvHeads = kvHeads;
     // Sizes are checked before anything is computed or allocated from them (the RoPE width, one sliding flag
@@ -402,7 +402,7 @@ HfConfig translate(const json& root)
     if (Status sizes = validateConfig(c); !sizes)
         throw ConfigError(sizes.message());
     c.position = PositionKind::Rope;
-    c.rope = translateRope(root, family, c.headDim, c.maxSeqLen);
+    c.rope = translateRope(root, source, c.headDim, c.maxSeqLen);
     // RoPE has no table to run out of: transformers runs any length, and so does attnscope (the memory estimate
     // still refuses what cannot fit). max_position_embeddings stays in the description as the trained context.
     c.maxSeqLen = std::max<int64_t>(c.maxSeqLen, kLongestRopePrompt);
@@ -428,11 +428,11 @@ HfConfig translate(const json& root)
     if (out.family == Family::Gemma2) {
         a.block = BlockLayout::Sandwich;
         a.attnScale = 1.0
-            / std::sqrt(numberField(root, "query_pre_attn_scalar", configDefault(family, "query_pre_attn_scalar")));
+            / std::sqrt(numberField(root, "query_pre_attn_scalar", configDefault(source, "query_pre_attn_scalar")));
         // Absent means Gemma2Config's caps (50 and 30), not none: an explicit null turns a cap off.
-        a.attnSoftcap = softcapField(root, "attn_logit_softcapping", configDefault(family, "attn_logit_softcapping"));
+        a.attnSoftcap = softcapField(root, "attn_logit_softcapping", configDefault(source, "attn_logit_softcapping"));
         a.finalSoftcap
-            = softcapField(root, "final_logit_softcapping", configDefault(family, "final_logit_softcapping"));
+            = softcapField(root, "final_logit_softcapping", configDefault(source, "final_logit_softcapping"));
     }
     translateSliding(root, out.family, c.nLayers, a);
 
