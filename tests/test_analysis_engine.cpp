@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 namespace attn {
 namespace {
@@ -40,12 +41,12 @@ struct Outcome {
         s.failed = [this](uint64_t, Status status) { update([&] { failed = std::move(status); }); };
         return s;
     }
+    /// Notifies while holding the lock: the waiting test may see the outcome, return and destroy this object (and
+    /// its condition variable) as soon as the lock is free, so nothing here may touch it after unlocking (TSan).
     template <typename F> void update(F f)
     {
-        {
-            const std::lock_guard<std::mutex> lock(mutex);
-            f();
-        }
+        const std::lock_guard<std::mutex> lock(mutex);
+        f();
         changed.notify_all();
     }
     /// Waits (at most a minute) until pred holds.
