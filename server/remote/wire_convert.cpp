@@ -148,8 +148,15 @@ Result<ModelConfig> parseWireConfig(const std::string& json)
         return Status::error("the model config: " + s.message());
     if (!root.is_object() || !root.contains("tokenizer") || !root["tokenizer"].is_object())
         return Status::error("the model config is not a JSON object with a tokenizer");
-    const std::string type = root["tokenizer"].value("type", "");
-    const bool addBos = root["tokenizer"].value("add_bos", false);
+    // Typed reads: json::value() throws on a field of another type, and nothing may throw out of here.
+    const nlohmann::json& tokenizer = root["tokenizer"];
+    const auto typeField = tokenizer.find("type");
+    const auto bosField = tokenizer.find("add_bos");
+    if ((typeField != tokenizer.end() && !typeField->is_string())
+        || (bosField != tokenizer.end() && !bosField->is_boolean()))
+        return Status::error("the model config: tokenizer.type must be a string and tokenizer.add_bos true or false");
+    const std::string type = typeField != tokenizer.end() ? typeField->get<std::string>() : std::string();
+    const bool addBos = bosField != tokenizer.end() && bosField->get<bool>();
     std::optional<TokenizerType> imported;
     for (TokenizerType t : {TokenizerType::HuggingFace, TokenizerType::Checkpoint})
         if (type == toString(t))

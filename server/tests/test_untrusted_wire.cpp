@@ -155,4 +155,15 @@ TEST(UntrustedWire, ADeeplyNestedConfigIsRefusedBeforeAnythingRecursesOverIt)
     EXPECT_NE(config.message().find("deep"), std::string::npos) << config.message();
 }
 
+TEST(UntrustedWire, AConfigWhoseTokenizerFieldsHaveTheWrongTypesIsRefusedNotThrown)
+{
+    // Found by fuzz_wire: json::value("add_bos", false) threw on a number and the exception ended the client.
+    for (const char* tokenizer : {R"({"type": "bytes", "add_bos": 1e308})", R"({"type": 5})", R"({"type": null})"}) {
+        const std::string json = std::string(R"({"format": "attnscope-model", "tokenizer": )") + tokenizer + "}";
+        auto config = remote::parseWireConfig(json);
+        ASSERT_FALSE(config) << json;
+        EXPECT_NE(config.message().find("tokenizer"), std::string::npos) << config.message();
+    }
+}
+
 } // namespace
