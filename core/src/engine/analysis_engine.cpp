@@ -157,18 +157,22 @@ struct AnalysisEngine::Impl {
     {
         CancelToken token;
         uint64_t supersededBy = 0;
+        bool cancelledBeforeStart = false;
         {
+            // Read the flag with the reason, under the lock that submit() holds while it sets both: read after
+            // unlocking, a request superseded in between would say "cancelled" without naming the newer request.
             const std::lock_guard<std::mutex> lock(mutex);
             const Live& entry = live.at(request.id);
             token = entry.token;
             supersededBy = entry.supersededBy;
+            cancelledBeforeStart = token.cancelled();
         }
         auto fail = [&](Status status) {
             if (sink.failed)
                 sink.failed(request.id, std::move(status));
         };
         auto model = models.find(request.modelId);
-        if (token.cancelled()) {
+        if (cancelledBeforeStart) {
             fail(Status::cancelled(
                 supersededBy ? "superseded by request " + std::to_string(supersededBy) : std::string("cancelled")));
         } else if (model == models.end()) {
