@@ -2,6 +2,7 @@
 // attnscope-cli init: a seeded random model in the documented format.
 #include "cli_common.h"
 
+#include "attnscope/config_defaults.h"
 #include "attnscope/init.h"
 #include "attnscope/model_format.h"
 #include "attnscope/tokenizer.h"
@@ -23,12 +24,12 @@ struct InitArgs {
     std::string tokenizer = "bytes";
     int64_t npos = 0;
     std::string copeScaling = "code";
-    bool copeSepKey = false;
-    double ropeTheta = 10000.0;
+    bool copeSepKey = configDefaultBool("attnscope", "cope.sep_key");
+    double ropeTheta = configDefault("attnscope", "rope.theta");
     std::string ropeStyle = "interleaved";
     std::string ropeFreqs = "linspace";
     std::string gqa = "flash";
-    bool tieEmbeddings = false;
+    bool tieEmbeddings = configDefaultBool("attnscope", "tie_embeddings");
     bool force = false;
 };
 
@@ -51,11 +52,11 @@ Result<ModelConfig> buildConfig(const InitArgs& a)
     c.rope.theta = a.ropeTheta;
     c.rope.style = a.ropeStyle == "rotate_half" ? RopeStyle::RotateHalf : RopeStyle::Interleaved;
     c.rope.freqs = a.ropeFreqs == "standard" ? RopeFreqs::Standard : RopeFreqs::Linspace;
-    c.cope.npos = a.npos > 0 ? a.npos : a.maxSeqLen + 1;
+    c.cope.npos = a.npos > 0 ? a.npos : defaultCopeNpos(a.maxSeqLen);
     c.cope.scaling = a.copeScaling == "appendix" ? CopeScaling::Appendix : CopeScaling::Code;
     c.cope.sepKey = a.copeSepKey;
     c.tokenizer.type = TokenizerType::Bytes;
-    c.tokenizer.addBos = true;
+    c.tokenizer.addBos = configDefaultBool("attnscope", "tokenizer.add_bos.bytes");
     if (Status s = validateConfig(c); !s)
         return s;
     return c;

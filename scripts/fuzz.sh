@@ -19,13 +19,16 @@ parallel=${ATTNSCOPE_FUZZ_PARALLEL:-$(nproc)}
 
 export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-$(command -v ccache || true)}
 all_targets="fuzz_safetensors fuzz_config fuzz_hf_config fuzz_safetensors_index fuzz_tokenizer_json fuzz_word_vocab
-fuzz_tokenize_prompt fuzz_npy fuzz_pt_reader fuzz_pt_pickle fuzz_session"
+fuzz_tokenize_prompt fuzz_npy fuzz_pt_reader fuzz_pt_pickle fuzz_session fuzz_wire"
 targets=${ATTNSCOPE_FUZZ_TARGETS:-$all_targets}
 
 cmake --preset fuzz >/dev/null
 # Only the targets: the preset's torch-free tests are built by whoever runs them (scripts/run-tests.sh).
+# fuzz_wire's seeds are written by a program of their own (real messages made by the real conversions).
+seeders=""
+[[ " $targets " == *" fuzz_wire "* ]] && seeders="fuzz_wire_seeds"
 # shellcheck disable=SC2086
-cmake --build --preset fuzz -j "$(nproc)" --target $targets
+cmake --build --preset fuzz -j "$(nproc)" --target $targets $seeders
 bin=$root/build/fuzz/tests/fuzz
 
 mkdir -p "$work/seeds" "$work/corpus" "$work/artifacts" "$work/logs" "$work/dict"
@@ -66,6 +69,7 @@ for pt in tests/data/pt/*.pt tests/data/state-dict/*.pt; do
     unzip -p "$pt" '*/data.pkl' >"$work/seeds/fuzz_pt_pickle/$(basename "$pt").pkl" 2>/dev/null || true
 done
 seed fuzz_session tests/fuzz/seeds/session/*
+[[ -n $seeders ]] && "$bin/fuzz_wire_seeds" "$work/seeds/fuzz_wire"
 
 # --- dictionaries: JSON tokens plus each format's names ---
 dict_of() {
@@ -80,6 +84,7 @@ dict_of() {
     fuzz_npy) echo "npy" ;;
     fuzz_pt_reader | fuzz_pt_pickle) echo "pt" ;;
     fuzz_session) echo "json session" ;;
+    fuzz_wire) echo "json config wire" ;;
     esac
 }
 

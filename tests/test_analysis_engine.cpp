@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 namespace attn {
 namespace {
@@ -40,12 +41,12 @@ struct Outcome {
         s.failed = [this](uint64_t, Status status) { update([&] { failed = std::move(status); }); };
         return s;
     }
+    /// Notifies while holding the lock: the waiting test may see the outcome, return and destroy this object (and
+    /// its condition variable) as soon as the lock is free, so nothing here may touch it after unlocking (TSan).
     template <typename F> void update(F f)
     {
-        {
-            const std::lock_guard<std::mutex> lock(mutex);
-            f();
-        }
+        const std::lock_guard<std::mutex> lock(mutex);
+        f();
         changed.notify_all();
     }
     /// Waits (at most a minute) until pred holds.
@@ -242,9 +243,21 @@ TEST_F(AnalysisEngineTest, ClosingTheEngineStopsARunningRequestPromptly)
     r.modelId = id;
     closing->submit(r, running.sink());
     ASSERT_TRUE(running.waitFor([&] { return running.started; }));
+    // Queued behind the running one (another stream, so not superseded): it never starts, and still ends.
+    Outcome queued;
+    r.stream = "other";
+    closing->submit(r, queued.sink());
     const auto t0 = std::chrono::steady_clock::now();
     closing.reset();
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+    // The engine thread is joined: every callback has run. Each request ended exactly once.
+    EXPECT_TRUE(running.finished.has_value() != running.failed.has_value());
+    ASSERT_TRUE(queued.failed) << "a request queued when the engine closes still ends";
+    EXPECT_FALSE(queued.finished);
+    EXPECT_EQ(queued.failed->code(), StatusCode::Cancelled);
+    if (!queued.started) { // the usual case; it starts only if the first one ended before the close
+        EXPECT_NE(queued.failed->message().find("closed"), std::string::npos) << queued.failed->message();
+    }
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "attnscope/config.h"
+#include "attnscope/config_defaults.h"
 
 #include "attnscope/fileio.h"
 
@@ -196,10 +197,20 @@ void rejectUnknownFields(const json& object, const std::string& prefix, std::ini
     }
 }
 
+// Optional fields' defaults, from the one table (config_defaults.h); a missing row fails to compile.
+constexpr double kDefaultNormEps = configDefault("attnscope", "norm_eps");
+constexpr bool kDefaultTieEmbeddings = configDefault("attnscope", "tie_embeddings") != 0.0;
+constexpr double kDefaultRopeTheta = configDefault("attnscope", "rope.theta");
+constexpr bool kDefaultCopeSepKey = configDefault("attnscope", "cope.sep_key") != 0.0;
+constexpr bool kDefaultLowercase = configDefault("attnscope", "tokenizer.lowercase") != 0.0;
+constexpr bool kDefaultBytesAddBos = configDefault("attnscope", "tokenizer.add_bos.bytes") != 0.0;
+constexpr bool kDefaultWordAddBos = configDefault("attnscope", "tokenizer.add_bos.word") != 0.0;
+
 void parseRope(const json& section, RopeConfig& rope)
 {
     requireObject(section, "rope");
     rejectUnknownFields(section, "rope.", {"theta", "style", "freqs"});
+    rope.theta = kDefaultRopeTheta;
     if (const json* v = findField(section, "theta"))
         rope.theta = asNumber(*v, "rope.theta");
     if (const json* v = findField(section, "style"))
@@ -212,6 +223,7 @@ void parseCope(const json& section, PositionKind position, CopeConfig& cope)
 {
     requireObject(section, "cope");
     rejectUnknownFields(section, "cope.", {"npos", "scaling", "sep_key", "rope_query"});
+    cope.sepKey = kDefaultCopeSepKey;
     if (const json* v = findField(section, "npos"))
         cope.npos = asInt(*v, "cope.npos");
     if (const json* v = findField(section, "scaling"))
@@ -236,11 +248,12 @@ void parseTokenizer(const json& section, TokenizerConfig& tok)
             if (findField(section, name))
                 fail(quoted(std::string("tokenizer.") + name)
                     + " given but tokenizer.type is \"bytes\" (only \"word\" uses it)");
-        tok.addBos = true;
+        tok.addBos = kDefaultBytesAddBos;
     } else {
         tok.vocabFile = asString(requireField(section, "tokenizer.", "vocab"), "tokenizer.vocab");
         // The counting tokenizer inserts no BOS, hence the different default.
-        tok.addBos = false;
+        tok.addBos = kDefaultWordAddBos;
+        tok.lowercase = kDefaultLowercase;
         if (const json* v = findField(section, "lowercase"))
             tok.lowercase = asBool(*v, "tokenizer.lowercase");
     }
@@ -266,6 +279,10 @@ ModelConfig parseRoot(const json& root)
         fail("unsupported \"format_version\" " + std::to_string(version) + " (this build reads version 1)");
 
     ModelConfig c;
+    c.normEps = kDefaultNormEps;
+    c.tieEmbeddings = kDefaultTieEmbeddings;
+    c.rope.theta = kDefaultRopeTheta;
+    c.cope.sepKey = kDefaultCopeSepKey;
     c.vocabSize = asInt(requireField(root, "", "vocab_size"), "vocab_size");
     c.dModel = asInt(requireField(root, "", "d_model"), "d_model");
     c.nLayers = asInt(requireField(root, "", "n_layers"), "n_layers");
@@ -301,7 +318,7 @@ ModelConfig parseRoot(const json& root)
     }
     // The official CoPE default: one slot more than the context, since position 0 can occur.
     if (c.hasCope() && c.cope.npos == 0 && c.maxSeqLen < std::numeric_limits<int64_t>::max())
-        c.cope.npos = c.maxSeqLen + 1;
+        c.cope.npos = defaultCopeNpos(c.maxSeqLen);
     parseTokenizer(requireField(root, "", "tokenizer"), c.tokenizer);
     return c;
 }

@@ -207,9 +207,16 @@ Result<RemoteTokens> RemoteClient::tokenize(int modelId, const std::string& text
     RemoteTokens out;
     out.encoding.ids.assign(reply.ids().begin(), reply.ids().end());
     out.display.assign(reply.display().begin(), reply.display().end());
-    for (int i = 0; i < n; ++i)
+    for (int i = 0; i < n; ++i) {
+        // The spans index the text this client sent: a server must not make it read outside it.
+        if (reply.span_begin(i) > reply.span_end(i) || reply.span_end(i) > text.size())
+            return Status::error(StatusCode::Internal,
+                "Tokenize: the server's token " + std::to_string(i) + " spans bytes "
+                    + std::to_string(reply.span_begin(i)) + ".." + std::to_string(reply.span_end(i)) + " of a "
+                    + std::to_string(text.size()) + "-byte text");
         out.encoding.spans.push_back(
             {static_cast<size_t>(reply.span_begin(i)), static_cast<size_t>(reply.span_end(i))});
+    }
     return out;
 }
 
@@ -259,11 +266,18 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
         st.bytesReceived += static_cast<int64_t>(event.ByteSizeLong());
         ++st.messages;
         switch (event.event_case()) {
-        case v1::AnalyzeEvent::kStarted:
+        case v1::AnalyzeEvent::kStarted: {
             requestId = event.started().request_id();
+            auto start = fromWire(event.started());
+            if (!start) {
+                outcome = start.status().withContext("the server's start of the analysis: ");
+                ended = true;
+                break;
+            }
             if (sink.started)
-                sink.started(fromWire(event.started()));
+                sink.started(std::move(*start));
             break;
+        }
         case v1::AnalyzeEvent::kProgress:
             if (sink.progress)
                 sink.progress(
@@ -292,12 +306,19 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
             }
             break;
         }
-        case v1::AnalyzeEvent::kSummary:
+        case v1::AnalyzeEvent::kSummary: {
+            auto summary = fromWire(event.summary());
+            if (!summary) {
+                outcome = summary.status().withContext("the server's summary: ");
+                ended = true;
+                break;
+            }
             if (sink.finished)
-                sink.finished(fromWire(event.summary()));
+                sink.finished(std::move(*summary));
             ended = true;
             serverEnded = true;
             break;
+        }
         case v1::AnalyzeEvent::kFailure:
             outcome = Status::error(fromWire(event.failure().code()), event.failure().message());
             if (sink.failed)
@@ -317,7 +338,7 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
         st.seconds = elapsed();
         return outcome;
     }
-    if (!outcome.isOk()) // a malformed layer: stop the call (the server cancels the request)
+    if (!outcome.isOk()) // a malformed message: stop the call (the server cancels the request)
         context.TryCancel();
     const grpc::Status finish = reader->Finish();
     stopWatcher();

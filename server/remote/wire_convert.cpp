@@ -3,6 +3,7 @@
 
 #include "attnscope/config.h"
 #include "attnscope/dtype.h"
+#include "json_limits.h"
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,21 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "attnscope's wire forma
 namespace attn::remote {
 
 namespace {
+
+/// Proto3 enums are open: a peer may send any number, and only these two have a meaning.
+bool knownValueType(v1::ValueType type)
+{
+    return type == v1::FLOAT32 || type == v1::FLOAT16;
+}
+
+/// A peer's tokens and their display strings must pair up: a client labels token i with display i.
+Status checkTokenLabels(const char* what, int tokens, int display)
+{
+    if (tokens == display)
+        return Status::ok();
+    return Status::error(
+        std::string(what) + ": " + std::to_string(tokens) + " tokens but " + std::to_string(display) + " token labels");
+}
 
 v1::Region toWire(const MapRegion& region)
 {
@@ -125,11 +141,22 @@ Result<ModelConfig> parseWireConfig(const std::string& json)
 {
     // parseConfig reads attnscope's own config.json, whose tokenizer is "bytes" or "word"; an imported model's is
     // "tokenizer.json" or "checkpoint" (its tokenizer stays on the server). Parse with a stand-in, then put it back.
-    nlohmann::ordered_json root = nlohmann::ordered_json::parse(json, nullptr, false);
-    if (root.is_discarded() || !root.is_object() || !root.contains("tokenizer") || !root["tokenizer"].is_object())
+    // The text comes from a peer: parsed with the same depth and duplicate-key limits as a config.json on disk
+    // (dump() below recurses, so a deeply nested value must be refused before it exists).
+    nlohmann::json root;
+    if (Status s = detail::parseUntrustedJson(json, {}, root); !s)
+        return Status::error("the model config: " + s.message());
+    if (!root.is_object() || !root.contains("tokenizer") || !root["tokenizer"].is_object())
         return Status::error("the model config is not a JSON object with a tokenizer");
-    const std::string type = root["tokenizer"].value("type", "");
-    const bool addBos = root["tokenizer"].value("add_bos", false);
+    // Typed reads: json::value() throws on a field of another type, and nothing may throw out of here.
+    const nlohmann::json& tokenizer = root["tokenizer"];
+    const auto typeField = tokenizer.find("type");
+    const auto bosField = tokenizer.find("add_bos");
+    if ((typeField != tokenizer.end() && !typeField->is_string())
+        || (bosField != tokenizer.end() && !bosField->is_boolean()))
+        return Status::error("the model config: tokenizer.type must be a string and tokenizer.add_bos true or false");
+    const std::string type = typeField != tokenizer.end() ? typeField->get<std::string>() : std::string();
+    const bool addBos = bosField != tokenizer.end() && bosField->get<bool>();
     std::optional<TokenizerType> imported;
     for (TokenizerType t : {TokenizerType::HuggingFace, TokenizerType::Checkpoint})
         if (type == toString(t))
@@ -185,6 +212,8 @@ v1::AnalyzeRequest toWire(const AnalysisRequest& request, v1::ValueType valueTyp
 Result<AnalysisRequest> fromWire(const v1::AnalyzeRequest& request)
 {
     AnalysisRequest out;
+    if (!knownValueType(request.value_type()))
+        return Status::error("value_type: unknown value type " + std::to_string(request.value_type()));
     out.modelId = request.model_id();
     if (!request.stream().empty())
         out.stream = request.stream();
@@ -255,6 +284,15 @@ Result<AttentionMap> fromWire(const v1::AttentionMap& map)
     out.colBegin = map.col_begin();
     out.rowBlock = map.row_block();
     out.colBlock = map.col_block();
+    const std::string where = "map L" + std::to_string(out.layer) + " H" + std::to_string(out.head);
+    if (!knownValueType(map.value_type()))
+        return Status::error(where + ": unknown value type " + std::to_string(map.value_type()));
+    // Consumers index tokens with firstQuery/firstKey (begin + cell x block): nothing here may be negative, and a
+    // block covers at least one token.
+    if (out.layer < 0 || out.head < 0 || out.rowBegin < 0 || out.colBegin < 0 || out.rowBlock < 1 || out.colBlock < 1)
+        return Status::error(where + ": bad geometry (first query " + std::to_string(out.rowBegin) + ", first key "
+            + std::to_string(out.colBegin) + ", blocks " + std::to_string(out.rowBlock) + " x "
+            + std::to_string(out.colBlock) + ")");
     if (out.rows < 0 || out.cols < 0 || (out.cols != 0 && out.rows > INT64_MAX / 4 / out.cols))
         return Status::error("map L" + std::to_string(out.layer) + " H" + std::to_string(out.head) + ": bad shape");
     const int64_t cells = out.rows * out.cols;
@@ -330,8 +368,10 @@ void toWire(const AnalysisStart& start, v1::Started* out)
         out->add_token_display(d);
 }
 
-AnalysisStart fromWire(const v1::Started& start)
+Result<AnalysisStart> fromWire(const v1::Started& start)
 {
+    if (Status s = checkTokenLabels("started", start.tokens_size(), start.token_display_size()); !s)
+        return s;
     AnalysisStart out;
     out.requestId = start.request_id();
     out.layersTotal = start.layers_total();
@@ -356,8 +396,10 @@ void toWire(const AnalysisSummary& summary, v1::Summary* out)
     out->set_seconds(summary.seconds);
 }
 
-AnalysisSummary fromWire(const v1::Summary& summary)
+Result<AnalysisSummary> fromWire(const v1::Summary& summary)
 {
+    if (Status s = checkTokenLabels("summary", summary.tokens_size(), summary.token_display_size()); !s)
+        return s;
     AnalysisSummary out;
     out.requestId = summary.request_id();
     out.modelId = summary.model_id();

@@ -28,14 +28,17 @@ Result<AnalysisRequest> fromWire(const v1::AnalyzeRequest& request);
 
 // Results.
 void toWire(const AttentionMap& map, v1::ValueType valueType, v1::AttentionMap* out);
-/// Checks that the byte count matches rows x cols and the value type.
+/// Checks the value type, the geometry (nothing negative, blocks of at least one token) and that the byte count
+/// matches rows x cols and the value type: a client must not trust a server either.
 Result<AttentionMap> fromWire(const v1::AttentionMap& map);
 void toWire(const LayerResult& layer, v1::ValueType valueType, v1::LayerResult* out);
 Result<LayerResult> fromWire(const v1::LayerResult& layer);
 void toWire(const AnalysisStart& start, v1::Started* out);
-AnalysisStart fromWire(const v1::Started& start);
+/// Checks that every token has its label (a client labels its axes with them).
+Result<AnalysisStart> fromWire(const v1::Started& start);
 void toWire(const AnalysisSummary& summary, v1::Summary* out);
-AnalysisSummary fromWire(const v1::Summary& summary);
+/// Checks that every token has its label.
+Result<AnalysisSummary> fromWire(const v1::Summary& summary);
 
 // Model facts.
 void toWire(const LoadedModel& model, v1::ModelInfo* out);

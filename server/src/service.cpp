@@ -3,6 +3,7 @@
 
 #include "event_queue.h"
 #include "model_listing.h"
+#include "request_checks.h"
 #include "wire_convert.h"
 #include "wire_status.h"
 
@@ -15,34 +16,6 @@
 #include <iostream>
 
 namespace attn::server {
-
-namespace {
-
-/// Cells of one map of `region` for n tokens (an upper bound for windows that reach past the end).
-int64_t cellsPerMap(const MapRegion& region, int64_t n)
-{
-    switch (region.mode) {
-    case MapRegion::Mode::Full:
-        return n * n;
-    case MapRegion::Mode::Overview: {
-        const int64_t size = std::max<int64_t>(1, region.overviewSize);
-        const int64_t block = (n + size - 1) / size;
-        const int64_t side = block > 0 ? (n + block - 1) / block : 0;
-        return side * side;
-    }
-    case MapRegion::Mode::Window:
-        return std::max<int64_t>(0, region.rowEnd - region.rowBegin)
-            * std::max<int64_t>(0, region.colEnd - region.colBegin);
-    }
-    return n * n;
-}
-
-std::string mib(int64_t bytes)
-{
-    return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
-}
-
-} // namespace
 
 Service::Service(const ServerSetup& setup)
     : m_guard(setup.allowedRoots)
@@ -233,18 +206,6 @@ grpc::Status Service::Tokenize(
     return grpc::Status::OK;
 }
 
-int64_t Service::largestMapBytes(const AnalysisRequest& request, v1::ValueType type) const
-{
-    const int64_t n = static_cast<int64_t>(request.tokens.size());
-    const bool anyMaps = !request.kinds.empty() && (!request.heads.empty() || !request.everyHeadOfLayers.empty());
-    int64_t largest = anyMaps ? remote::wireValueBytes(cellsPerMap(request.region, n), type) : 0;
-    if (request.thumbnailSize > 0) {
-        const int64_t side = std::min(n, request.thumbnailSize);
-        largest = std::max(largest, remote::wireValueBytes(side * side, type));
-    }
-    return largest + 4096; // the map's fields and the message around it
-}
-
 bool Service::writeLayer(
     const LayerResult& layer, v1::ValueType type, grpc::ServerWriter<v1::AnalyzeEvent>* writer) const
 {
@@ -297,19 +258,10 @@ grpc::Status Service::Analyze(
             return refuse(context, "Analyze", remote::toGrpc(encoded.status().withContext("the prompt: ")));
         request.tokens = encoded->ids;
     }
-    const int64_t n = static_cast<int64_t>(request.tokens.size());
-    const bool anyMaps = !request.kinds.empty() && (!request.heads.empty() || !request.everyHeadOfLayers.empty());
-    if (anyMaps && request.region.mode == MapRegion::Mode::Full && n > kMaxFullMapTokens)
-        return refuse(context, "Analyze",
-            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                "full maps stop at " + std::to_string(kMaxFullMapTokens) + " tokens (this prompt has "
-                    + std::to_string(n) + "): ask for an overview or a window"));
-    const int64_t largest = largestMapBytes(request, wire->value_type());
-    if (largest > m_maxMessageBytes)
-        return refuse(context, "Analyze",
-            grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                "one map would take " + mib(largest) + ", above this server's message limit of "
-                    + mib(m_maxMessageBytes) + " (--max-message-mib): ask for an overview, a window or float16"));
+    // The checks that need no model (tests/fuzz/fuzz_wire.cpp runs them on arbitrary messages).
+    const int64_t bytesPerValue = remote::wireValueBytes(1, wire->value_type());
+    if (Status s = checkAnalyzeRequest(request, bytesPerValue, m_maxMessageBytes); !s)
+        return refuse(context, "Analyze", remote::toGrpc(s));
 
     // "Latest wins" within a stream of this connection, not across clients.
     const std::string stream = request.stream;

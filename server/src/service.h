@@ -54,8 +54,6 @@ private:
     grpc::Status refuse(grpc::ServerContext* context, const char* method, const grpc::Status& status) const;
     bool findModel(int modelId, ModelState& out) const;
     void fillInfo(const ModelState& state, v1::ModelInfo* reply) const;
-    /// The request's largest single map on the wire (a layer is sent in parts, but each map whole).
-    int64_t largestMapBytes(const AnalysisRequest& request, v1::ValueType type) const;
     /// Writes one layer as one message, or in parts under the message limit. False when the client is gone.
     bool writeLayer(const LayerResult& layer, v1::ValueType type, grpc::ServerWriter<v1::AnalyzeEvent>* writer) const;
 

@@ -52,7 +52,8 @@ struct LoadSink {
 class AnalysisEngine {
 public:
     AnalysisEngine();
-    /// Cancels everything, lets the running request stop, joins the thread and closes the models.
+    /// Cancels everything, lets the running request stop, joins the thread and closes the models. Requests and loads
+    /// still queued end with `failed` (cancelled), called on the destroying thread once the engine's has stopped.
     ~AnalysisEngine();
     AnalysisEngine(const AnalysisEngine&) = delete;
     AnalysisEngine& operator=(const AnalysisEngine&) = delete;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "attnscope/config_defaults.h"
 #include "attnscope/status.h"
 
 #include <cstdint>
@@ -46,7 +47,7 @@ struct RopeScaling {
 };
 
 struct RopeConfig {
-    double theta = 10000.0;
+    double theta = configDefault("attnscope", "rope.theta");
     RopeStyle style = RopeStyle::Interleaved;
     RopeFreqs freqs = RopeFreqs::Linspace;
     int64_t rotaryDim = 0; ///< features per head that rotate (the first rotaryDim); 0 = all of head_dim
@@ -56,7 +57,7 @@ struct RopeConfig {
 struct CopeConfig {
     int64_t npos = 0; ///< number of integer positions with an embedding; 0 in a parsed config means max_seq_len + 1
     CopeScaling scaling = CopeScaling::Code;
-    bool sepKey = false; ///< separate gate keys (cope_key_proj with bias)
+    bool sepKey = configDefault("attnscope", "cope.sep_key") != 0.0; ///< separate gate keys (cope_key_proj with bias)
     CopeRopeQuery ropeQuery = CopeRopeQuery::Rotated;
 };
 
@@ -102,8 +103,8 @@ struct ArchitectureConfig {
 struct TokenizerConfig {
     TokenizerType type = TokenizerType::Bytes;
     std::string vocabFile; ///< word tokenizer: file in the model directory, one token per line, line = id
-    bool lowercase = true; ///< word tokenizer
-    bool addBos = true; ///< prepend the BOS token when encoding a prompt
+    bool lowercase = configDefault("attnscope", "tokenizer.lowercase") != 0.0; ///< word tokenizer
+    bool addBos = configDefault("attnscope", "tokenizer.add_bos.bytes") != 0.0; ///< prepend BOS (bytes: yes)
 };
 
 /**
@@ -120,8 +121,8 @@ struct ModelConfig {
     int64_t nKvHeads = 0;
     int64_t headDim = 0;
     int64_t ffnHidden = 0;
-    double normEps = 1e-5;
-    bool tieEmbeddings = false;
+    double normEps = configDefault("attnscope", "norm_eps");
+    bool tieEmbeddings = configDefault("attnscope", "tie_embeddings") != 0.0;
     int64_t maxSeqLen = 0;
     AttentionKind attention = AttentionKind::Softmax;
     GqaSemantics gqa = GqaSemantics::Flash;

@@ -53,7 +53,13 @@ struct AnalysisEngine::Impl {
     // Shared with callers (guarded by mutex).
     std::mutex mutex;
     std::condition_variable wake;
-    std::deque<std::function<void()>> jobs;
+    /// A queued job, and what to tell its caller if the engine closes before running it (every request and load
+    /// ends with exactly one callback, even then).
+    struct Job {
+        std::function<void()> run;
+        std::function<void()> abandon;
+    };
+    std::deque<Job> jobs;
     bool stopping = false;
     uint64_t nextId = 1;
     struct Live {
@@ -69,11 +75,11 @@ struct AnalysisEngine::Impl {
     int nextModelId = 1;
     std::thread thread;
 
-    void post(std::function<void()> job)
+    void post(std::function<void()> run, std::function<void()> abandon = {})
     {
         {
             const std::lock_guard<std::mutex> lock(mutex);
-            jobs.push_back(std::move(job));
+            jobs.push_back({std::move(run), std::move(abandon)});
         }
         wake.notify_one();
     }
@@ -81,7 +87,7 @@ struct AnalysisEngine::Impl {
     void loop()
     {
         for (;;) {
-            std::function<void()> job;
+            Job job;
             {
                 std::unique_lock<std::mutex> lock(mutex);
                 // While a weights hash is pending, wake now and then to report it.
@@ -97,8 +103,8 @@ struct AnalysisEngine::Impl {
                     jobs.pop_front();
                 }
             }
-            if (job)
-                job();
+            if (job.run)
+                job.run();
             reportHashes();
         }
     }
@@ -151,18 +157,22 @@ struct AnalysisEngine::Impl {
     {
         CancelToken token;
         uint64_t supersededBy = 0;
+        bool cancelledBeforeStart = false;
         {
+            // Read the flag with the reason, under the lock that submit() holds while it sets both: read after
+            // unlocking, a request superseded in between would say "cancelled" without naming the newer request.
             const std::lock_guard<std::mutex> lock(mutex);
             const Live& entry = live.at(request.id);
             token = entry.token;
             supersededBy = entry.supersededBy;
+            cancelledBeforeStart = token.cancelled();
         }
         auto fail = [&](Status status) {
             if (sink.failed)
                 sink.failed(request.id, std::move(status));
         };
         auto model = models.find(request.modelId);
-        if (token.cancelled()) {
+        if (cancelledBeforeStart) {
             fail(Status::cancelled(
                 supersededBy ? "superseded by request " + std::to_string(supersededBy) : std::string("cancelled")));
         } else if (model == models.end()) {
@@ -211,15 +221,20 @@ AnalysisEngine::AnalysisEngine()
 
 AnalysisEngine::~AnalysisEngine()
 {
+    std::deque<Impl::Job> abandoned;
     {
         const std::lock_guard<std::mutex> lock(m->mutex);
         m->stopping = true;
         for (auto& [id, entry] : m->live)
             entry.token.cancel(); // the running request stops within a layer; queued ones never start
-        m->jobs.clear();
+        abandoned.swap(m->jobs);
     }
     m->wake.notify_one();
     m->thread.join();
+    // Queued requests and loads still end with `failed` (cancelled), here, once the engine thread is gone.
+    for (Impl::Job& job : abandoned)
+        if (job.abandon)
+            job.abandon();
 }
 
 uint64_t AnalysisEngine::load(const std::string& path, const LoadOptions& options, LoadSink sink)
@@ -229,7 +244,12 @@ uint64_t AnalysisEngine::load(const std::string& path, const LoadOptions& option
         const std::lock_guard<std::mutex> lock(m->mutex);
         id = m->nextId++;
     }
-    m->post([impl = m.get(), id, path, options, sink = std::move(sink)] { impl->runLoad(id, path, options, sink); });
+    auto shared = std::make_shared<LoadSink>(std::move(sink));
+    m->post([impl = m.get(), id, path, options, shared] { impl->runLoad(id, path, options, *shared); },
+        [id, shared] {
+            if (shared->failed)
+                shared->failed(id, Status::cancelled("the engine closed before the model was loaded"));
+        });
     return id;
 }
 
@@ -254,8 +274,12 @@ uint64_t AnalysisEngine::submit(AnalysisRequest request, AnalysisSink sink)
         m->live[request.id] = Impl::Live {request.stream, CancelToken(), 0};
     }
     const uint64_t id = request.id;
-    m->post(
-        [impl = m.get(), request = std::move(request), sink = std::move(sink)] { impl->runRequest(request, sink); });
+    auto shared = std::make_shared<AnalysisSink>(std::move(sink));
+    m->post([impl = m.get(), request = std::move(request), shared] { impl->runRequest(request, *shared); },
+        [id, shared] {
+            if (shared->failed)
+                shared->failed(id, Status::cancelled("the engine closed before the request started"));
+        });
     return id;
 }
 

@@ -3,6 +3,7 @@
 // global-norm clipping, periodic evaluation, resumable checkpoints and the train.json log.
 #include "attnscope/trainer.h"
 
+#include "attnscope/config_defaults.h"
 #include "attnscope/fileio.h"
 #include "attnscope/init.h"
 #include "attnscope/model_format.h"
@@ -60,7 +61,8 @@ std::map<std::string, at::Tensor*> namedTensors(engine::ModelWeights& w)
 ModelConfig completeConfig(ModelConfig c, const std::vector<std::string>& vocab, bool addBos)
 {
     c.vocabSize = static_cast<int64_t>(vocab.size());
-    c.tokenizer = TokenizerConfig {TokenizerType::Word, kVocabFile, /*lowercase=*/true, addBos};
+    c.tokenizer = TokenizerConfig {
+        TokenizerType::Word, kVocabFile, configDefaultBool("attnscope", "tokenizer.lowercase"), addBos};
     if (c.nKvHeads == 0)
         c.nKvHeads = c.nHeads;
     if (c.headDim == 0 && c.nHeads > 0)
@@ -68,7 +70,7 @@ ModelConfig completeConfig(ModelConfig c, const std::vector<std::string>& vocab,
     if (c.ffnHidden == 0)
         c.ffnHidden = ((8 * c.dModel / 3 + 7) / 8) * 8; // SwiGLU at 8/3 D, as `init` does
     if (c.cope.npos == 0)
-        c.cope.npos = c.maxSeqLen + 1;
+        c.cope.npos = defaultCopeNpos(c.maxSeqLen);
     return c;
 }
 

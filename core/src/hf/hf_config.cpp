@@ -5,6 +5,8 @@
 
 #include "json_limits.h"
 
+#include "attnscope/config_defaults.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -57,6 +59,18 @@ double numberField(const json& object, const char* key, double fallback)
     if (!v->is_number())
         throw ConfigError(std::string("\"") + key + "\" must be a number, not " + shortText(*v));
     return v->get<double>();
+}
+
+/// A soft-cap: absent takes the family's default, an explicit null means no cap (transformers' None), 0 stands for
+/// none.
+double softcapField(const json& object, const char* key, double fallback)
+{
+    const auto it = object.find(key);
+    if (it == object.end())
+        return fallback;
+    if (it->is_null())
+        return 0.0;
+    return numberField(object, key, fallback);
 }
 
 bool boolField(const json& object, const char* key, bool fallback)
@@ -144,13 +158,13 @@ std::vector<double> factorList(const json& params, const char* key, int64_t expe
     return out;
 }
 
-RopeConfig translateRope(const json& root, int64_t headDim, int64_t maxPositions)
+RopeConfig translateRope(const json& root, const std::string& family, int64_t headDim, int64_t maxPositions)
 {
     const json params = ropeParameters(root);
     RopeConfig rope;
     rope.style = RopeStyle::RotateHalf; // every transformers family here pairs (i, i + d/2)
     rope.freqs = RopeFreqs::Standard;
-    rope.theta = numberField(params, "rope_theta", 10000.0);
+    rope.theta = numberField(params, "rope_theta", configDefault(family, "rope_theta"));
     const double partial = numberField(params, "partial_rotary_factor", 1.0);
     if (!(partial > 0.0 && partial <= 1.0))
         throw ConfigError("\"partial_rotary_factor\" must be in (0, 1], not " + std::to_string(partial));
@@ -337,17 +351,21 @@ HfConfig translate(const json& root)
     c.attention = AttentionKind::Softmax;
     c.gqa = GqaSemantics::Flash;
 
+    // Absent fields take the defaults of the family's transformers config class (config_defaults.h).
+    const std::string& source = out.modelType;
+    const auto defaultInt = [&source](const char* key) { return configDefaultInt(source, key); };
     if (out.family == Family::Gpt2) {
-        c.vocabSize = intField(root, "vocab_size", 50257);
-        c.dModel = intField(root, "n_embd", intField(root, "hidden_size", 768));
-        c.nLayers = intField(root, "n_layer", intField(root, "num_hidden_layers", 12));
-        c.nHeads = intField(root, "n_head", intField(root, "num_attention_heads", 12));
+        c.vocabSize = intField(root, "vocab_size", defaultInt("vocab_size"));
+        c.dModel = intField(root, "n_embd", intField(root, "hidden_size", defaultInt("n_embd")));
+        c.nLayers = intField(root, "n_layer", intField(root, "num_hidden_layers", defaultInt("n_layer")));
+        c.nHeads = intField(root, "n_head", intField(root, "num_attention_heads", defaultInt("n_head")));
         c.nKvHeads = c.nHeads;
         c.headDim = c.nHeads > 0 ? c.dModel / c.nHeads : 0;
-        c.ffnHidden = intField(root, "n_inner", 4 * c.dModel);
-        c.maxSeqLen = intField(root, "n_positions", intField(root, "max_position_embeddings", 1024));
-        c.normEps = numberField(root, "layer_norm_epsilon", 1e-5);
-        c.tieEmbeddings = boolField(root, "tie_word_embeddings", true);
+        c.ffnHidden = intField(root, "n_inner", 4 * c.dModel); // GPT2Config's rule for n_inner = None
+        c.maxSeqLen
+            = intField(root, "n_positions", intField(root, "max_position_embeddings", defaultInt("n_positions")));
+        c.normEps = numberField(root, "layer_norm_epsilon", configDefault(source, "layer_norm_epsilon"));
+        c.tieEmbeddings = boolField(root, "tie_word_embeddings", configDefaultBool(source, "tie_word_embeddings"));
         c.position = PositionKind::Learned;
         a.norm = NormKind::LayerNorm;
         a.mlp = MlpKind::GeluTanh;
@@ -363,20 +381,20 @@ HfConfig translate(const json& root)
     }
 
     const bool gemma = out.family == Family::Gemma || out.family == Family::Gemma2;
-    const std::map<Family, int64_t> defaultHidden
-        = {{Family::Llama, 4096}, {Family::Mistral, 4096}, {Family::Qwen2, 4096}, {Family::Qwen3, 4096},
-            {Family::Gemma, 3072}, {Family::Gemma2, 2304}, {Family::DiffLlama, 2048}};
-    c.vocabSize = intField(root, "vocab_size", 32000);
-    c.dModel = intField(root, "hidden_size", defaultHidden.at(out.family));
-    c.nLayers = intField(root, "num_hidden_layers", 32);
-    const int64_t heads = intField(root, "num_attention_heads", 32);
-    const int64_t kvHeads = intField(root, "num_key_value_heads", heads);
-    const int64_t defaultHeadDim = out.family == Family::Qwen3 ? 128 : gemma ? 256 : (heads > 0 ? c.dModel / heads : 0);
+    c.vocabSize = intField(root, "vocab_size", defaultInt("vocab_size"));
+    c.dModel = intField(root, "hidden_size", defaultInt("hidden_size"));
+    c.nLayers = intField(root, "num_hidden_layers", defaultInt("num_hidden_layers"));
+    const int64_t heads = intField(root, "num_attention_heads", defaultInt("num_attention_heads"));
+    // Some config classes give these a value of their own; the others derive them from the heads and the width.
+    const int64_t kvHeads = intField(root, "num_key_value_heads",
+        hasConfigDefault(source, "num_key_value_heads") ? defaultInt("num_key_value_heads") : heads);
+    const int64_t defaultHeadDim
+        = hasConfigDefault(source, "head_dim") ? defaultInt("head_dim") : (heads > 0 ? c.dModel / heads : 0);
     c.headDim = intField(root, "head_dim", defaultHeadDim);
-    c.ffnHidden = intField(root, "intermediate_size", 11008);
-    c.maxSeqLen = intField(root, "max_position_embeddings", 2048);
-    c.normEps = numberField(root, "rms_norm_eps", out.family == Family::DiffLlama ? 1e-5 : 1e-6);
-    c.tieEmbeddings = boolField(root, "tie_word_embeddings", gemma);
+    c.ffnHidden = intField(root, "intermediate_size", defaultInt("intermediate_size"));
+    c.maxSeqLen = intField(root, "max_position_embeddings", defaultInt("max_position_embeddings"));
+    c.normEps = numberField(root, "rms_norm_eps", configDefault(source, "rms_norm_eps"));
+    c.tieEmbeddings = boolField(root, "tie_word_embeddings", configDefaultBool(source, "tie_word_embeddings"));
     c.nHeads = heads;
     c.nKvHeads = kvHeads;
     // Sizes are checked before anything is computed or allocated from them (the RoPE width, one sliding flag
@@ -384,7 +402,7 @@ HfConfig translate(const json& root)
     if (Status sizes = validateConfig(c); !sizes)
         throw ConfigError(sizes.message());
     c.position = PositionKind::Rope;
-    c.rope = translateRope(root, c.headDim, c.maxSeqLen);
+    c.rope = translateRope(root, source, c.headDim, c.maxSeqLen);
     // RoPE has no table to run out of: transformers runs any length, and so does attnscope (the memory estimate
     // still refuses what cannot fit). max_position_embeddings stays in the description as the trained context.
     c.maxSeqLen = std::max<int64_t>(c.maxSeqLen, kLongestRopePrompt);
@@ -409,9 +427,12 @@ HfConfig translate(const json& root)
     }
     if (out.family == Family::Gemma2) {
         a.block = BlockLayout::Sandwich;
-        a.attnScale = 1.0 / std::sqrt(numberField(root, "query_pre_attn_scalar", 256.0));
-        a.attnSoftcap = numberField(root, "attn_logit_softcapping", 0.0);
-        a.finalSoftcap = numberField(root, "final_logit_softcapping", 0.0);
+        a.attnScale = 1.0
+            / std::sqrt(numberField(root, "query_pre_attn_scalar", configDefault(source, "query_pre_attn_scalar")));
+        // Absent means Gemma2Config's caps (50 and 30), not none: an explicit null turns a cap off.
+        a.attnSoftcap = softcapField(root, "attn_logit_softcapping", configDefault(source, "attn_logit_softcapping"));
+        a.finalSoftcap
+            = softcapField(root, "final_logit_softcapping", configDefault(source, "final_logit_softcapping"));
     }
     translateSliding(root, out.family, c.nLayers, a);
 

@@ -3,6 +3,8 @@
 // optimizer, tokenizer: {word2ind, ind2word}}, or the Namespace alone in `<checkpoint>.cfg`.
 #include "attnscope/pt_checkpoint.h"
 
+#include "attnscope/config_defaults.h"
+
 #include "pt/pt_globals.h"
 
 namespace attn {
@@ -111,7 +113,7 @@ Result<RamConfig> readConfig(const PickleValue& cfg, const std::string& where)
     // Derived defaults, as src/main.py's preprocess_config fills them in.
     c.headDim = c.hidSz / c.nheads;
     c.ffSz = 4 * c.hidSz;
-    c.copeNpos = c.blockSize + 1;
+    c.copeNpos = defaultCopeNpos(c.blockSize);
     for (Status s :
         {r.readInt("head_dim", c.headDim), r.readInt("ff_sz", c.ffSz), r.readInt("cope_npos", c.copeNpos)}) {
         if (!s)

@@ -2,6 +2,7 @@
 // A checkpoint of the CoPE paper's official code (facebookresearch/RAM projects/cope, interop.md 4.3) as a model
 // source: its cfg Namespace -> ModelConfig, its state_dict -> recipes, its word vocabulary -> the tokenizer. Read by
 // the restricted .pt reader (core/src/pt/): nothing in the file runs.
+#include "attnscope/config_defaults.h"
 #include "attnscope/model_format.h"
 #include "attnscope/pt_checkpoint.h"
 #include "model_source_formats.h"
@@ -28,12 +29,12 @@ Result<ModelConfig> translateRamConfig(const RamConfig& cfg, int64_t vocab, cons
     c.nKvHeads = cfg.nheads;
     c.headDim = cfg.headDim > 0 ? cfg.headDim : (cfg.nheads > 0 ? cfg.hidSz / cfg.nheads : 0);
     c.ffnHidden = cfg.ffSz > 0 ? cfg.ffSz : 4 * cfg.hidSz;
-    c.normEps = 1e-5; // nn.LayerNorm's default, which the code uses
+    c.normEps = configDefault("ram-cope", "layer_norm_eps"); // nn.LayerNorm's default, which the code uses
     c.tieEmbeddings = cfg.embTie;
     c.maxSeqLen = cfg.blockSize;
     c.attention = AttentionKind::Softmax;
     c.tokenizer.type = TokenizerType::Checkpoint;
-    c.tokenizer.addBos = false; // SimpleTokenizer.encode ignores add_bos: training never saw a BOS
+    c.tokenizer.addBos = configDefaultBool("ram-cope", "add_bos"); // SimpleTokenizer.encode adds no BOS
     ArchitectureConfig& a = c.arch;
     a.family = "ram-cope";
     a.norm = NormKind::LayerNorm;
@@ -46,7 +47,7 @@ Result<ModelConfig> translateRamConfig(const RamConfig& cfg, int64_t vocab, cons
             + "\" is not supported (attnscope opens the decoder-only \"simpledec\" model)");
     if (cfg.posEmb == "cope") {
         c.position = PositionKind::Cope;
-        c.cope.npos = cfg.copeNpos > 0 ? cfg.copeNpos : cfg.blockSize + 1;
+        c.cope.npos = cfg.copeNpos > 0 ? cfg.copeNpos : defaultCopeNpos(cfg.blockSize);
         c.cope.scaling = cfg.copeNodiv ? CopeScaling::Appendix : CopeScaling::Code;
         c.cope.sepKey = cfg.copeSepKey;
         a.copeValueGates = cfg.copeValGates;
