@@ -117,6 +117,10 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::connect(const ConnectOptions
         credentials = grpc::SslCredentials(ssl);
     }
     grpc::ChannelArguments arguments;
+    // One client, one connection: the server tells clients apart by their connection (latest wins per stream, who
+    // may cancel a request or unload a model), and gRPC would otherwise share one connection between the channels a
+    // process opens to the same server.
+    arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     arguments.SetMaxReceiveMessageSize(static_cast<int>(std::min<int64_t>(options.maxMessageBytes, INT32_MAX)));
     arguments.SetMaxSendMessageSize(64 << 20);
     std::unique_ptr<RemoteClient> client(new RemoteClient());

@@ -138,6 +138,7 @@ grpc::Status Service::Load(grpc::ServerContext* context, const v1::LoadRequest* 
 
     ModelState state;
     state.model = std::move(*loaded);
+    state.owner = context->peer();
     // The stored tensors' names and shapes for `info` (LoadedModel does not carry them): the headers again.
     if (auto source = openModelSource(*path)) {
         for (const StoredTensor& t : (*source)->stored)
@@ -159,8 +160,14 @@ grpc::Status Service::Unload(grpc::ServerContext* context, const v1::UnloadReque
         return s;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        if (m_models.erase(request->model_id()) == 0)
+        const auto model = m_models.find(request->model_id());
+        if (model == m_models.end())
             return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model " + std::to_string(request->model_id()));
+        if (model->second.owner != context->peer())
+            return refuse(context, "Unload",
+                grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                    "model " + std::to_string(request->model_id()) + " was opened by another client"));
+        m_models.erase(model);
         m_hashes.erase(request->model_id());
     }
     m_engine.unload(request->model_id());
@@ -268,6 +275,19 @@ grpc::Status Service::Analyze(
     request.stream = context->peer() + "#" + stream;
     auto queue = std::make_shared<EventQueue>();
     const uint64_t id = m_engine.submit(std::move(request), EventQueue::sinkFor(queue));
+    {
+        const std::lock_guard<std::mutex> lock(m_mutex);
+        m_requestOwners[id] = context->peer();
+    }
+    struct Forget { // however the loop below ends, the request no longer has an owner to check
+        Service& service;
+        uint64_t id;
+        ~Forget()
+        {
+            const std::lock_guard<std::mutex> lock(service.m_mutex);
+            service.m_requestOwners.erase(id);
+        }
+    } forget {*this, id};
 
     bool cancelled = false;
     bool clientGone = false;
@@ -325,9 +345,20 @@ grpc::Status Service::Cancel(grpc::ServerContext* context, const v1::CancelReque
 {
     if (grpc::Status s = authorize(context, "Cancel"); !s.ok())
         return s;
-    if (request->request_id() != 0)
+    if (request->request_id() != 0) {
+        {
+            // A request id is a small counter, easy to guess: a client may cancel its own requests only.
+            const std::lock_guard<std::mutex> lock(m_mutex);
+            const auto owner = m_requestOwners.find(request->request_id());
+            if (owner == m_requestOwners.end())
+                return grpc::Status::OK; // already ended: nothing to cancel
+            if (owner->second != context->peer())
+                return refuse(context, "Cancel",
+                    grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "request " + std::to_string(request->request_id()) + " belongs to another client"));
+        }
         m_engine.cancel(request->request_id());
-    else
+    } else
         m_engine.cancelStream(context->peer() + "#" + (request->stream().empty() ? "run" : request->stream()));
     return grpc::Status::OK;
 }

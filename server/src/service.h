@@ -46,6 +46,7 @@ private:
     struct ModelState {
         LoadedModel model;
         std::vector<TensorInfo> tensors;
+        std::string owner; ///< the peer that loaded it: only it may unload it
     };
 
     /// OK, or UNAUTHENTICATED (logged) when the token is required and the call's does not match.
@@ -67,6 +68,8 @@ private:
     std::condition_variable m_hashed;
     std::map<int, ModelState> m_models;
     std::map<int, std::string> m_hashes; ///< by model id, once the engine reports them
+    /// The peer that asked for each running request: only it may cancel the request by id.
+    std::map<uint64_t, std::string> m_requestOwners;
     /// Last member: destroyed first, so no engine callback runs into the members above once they are gone.
     AnalysisEngine m_engine;
 };

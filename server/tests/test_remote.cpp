@@ -479,6 +479,28 @@ TEST_F(RemoteModelTest, CancelStopsTheRequestOnTheServer)
     EXPECT_LT(seconds, 30.0);
 }
 
+TEST_F(RemoteModelTest, AClientCannotCancelAnotherClientsRequest)
+{
+    auto loaded = client->load(makeSlowModel(work.path()), "cpu");
+    ASSERT_TRUE(loaded) << loaded.message();
+    auto other = connectTo(server->target());
+    ASSERT_TRUE(other);
+    Status refused = Status::ok();
+    AnalysisSink sink;
+    sink.started = [&](AnalysisStart start) { refused = other->cancel(start.requestId); };
+    AnalysisRequest request = slowRequest(loaded->model.id);
+    request.tokens.resize(64);
+    request.heads.resize(4);
+    Status status = client->analyze(request, false, sink);
+    EXPECT_TRUE(status) << "another client's cancel stopped the request: " << status.message();
+    EXPECT_EQ(refused.code(), StatusCode::Refused) << refused.message();
+    EXPECT_NE(refused.message().find("another client"), std::string::npos) << refused.message();
+    // Nor unload the model another client opened (its views would lose their model mid-session).
+    const Status unload = other->unload(loaded->model.id);
+    EXPECT_EQ(unload.code(), StatusCode::Refused) << unload.message();
+    EXPECT_TRUE(client->unload(loaded->model.id)) << "the client that opened it may";
+}
+
 TEST_F(RemoteModelTest, ADisconnectedClientCancelsItsWork)
 {
     auto loaded = client->load(makeSlowModel(work.path()), "cpu");
