@@ -105,6 +105,7 @@ CompareView::CompareView(QWidget* parent)
     m_table->setMaximumHeight(240);
     m_table->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_table->horizontalHeader()->setTextElideMode(Qt::ElideMiddle); // a long name keeps its start and its end
     layout->addLayout(top);
     layout->addWidget(m_heading);
     layout->addWidget(m_note);
@@ -315,7 +316,10 @@ void CompareView::setResults(const CompareOutput& output, const std::map<int, Mo
     m_table->setColumnCount(count > 1 ? count + 1 : count);
     for (int k = 0; k < count; ++k) {
         const QString name = nameOf(shown[static_cast<size_t>(k)]->modelId);
-        auto* header = new QTableWidgetItem(QStringLiteral("%1  %2").arg(QChar('A' + k)).arg(name));
+        // A remote model's server on its own line: "name @ host:port" on one line was cut at 1280 px.
+        QString shownName = name;
+        shownName.replace(QStringLiteral(" @ "), QStringLiteral("\n@ "));
+        auto* header = new QTableWidgetItem(QStringLiteral("%1 · %2").arg(QChar('A' + k)).arg(shownName));
         header->setToolTip(name);
         m_table->setHorizontalHeaderItem(k, header);
     }

@@ -163,9 +163,21 @@ void Engine::unloadModel(int modelId)
 {
     m_configs.erase(modelId);
     m_tokenizers.erase(modelId);
+    if (m_lastEncoded.modelId == modelId)
+        m_lastEncoded = EncodedPrompt();
     if (unloadRemote(modelId))
         return;
     m_core->unload(modelId);
+}
+
+const std::vector<int64_t>& Engine::encodeCached(int modelId, const Tokenizer& tokenizer, const std::string& prompt)
+{
+    if (m_lastEncoded.modelId != modelId || m_lastEncoded.prompt != prompt) {
+        m_lastEncoded.tokens = tokenizer.encode(prompt);
+        m_lastEncoded.modelId = modelId;
+        m_lastEncoded.prompt = prompt;
+    }
+    return m_lastEncoded.tokens;
 }
 
 quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRef>& heads,
@@ -181,7 +193,7 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
     const auto tokenizer = m_tokenizers.find(modelId);
     const bool localTokens = tokenizer != m_tokenizers.end() && tokenizer->second;
     if (localTokens) {
-        request.tokens = tokenizer->second->encode(request.prompt);
+        request.tokens = encodeCached(modelId, *tokenizer->second, request.prompt);
         // The client chooses the region: above kLongPromptTokens a full map is more cells than a screen has pixels
         // (and N^2 floats of memory), so the panels get device-pooled overviews unless a window was asked for.
         if (region.mode != MapRegion::Mode::Window && static_cast<int64_t>(request.tokens.size()) > kLongPromptTokens)

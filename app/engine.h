@@ -187,6 +187,7 @@ private:
     /// overviewIfLong: a remote model's prompt above kLongPromptTokens gets overviews (local runs decide before).
     uint64_t submit(AnalysisRequest request, AnalysisSink sink, bool overviewIfLong = false);
     void cancelStream(const std::string& stream);
+    const std::vector<int64_t>& encodeCached(int modelId, const Tokenizer& tokenizer, const std::string& prompt);
     void onServerConnected(quint64 requestId, const RemoteEndpoint& endpoint, RemoteHandshake handshake);
     void onServerLost(const QString& server, const QString& message);
     quint64 nextRemoteRequest() { return ++m_lastRemoteRequest; }
@@ -197,6 +198,14 @@ private:
     std::unique_ptr<AnalysisEngine> m_core;
     std::map<int, ModelConfig> m_configs; ///< of the loaded models, to shape their requests
     std::map<int, std::shared_ptr<const Tokenizer>> m_tokenizers; ///< the prompt's length decides the region
+    /// The last prompt encoded on the UI thread: a head or layer switch runs the same prompt again, and encoding 8K
+    /// characters anew each time cost ~20 ms of the switch.
+    struct EncodedPrompt {
+        int modelId = -1;
+        std::string prompt;
+        std::vector<int64_t> tokens;
+    };
+    EncodedPrompt m_lastEncoded;
     quint64 m_latestRun = 0;
     quint64 m_latestCompare = 0;
     quint64 m_latestBatch = 0;

@@ -8,6 +8,7 @@
 #include "heatmappanel.h"
 #include "kindpicker.h"
 #include "metricspanel.h"
+#include "modelsummary.h"
 #include "overviewgrid.h"
 #include "promptedit.h"
 #include "sideplots.h"
@@ -50,45 +51,6 @@ namespace {
 const QString kUnknownToken = QStringLiteral("<unk>");
 /// Above this share of <unk> tokens the prompt is not run automatically: it would show maps of nothing.
 constexpr double kUnknownTokenLimit = 0.5;
-
-// What an importer read from a Hugging Face folder or a checkpoint (model_type, rope, the checkpoint's cfg, ...).
-QString importedSummary(const ModelInfo& info)
-{
-    QString text;
-    for (const auto& [field, value] : info.description)
-        text += QStringLiteral("<br><i>%1</i>: %2").arg(field.toHtmlEscaped(), value.toHtmlEscaped());
-    return text;
-}
-
-// Where a remote model lives, and whether it can still be asked.
-QString remoteSummary(const ModelInfo& info)
-{
-    if (info.server.isEmpty())
-        return QString();
-    return info.connected
-        ? QObject::tr("<br>on the attnscope-server at %1").arg(info.server.toHtmlEscaped())
-        : QObject::tr("<br><span style=\"color:#c0392b\"><b>disconnected</b>: %1 went away (File → Reconnect to "
-                      "Server)</span>")
-              .arg(info.server.toHtmlEscaped());
-}
-
-QString configSummary(const ModelInfo& info)
-{
-    const ModelConfig& c = info.config;
-    return QStringLiteral("<b>%1</b><br>%2 attention, %3 positions<br>%4 layers × %5 heads (kv %6), d_model %7, "
-                          "head_dim %8<br>%9 parameters<br>max_seq_len %10<br>%11, %12")
-               .arg(info.name.toHtmlEscaped(), QString::fromStdString(toString(c.attention)),
-                   QString::fromStdString(toString(c.position)))
-               .arg(c.nLayers)
-               .arg(c.nHeads)
-               .arg(c.nKvHeads)
-               .arg(c.dModel)
-               .arg(c.headDim)
-               .arg(QLocale().toString(info.parameters))
-               .arg(c.maxSeqLen)
-               .arg(info.device, info.dtype)
-        + remoteSummary(info) + importedSummary(info);
-}
 
 } // namespace
 
@@ -334,100 +296,7 @@ void MainWindow::buildUi()
     statusBar()->addWidget(m_status, 1);
     statusBar()->addPermanentWidget(m_progress);
 
-    // Actions and shortcuts.
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    QAction* open = file->addAction(tr("&Open Model…"), this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(
-            this, tr("Open a model folder (attnscope or Hugging Face)"), m_settings.lastFolder());
-        if (dir.isEmpty())
-            return;
-        m_settings.setLastFolder(QFileInfo(dir).absolutePath());
-        openModel(dir);
-    });
-    open->setShortcut(QKeySequence::Open);
-    file->addAction(tr("Open &Checkpoint File (.pt)…"), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open a PyTorch checkpoint"),
-            m_settings.lastFolder(), tr("PyTorch checkpoint (*.pt *.pth *.ckpt);;All files (*)"));
-        if (path.isEmpty())
-            return;
-        m_settings.setLastFolder(QFileInfo(path).absolutePath());
-        openModel(path);
-    });
-    file->addAction(tr("Open Model &Config (config.json)…"), this, [this] {
-        const QString config = QFileDialog::getOpenFileName(this, tr("Open a model's config.json"),
-            m_settings.lastFolder(), tr("Model config (config.json);;JSON (*.json)"));
-        if (!config.isEmpty())
-            openModel(config); // the engine opens the directory that holds it
-    });
-    m_recentMenu = file->addMenu(tr("Open &Recent"));
-    rebuildRecentMenu();
-    file->addSeparator();
-    file->addAction(tr("Co&nnect to Server…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), this,
-            [this] { showConnectDialog(); })
-        ->setToolTip(tr("Open models on an attnscope-server (a GPU machine), e.g. through an SSH tunnel"));
-    m_reconnectMenu = file->addMenu(tr("Reconnect to Server"));
-    rebuildReconnectMenu();
-    file->addSeparator();
-    file->addAction(tr("Open &Session…"), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(
-            this, tr("Open a session"), m_settings.lastFolder(), tr("attnscope session (*.attnscope)"));
-        if (!path.isEmpty())
-            openSession(path);
-    });
-    // Explicit: QKeySequence::SaveAs is empty on plain X11 (it exists only under GNOME/KDE).
-    file->addAction(
-        tr("Save Session &As…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this, &MainWindow::saveSessionAs);
-    file->addSeparator();
-    file->addAction(tr("&Export View…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, &MainWindow::exportView);
-    file->addAction(
-        tr("Export &Panel…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), this, &MainWindow::exportPanel);
-    file->addAction(tr("Export Panel &Numbers (.npy, .csv)…"), this, &MainWindow::exportPanelData);
-    file->addAction(tr("Export &Metrics (.csv, .json)…"), this, &MainWindow::exportMetrics);
-    file->addAction(tr("&Batch Export Every Head…"), this, &MainWindow::batchExport);
-    file->addSeparator();
-    file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
-    QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
-    runMenu->addAction(tr("&Run Prompt"), QKeySequence(Qt::CTRL | Qt::Key_Return), this, &MainWindow::runNow);
-    runMenu->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), m_engine, &Engine::cancel);
-    runMenu->addSeparator();
-    // Alt+ versions work wherever the focus is (the editor keeps [, ], PgUp and PgDn as text keys); the plain keys
-    // work everywhere else.
-    auto navigation = [&](const QString& name, Qt::Key key, auto step) {
-        QAction* action = runMenu->addAction(name, this, step);
-        action->setShortcuts({QKeySequence(Qt::ALT | key), QKeySequence(key)});
-    };
-    navigation(tr("Next Layer"), Qt::Key_PageDown, [this] { m_layerSpin->stepUp(); });
-    navigation(tr("Previous Layer"), Qt::Key_PageUp, [this] { m_layerSpin->stepDown(); });
-    navigation(tr("Next Head"), Qt::Key_BracketRight, [this] { m_headSpin->stepUp(); });
-    navigation(tr("Previous Head"), Qt::Key_BracketLeft, [this] { m_headSpin->stepDown(); });
-    QMenu* view = menuBar()->addMenu(tr("&View"));
-    QAction* reset = view->addAction(tr("&Reset Zoom"), this, &MainWindow::resetZoom);
-    reset->setShortcuts({QKeySequence(Qt::CTRL | Qt::Key_0), QKeySequence(Qt::Key_Home)});
-    reset->setToolTip(tr("Show the whole map in every panel (double-click a panel does the same)"));
-    view->addSeparator();
-    m_layoutGroup = new QActionGroup(this);
-    for (auto [name, mode] : {std::pair {tr("&Fit All Panels in the Window"), Settings::PanelLayout::Fit},
-             std::pair {tr("&Large Panels (Scroll)"), Settings::PanelLayout::Large}}) {
-        QAction* action = view->addAction(name, this, [this, mode = mode] { setPanelLayout(mode); });
-        action->setCheckable(true);
-        action->setChecked(m_settings.panelLayout() == mode);
-        action->setData(static_cast<int>(mode));
-        m_layoutGroup->addAction(action);
-    }
-    view->addSeparator();
-    for (QDockWidget* dock : {m_modelDockPtr, m_plotDock, m_metricsDockPtr, m_overviewDockPtr})
-        view->addAction(dock->toggleViewAction()); // brings a closed dock back
-    QMenu* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("Try a &16K-Token Prompt (needles-diff-rope)"), this, &MainWindow::openLongContextDemo)
-        ->setToolTip(tr("Long-context mode: pooled overviews and exact windows of a 16,384-token prompt"));
-    help->addAction(tr("&About attnscope"), this, [this] {
-        QMessageBox::about(this, tr("About attnscope"),
-            tr("<b>attnscope %1</b><br>Differential attention and CoPE, layer by layer.<br><br>Qt %2<br>LibTorch %3<br>"
-               "CUDA devices: %4<br><br>GPL-3.0-or-later")
-                .arg(QApplication::applicationVersion(), QString::fromLatin1(qVersion()),
-                    QString::fromStdString(torchVersion()))
-                .arg(cudaDeviceCount()));
-    });
+    QAction* open = buildMenus();
 
     connect(openButton, &QPushButton::clicked, open, &QAction::trigger);
     m_colors->setOptions(m_settings.colorOptions());
@@ -545,7 +414,7 @@ double MainWindow::unknownTokenFraction() const
 void MainWindow::updateModelSummary()
 {
     if (const ModelInfo* info = currentModel())
-        m_modelSummary->setText(configSummary(*info));
+        m_modelSummary->setText(modelSummaryHtml(*info));
 }
 
 const ModelInfo* MainWindow::currentModel() const

@@ -28,6 +28,7 @@ class QDockWidget;
 class QTabWidget;
 class QScrollArea;
 class QMessageBox;
+class QAction;
 class QActionGroup;
 
 namespace attn::app {
@@ -132,6 +133,7 @@ protected:
 
 private:
     void buildUi();
+    QAction* buildMenus(); ///< File, Run, View, Help; returns File → Open Model for the dock's button
     /// The cover over the panels, the exact-window button and the metrics note while a run is in flight
     /// (mainwindow_inflight.cpp).
     void wireRunInFlight();

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// attnscope-uibench MODEL_DIR [TOKENS [ROUNDS]]: what a user feels, measured headless. Time from Run to pixels on a new
+// attnscope-uibench MODEL_DIR [CHARS [ROUNDS]]: what a user feels, measured headless. Time from Run to pixels on a new
 // prompt (the whole model, with every head's metrics and thumbnails), time to switch heads within the shown layer and
 // to switch layers (the engine keeps the prompt's state), the longest gap between 1 ms UI-timer ticks while runs are
 // in flight (a UI stall), and the process's peak resident memory. With ATTNSCOPE_UIBENCH_EVENTS=1 it also lists the
 // longest single event deliveries on the UI thread (receiver class, event type), to say where a stall comes from.
-// A benchmark, not a test: it prints medians and exits 0.
+// The prompt is the model's sample_prompt.txt repeated to CHARS characters (a word-level model's vocabulary knows its
+// words), or English text for a model without one. A benchmark, not a test: it prints medians and exits 0.
 #include "engine.h"
 #include "heatmappanel.h"
 #include "mainwindow.h"
@@ -94,6 +95,32 @@ private:
     int depth = 0;
 };
 
+/// CHARS characters of the model's sample prompt repeated, or of an English sentence; whole words only.
+QString benchPrompt(const QString& modelDir, int chars)
+{
+    QFile sample(modelDir + QStringLiteral("/sample_prompt.txt"));
+    QString unit = QStringLiteral("The quick brown fox jumps over the lazy dog.");
+    if (sample.open(QIODevice::ReadOnly)) {
+        const QString text = QString::fromUtf8(sample.readAll()).simplified();
+        if (!text.isEmpty())
+            unit = text;
+    }
+    QString prompt = unit;
+    while (prompt.size() < chars)
+        prompt += QLatin1Char(' ') + unit;
+    const int cut = prompt.lastIndexOf(QLatin1Char(' '), chars);
+    return cut > 0 ? prompt.left(cut) : prompt.left(chars);
+}
+
+/// The prompt of round `round`: the first `round` words left out, so each round's prompt is new to the engine and its
+/// words stay the model's own.
+QString roundPrompt(const QString& prompt, int round)
+{
+    QStringList words = prompt.split(QLatin1Char(' '));
+    words = words.mid(std::min<qsizetype>(round, words.size() - 1));
+    return words.join(QLatin1Char(' '));
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -102,18 +129,16 @@ int main(int argc, char** argv)
         qputenv("QT_QPA_PLATFORM", "offscreen");
     TimingApplication app(argc, argv);
     if (argc < 2) {
-        std::fprintf(stderr, "usage: attnscope-uibench MODEL_DIR [TOKENS [ROUNDS]]\n");
+        std::fprintf(stderr, "usage: attnscope-uibench MODEL_DIR [CHARS [ROUNDS]]\n");
         return 2;
     }
-    const int tokens = argc > 2 ? std::atoi(argv[2]) : 512;
+    const int chars = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2100;
     const int rounds = argc > 3 ? std::max(1, std::atoi(argv[3])) : 3; // new prompts; each followed by switches
     attn::app::MainWindow window;
     window.resize(1500, 950);
     window.show();
-    QString prompt;
-    while (prompt.size() < tokens - 1) // byte tokenizer: BOS + one token per ASCII byte
-        prompt += QStringLiteral("The quick brown fox jumps over the lazy dog. ");
-    window.setPrompt(prompt.left(tokens - 1));
+    const QString prompt = benchPrompt(QString::fromLocal8Bit(argv[1]), chars);
+    window.setPrompt(prompt);
 
     // UI stall probe: the largest gap between consecutive ticks of a 1 ms timer on the UI thread.
     QElapsedTimer clock;
@@ -148,12 +173,15 @@ int main(int argc, char** argv)
     std::vector<double> runMs, headMs, layerMs, engineMs;
     // The engine's own time for each switch (Model::analyze), to tell it from drawing.
     double lastEngineMs = 0;
-    QObject::connect(&window.engine(), &attn::app::Engine::runFinished,
-        [&](const attn::app::RunOutput& output) { lastEngineMs = output.seconds * 1e3; });
+    size_t tokens = 0;
+    QObject::connect(&window.engine(), &attn::app::Engine::runFinished, [&](const attn::app::RunOutput& output) {
+        lastEngineMs = output.seconds * 1e3;
+        tokens = output.capture.tokens.size();
+    });
     for (int i = 0; i < rounds; ++i) {
         // A new prompt each time (its last character changes): the whole model runs again.
         runMs.push_back(timed([&] {
-            window.setPrompt(prompt.left(tokens - 2) + QChar('a' + i));
+            window.setPrompt(roundPrompt(prompt, i + 1));
             window.runNow();
         }));
         for (int j = 0; j < 5; ++j) {
@@ -163,8 +191,8 @@ int main(int argc, char** argv)
         for (int j = 0; j < 3; ++j)
             layerMs.push_back(timed([&] { layer->setValue((layer->value() + 1) % (layer->maximum() + 1)); }));
     }
-    std::printf("tokens %d, panels %zu, layers %d, heads %d\n", tokens, window.panels().size(), layer->maximum() + 1,
-        head->maximum() + 1);
+    std::printf("chars %d, tokens %zu, panels %zu, layers %d, heads %d\n", chars, tokens, window.panels().size(),
+        layer->maximum() + 1, head->maximum() + 1);
     report("run to pixels", runMs);
     report("switch head", headMs);
     report("switch layer", layerMs);

@@ -23,6 +23,13 @@ int64_t KeptScores::bytes() const
     return total;
 }
 
+ModelConfig configForChosenHeads(const ModelConfig& config, size_t headCount)
+{
+    ModelConfig chosen = config;
+    chosen.nHeads = chosen.nKvHeads = static_cast<int64_t>(headCount);
+    return chosen;
+}
+
 void captureFromKeptScores(const KeptScores& kept, const LayerWeights& stored, const ModelConfig& config, int64_t layer,
     const std::vector<int64_t>& heads, const AttentionContext& ctx, LayerCapture& capture)
 {
@@ -52,9 +59,7 @@ void captureFromKeptScores(const KeptScores& kept, const LayerWeights& stored, c
         in.copeKey = kept.copeKey.index_select(1, keys);
     in.copeQuery = kept.copeQuery.index_select(1, queries);
 
-    ModelConfig chosen = config; // after the selection every chosen head has its own keys
-    chosen.nHeads = static_cast<int64_t>(heads.size());
-    chosen.nKvHeads = chosen.nHeads;
+    const ModelConfig chosen = configForChosenHeads(config, heads.size());
     const at::ScalarType dtype = kept.q.scalar_type();
     at::Tensor lambdaFull;
     double lambda = 0.0;

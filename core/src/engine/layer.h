@@ -155,6 +155,9 @@ at::Tensor diffTile(const ScoreInputs& in, const LayerWeights& w, const ModelCon
  */
 void captureFromKeptScores(const KeptScores& kept, const LayerWeights& stored, const ModelConfig& config, int64_t layer,
     const std::vector<int64_t>& heads, const AttentionContext& ctx, LayerCapture& capture);
+/// The config a kept-scores capture of `headCount` heads runs under: after the selection every chosen head has its
+/// own keys, and the tile's rows are sized for these heads only.
+ModelConfig configForChosenHeads(const ModelConfig& config, size_t headCount);
 
 /// The factor q.k is multiplied by: 1/sqrt(d), or the family's own (Gemma 2, GPT-2's per-layer scaling).
 double scoreScale(const ModelConfig& c, int64_t layer);

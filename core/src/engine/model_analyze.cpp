@@ -268,10 +268,7 @@ Result<AnalysisSummary> Model::analyze(
                 const std::vector<int64_t> heads = headsAt(layer);
                 LayerResult result = newResult(layer);
                 const LayerWeights& stored = m->weights.layers[static_cast<size_t>(layer)];
-                static const KeptScores none;
-                const KeptScores& scores = static_cast<size_t>(layer) < state.scores.size()
-                    ? state.scores[static_cast<size_t>(layer)]
-                    : none;
+                const KeptScores& scores = state.scores[static_cast<size_t>(layer)]; // the pass sized it nLayers
                 if ((!heads.empty() || computeStats) && scores.kept()) {
                     // The layer's queries and keys are kept (on the layer's device): only the asked heads' score tiles
                     // run.

@@ -219,11 +219,10 @@ void captureKeptAttention(const KeptScores& kept, const LayerWeights& stored, co
 {
     if (cancel && cancel->load())
         throw Cancelled();
-    ModelConfig chosen = config; // the tile's rows are sized for the chosen heads only
-    chosen.nHeads = chosen.nKvHeads = static_cast<int64_t>(heads.size());
     const at::Device device = kept.q.device(); // the layer's device: the pass kept them there
     ForwardSetup forTheseHeads = setup;
-    forTheseHeads.budgetTile = setup.tileFor(chosen, kept.q.size(2), kept.q.scalar_type(), device);
+    forTheseHeads.budgetTile
+        = setup.tileFor(configForChosenHeads(config, heads.size()), kept.q.size(2), kept.q.scalar_type(), device);
     captureFromKeptScores(kept, stored, config, layer, heads,
         layerContext(config, layer, forTheseHeads, &capture, device, cancel), capture);
 }
