@@ -472,20 +472,25 @@ grpc::Status Service::Analyze(
     // The client went away or cancelled the call, or the server stops: cancel the work and return now, without
     // waiting for the engine to say it stopped (it does at its next layer or query tile): nobody is left to tell, and
     // a stop must not wait for a layer of a large model. The abandoned queue lets the engine's last calls through.
-    auto stop = [&](const char* why) {
-        std::cerr << "attnscope-server: " << owner << " (" << context->peer() << ") " << why << "; cancelling request "
-                  << id << std::endl;
+    auto stop = [&](bool serverStopping) {
+        if (serverStopping)
+            std::cerr << "attnscope-server: stopping; cancelling request " << id << " of " << owner << " ("
+                      << context->peer() << ")" << std::endl;
+        else
+            std::cerr << "attnscope-server: " << owner << " (" << context->peer() << ") went away; cancelling request "
+                      << id << std::endl;
         m_engine.cancel(id);
         queue->abandon();
-        return grpc::Status(grpc::StatusCode::CANCELLED, why);
+        return grpc::Status(
+            grpc::StatusCode::CANCELLED, serverStopping ? "attnscope-server is stopping" : "the client went away");
     };
     const v1::ValueType valueType = wire->value_type();
     for (;;) {
         std::optional<AnalysisEvent> event = queue->pop(std::chrono::milliseconds(20));
         if (stopping())
-            return stop("attnscope-server is stopping");
+            return stop(true);
         if (context->IsCancelled())
-            return stop("went away");
+            return stop(false);
         if (!event)
             continue;
         v1::AnalyzeEvent out;
@@ -498,7 +503,7 @@ grpc::Status Service::Analyze(
             out.mutable_progress()->set_layers_total(e->layersTotal);
         } else if (const auto* e = std::get_if<LayerResult>(&*event)) {
             if (!writeLayer(*e, valueType, writer))
-                return stop("went away");
+                return stop(false);
             continue;
         } else if (const auto* e = std::get_if<AnalysisSummary>(&*event)) {
             remote::toWire(*e, out.mutable_summary());
@@ -511,7 +516,7 @@ grpc::Status Service::Analyze(
             last = true;
         }
         if (!writer->Write(out))
-            return last ? grpc::Status(grpc::StatusCode::CANCELLED, "the client went away") : stop("went away");
+            return last ? grpc::Status(grpc::StatusCode::CANCELLED, "the client went away") : stop(false);
         if (last)
             return grpc::Status::OK;
     }

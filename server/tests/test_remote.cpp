@@ -703,7 +703,7 @@ TEST(RemoteServer, RefusesAMalformedClientIdAndServesClientsWithoutOne)
         attnscope::v1::ListModelsReply reply;
         return stub->ListModels(&context, attnscope::v1::ListModelsRequest(), &reply);
     };
-    for (const std::string bad : {std::string("short"), std::string(65, 'a'), std::string("has a space-0001"),
+    for (const std::string& bad : {std::string("short"), std::string(65, 'a'), std::string("has a space-0001"),
              std::string("semi;colon-0001"), std::string()}) {
         const grpc::Status status = listWith(&bad);
         EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "'" << bad << "'";
@@ -882,7 +882,7 @@ TEST_F(RemoteModelTest, SigtermStopsPromptlyWithCallsInProgress)
     EXPECT_EQ(exitStatus, 0) << server->errorLog();
     EXPECT_LT(seconds, 6.0) << server->errorLog();
     const std::string log = server->errorLog();
-    EXPECT_NE(log.find("attnscope-server is stopping; cancelling request"), std::string::npos) << log;
+    EXPECT_NE(log.find("attnscope-server: stopping; cancelling request"), std::string::npos) << log;
     EXPECT_EQ(log.find("still stopping 10 s after the stop"), std::string::npos) << log;
     EXPECT_FALSE(analyzed) << "the run cannot have finished";
 }
