@@ -43,6 +43,9 @@ struct ModelInfo {
     QString server;
     /// False once the model's server went away: its results stay on screen, new requests wait for a reconnect.
     bool connected = true;
+    /// Why it is disconnected when its server is still there (the server unloaded it after its --idle-unload without
+    /// contact); empty: the server went away.
+    QString disconnectedWhy;
 };
 
 /// App model ids of remote models start here (the in-process engine counts its own from 1): one id space for both.
@@ -155,6 +158,8 @@ public:
     bool isConnected(const QString& server) const;
     /// The endpoint a server was last connected with (for a reconnect), if any.
     std::optional<RemoteEndpoint> endpoint(const QString& server) const;
+    /// How often idle connections are checked (and their leases on the server's --idle-unload renewed); 0 stops it.
+    void setHeartbeatInterval(int milliseconds);
 
 Q_SIGNALS:
     void modelLoaded(quint64 requestId, const attn::app::ModelInfo& info);
@@ -177,6 +182,9 @@ Q_SIGNALS:
     void serverLost(const QString& server, const QString& message);
     /// After a reconnect: a model of that server is open there again (ok) or could not be reopened (message).
     void modelReconnected(int modelId, bool ok, const QString& message);
+    /// The server still runs but no longer has this model (it unloaded it after its --idle-unload without contact):
+    /// like a lost server for this model alone; reconnecting to the server reopens it.
+    void remoteModelDropped(int modelId, const QString& message);
     void tokensReady(int modelId, const QString& text, const QList<qint64>& ids, const QStringList& display);
     void tokensFailed(int modelId, const QString& text, const QString& message);
 

@@ -20,12 +20,25 @@ void Engine::startRemote()
 {
     m_connector = std::make_unique<SerialQueue>();
     auto* heartbeat = new QTimer(this);
+    heartbeat->setObjectName(QStringLiteral("remoteHeartbeat"));
     heartbeat->setInterval(kHeartbeatMs);
     connect(heartbeat, &QTimer::timeout, this, [this] {
         for (auto& [server, connection] : m_servers)
             connection->heartbeat();
     });
     heartbeat->start();
+}
+
+void Engine::setHeartbeatInterval(int milliseconds)
+{
+    auto* heartbeat = findChild<QTimer*>(QStringLiteral("remoteHeartbeat"), Qt::FindDirectChildrenOnly);
+    if (!heartbeat)
+        return;
+    if (milliseconds <= 0) {
+        heartbeat->stop();
+        return;
+    }
+    heartbeat->start(milliseconds);
 }
 
 void Engine::stopRemote()
@@ -100,8 +113,25 @@ void Engine::onServerConnected(quint64 requestId, const RemoteEndpoint& endpoint
             this, [this, modelId, sha = qstr(sha256)] { Q_EMIT modelHashed(modelId, sha); }, Qt::QueuedConnection);
     });
     RemoteConnection* live = connection.get();
+    connection->setDroppedCallback([this, live](int modelId, std::string message) {
+        QMetaObject::invokeMethod(
+            this,
+            [this, modelId, live, m = qstr(message)] {
+                const auto it = m_remoteModels.find(modelId);
+                const auto connection
+                    = it == m_remoteModels.end() ? m_servers.end() : m_servers.find(it->second.server);
+                if (connection == m_servers.end() || connection->second.get() != live)
+                    return; // closed meanwhile, or a reconnect replaced this connection
+                Q_EMIT remoteModelDropped(modelId, m);
+            },
+            Qt::QueuedConnection);
+    });
     if (auto old = m_servers.find(server); old != m_servers.end()) {
-        // A reconnect: the old connection may still be in a call; it is joined when the engine ends, never here.
+        // A reconnect: the old connection may still be in a call; it is joined when the engine ends, never here. The
+        // models it still holds there (a reconnect after the server dropped one of them) are opened again below, on
+        // the new connection: close the old copies rather than leave them to the server's --idle-unload.
+        if (!old->second->lost())
+            old->second->unloadAll();
         m_retired.push_back(std::move(old->second));
         m_servers.erase(old);
     }

@@ -496,6 +496,12 @@ void MainWindow::requestRun(bool userAsked)
     const HeadRef ref {m_layerSpin->value(), m_headSpin->value()};
     m_readout->clear(); // the hovered cell's numbers belong to the maps being replaced
     updateLambdaLabel();
+    if (!info->connected && !info->disconnectedWhy.isEmpty()) {
+        setStale(tr("%1 is disconnected: %2. The maps shown are its last result; File → Reconnect to Server → %3 "
+                    "reopens it.")
+                     .arg(info->name, info->disconnectedWhy, info->server));
+        return;
+    }
     if (!info->connected) {
         // Nothing is sent: what is on screen stays, and says which server to reconnect to.
         setStale(tr("%1 is disconnected: its server %2 went away. The maps shown are its last result; File → "

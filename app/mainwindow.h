@@ -170,6 +170,8 @@ private:
     void wireRemote();
     void onServerLost(const QString& server, const QString& message);
     void onModelReconnected(int modelId, bool ok, const QString& message);
+    /// The server unloaded a model it had not heard about for its --idle-unload: said once, the model marked.
+    void onRemoteModelDropped(int modelId, const QString& message);
     void onSessionServerConnected(quint64 requestId, const QString& server);
     void onSessionServerFailed(quint64 requestId, const QString& server, const QString& message, bool refused);
     /// Opens the pending session's models that live on `server` (connected by now) as part of its restore.

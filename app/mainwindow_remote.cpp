@@ -19,6 +19,7 @@ void MainWindow::wireRemote()
 {
     connect(m_engine, &Engine::serverLost, this, &MainWindow::onServerLost);
     connect(m_engine, &Engine::modelReconnected, this, &MainWindow::onModelReconnected);
+    connect(m_engine, &Engine::remoteModelDropped, this, &MainWindow::onRemoteModelDropped);
     connect(m_engine, &Engine::serverConnected, this, [this](quint64 requestId, const ServerListing& listing) {
         onSessionServerConnected(requestId, listing.server);
         if (auto it = m_reconnects.find(requestId); it != m_reconnects.end()) {
@@ -109,6 +110,7 @@ void MainWindow::onServerLost(const QString& server, const QString& message)
         if (info.server != server || !info.connected)
             continue;
         info.connected = false;
+        info.disconnectedWhy.clear(); // the server itself went away
         names << info.name;
         updateModelItem(id);
     }
@@ -127,6 +129,30 @@ void MainWindow::onServerLost(const QString& server, const QString& message)
             .arg(server, message, names.isEmpty() ? tr("No open model") : names.join(QStringLiteral(", ")),
                 names.size() == 1 ? tr("is") : tr("are")));
     Q_EMIT serverDisconnected(server);
+}
+
+void MainWindow::onRemoteModelDropped(int modelId, const QString& message)
+{
+    const auto it = m_models.find(modelId);
+    if (it == m_models.end() || !it->second.connected)
+        return;
+    ModelInfo& info = it->second;
+    info.connected = false;
+    info.disconnectedWhy = message;
+    updateModelItem(modelId);
+    rebuildReconnectMenu();
+    updateModelSummary();
+    updateWindowTitle();
+    if (modelId == m_currentModel) {
+        m_remoteTokensAsked.clear();
+        requestRun(); // says on the panels that these maps are the last ones, and why
+        updateTokenStrip();
+    }
+    // The server's message says which model and after how long (its --idle-unload).
+    showError(tr("%1 was unloaded by its server").arg(info.name),
+        tr("%1\n\nThe maps, metrics and settings on screen stay as they are. File → Reconnect to Server → %2 "
+           "reopens it.")
+            .arg(message, info.server));
 }
 
 void MainWindow::reconnectServer(const QString& server)
@@ -152,6 +178,7 @@ void MainWindow::onModelReconnected(int modelId, bool ok, const QString& message
         return;
     }
     it->second.connected = true;
+    it->second.disconnectedWhy.clear();
     updateModelItem(modelId);
     rebuildReconnectMenu();
     updateModelSummary();

@@ -22,6 +22,10 @@ QString remoteSummary(const ModelInfo& info)
 {
     if (info.server.isEmpty())
         return QString();
+    if (!info.connected && !info.disconnectedWhy.isEmpty())
+        return QObject::tr(
+            "<br><span style=\"color:#c0392b\"><b>disconnected</b>: %1 (File → Reconnect to Server)</span>")
+            .arg(info.disconnectedWhy.toHtmlEscaped());
     return info.connected
         ? QObject::tr("<br>on the attnscope-server at %1").arg(info.server.toHtmlEscaped())
         : QObject::tr("<br><span style=\"color:#c0392b\"><b>disconnected</b>: %1 went away (File → Reconnect to "

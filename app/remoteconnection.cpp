@@ -83,6 +83,25 @@ Status RemoteConnection::check(const Status& status)
     return status;
 }
 
+Status RemoteConnection::checkModel(int appId, int remote, const Status& status)
+{
+    if (status.isOk() || remote < 0 || !m_client->serverDropped(remote))
+        return status;
+    std::function<void(int, std::string)> onDropped;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        const auto it = m_remoteIds.find(appId);
+        if (it == m_remoteIds.end() || it->second != remote)
+            return status; // reported already, or closed or reopened meanwhile
+        m_remoteIds.erase(it);
+        m_hashed.erase(appId);
+        onDropped = m_onDropped;
+    }
+    if (onDropped)
+        onDropped(appId, status.message());
+    return status;
+}
+
 int RemoteConnection::remoteId(int appId) const
 {
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -127,6 +146,17 @@ void RemoteConnection::unload(int appId)
     });
 }
 
+void RemoteConnection::unloadAll()
+{
+    std::map<int, int> ids;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        ids = m_remoteIds;
+    }
+    for (const auto& [appId, remote] : ids)
+        unload(appId);
+}
+
 void RemoteConnection::submit(
     uint64_t appRequestId, AnalysisRequest request, AnalysisSink sink, int64_t overviewAbove, MapRegion overview)
 {
@@ -167,7 +197,7 @@ void RemoteConnection::runAnalysis(uint64_t appRequestId, AnalysisRequest reques
         && static_cast<int64_t>(request.prompt.size()) > overviewAbove - kSpecialTokenMargin) {
         auto tokens = m_client->tokenize(request.modelId, request.prompt);
         if (!tokens) {
-            fail(check(tokens.status()));
+            fail(checkModel(appModelId, request.modelId, check(tokens.status())));
             return;
         }
         if (static_cast<int64_t>(tokens->encoding.ids.size()) > overviewAbove)
@@ -197,7 +227,8 @@ void RemoteConnection::runAnalysis(uint64_t appRequestId, AnalysisRequest reques
     };
     relay.failed = [&](uint64_t, Status status) { fail(status); };
     const Status outcome = m_client->analyze(request, m_float16, relay, token);
-    check(outcome); // after `failed` has reported the run: then the connection, if that is what broke
+    // After `failed` has reported the run: then the connection or the model, if that is what broke.
+    checkModel(appModelId, request.modelId, check(outcome));
 }
 
 void RemoteConnection::cancelStream(const std::string& stream)
@@ -227,7 +258,7 @@ void RemoteConnection::tokenize(
         }
         auto tokens = m_client->tokenize(id, text);
         if (!tokens)
-            done(check(tokens.status()));
+            done(checkModel(appId, id, check(tokens.status())));
         else
             done(std::move(tokens));
     });
@@ -237,6 +268,12 @@ void RemoteConnection::setHashedCallback(std::function<void(int appId, std::stri
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     m_onHashed = std::move(onHashed);
+}
+
+void RemoteConnection::setDroppedCallback(std::function<void(int appId, std::string message)> onDropped)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_onDropped = std::move(onDropped);
 }
 
 void RemoteConnection::heartbeat()
@@ -258,10 +295,12 @@ void RemoteConnection::heartbeat()
             return;
         }
         for (const auto& [appId, remote] : ids) {
+            // Each call also renews this client's lease on its models (the server's --idle-unload).
             auto info = m_client->modelInfo(remote, false);
             if (!info) {
                 if (check(info.status()).code() == StatusCode::Io)
                     return;
+                checkModel(appId, remote, info.status());
                 continue;
             }
             if (!hashed[appId] && !info->sha256.empty()) {

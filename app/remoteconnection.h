@@ -76,9 +76,18 @@ public:
     /// it also picks up each model's weights hash once the server has it (onHashed, once per model).
     void heartbeat();
     void setHashedCallback(std::function<void(int appId, std::string sha256)> onHashed);
+    /// The server no longer has one of this connection's models (it unloads a model whose client it has not heard from
+    /// for its --idle-unload): the model is forgotten here and onDropped runs once for it, on a connection thread,
+    /// with the server's reason.
+    void setDroppedCallback(std::function<void(int appId, std::string message)> onDropped);
+    /// Unloads every model this connection opened (a reconnect that replaces the connection reopens them).
+    void unloadAll();
 
 private:
     Status check(const Status& status); ///< marks the connection lost on a transport failure; returns status
+    /// After a failed call about the app's model appId (the server's remoteId): if the server said it does not have
+    /// that model, forgets it and reports it through onDropped. Returns status.
+    Status checkModel(int appId, int remoteId, const Status& status);
     Status lostStatus() const;
     int remoteId(int appId) const; ///< -1 when the app's model is not (or no longer) open on the server
     void runAnalysis(uint64_t appRequestId, AnalysisRequest request, const AnalysisSink& sink, const CancelToken& token,
@@ -95,6 +104,7 @@ private:
     std::map<std::string, CancelToken> m_streams; ///< the latest request's token of each stream
     std::map<int, bool> m_hashed; ///< app model id -> its hash was reported
     std::function<void(int, std::string)> m_onHashed;
+    std::function<void(int, std::string)> m_onDropped;
     std::atomic<uint64_t> m_tokenizeSerial {0};
     std::atomic<bool> m_heartbeatQueued {false};
     // Last members: destroyed (joined) first, while everything their tasks touch still exists.

@@ -426,6 +426,58 @@ private Q_SLOTS:
         QVERIFY(sameBits(window.panels().front()->map().values, before));
     }
 
+    void aModelTheServerUnloadedForIdlenessIsSaidOnceAndReconnectReopensIt()
+    {
+        // The server forgets a client's models after 3 s without a call; a heartbeat every second keeps them.
+        attn::test::ServerProcess server({"--allow", m_models.toStdString(), "--idle-unload", "3"});
+        QVERIFY2(server.started(), server.errorLog().c_str());
+        const std::string target = server.target();
+        MainWindow window;
+        window.engine().setHeartbeatInterval(1000);
+        window.setPrompt(kPrompt);
+        QVERIFY(openRemote(window, target, m_diff));
+        const int id = window.models().begin()->first;
+        const std::vector<float> before = window.panels().front()->map().values;
+        QSignalSpy dropped(&window.engine(), &Engine::remoteModelDropped);
+        QSignalSpy errors(&window, &MainWindow::errorShown);
+        QTest::qWait(5000); // past the limit, with the heartbeat on
+        QCOMPARE(dropped.count(), 0);
+        QVERIFY(window.models().at(id).connected);
+        QVERIFY2(server.errorLog().find("; unloaded model") == std::string::npos, server.errorLog().c_str());
+
+        // The app stops calling (a laptop asleep, a network gone): the server unloads the model...
+        window.engine().setHeartbeatInterval(0);
+        QTRY_VERIFY_WITH_TIMEOUT(server.errorLog().find("; unloaded model") != std::string::npos, 10000);
+        // ...and the next call tells the app: said once, the model marked, every view kept.
+        window.engine().setHeartbeatInterval(1000);
+        QVERIFY(dropped.wait(10000));
+        QTest::qWait(2500); // more heartbeats
+        QCOMPARE(dropped.count(), 1);
+        QCOMPARE(errors.count(), 1);
+        const QString said = errors.back().at(0).toString();
+        QVERIFY2(said.contains(QStringLiteral("the server unloaded model"))
+                && said.contains(QStringLiteral("without contact"))
+                && said.contains(QStringLiteral("File → Reconnect to Server → %1").arg(QString::fromStdString(target))),
+            qPrintable(said));
+        QVERIFY(!window.models().at(id).connected);
+        QVERIFY(sameBits(window.panels().front()->map().values, before));
+        QVERIFY(window.findChild<QComboBox*>(QStringLiteral("modelCombo"))
+                    ->currentText()
+                    .contains(QStringLiteral("disconnected")));
+        window.runNow(); // nothing is sent, nothing hangs
+        QTest::qWait(200);
+        QCOMPARE(errors.count(), 1);
+
+        // File → Reconnect to Server opens it again under the same id.
+        QSignalSpy back(&window, &MainWindow::serverReconnected);
+        QSignalSpy shown(&window, &MainWindow::mapsShown);
+        window.reconnectServer(QString::fromStdString(target));
+        QVERIFY(back.wait(30000));
+        QVERIFY(window.models().at(id).connected);
+        QVERIFY(shown.count() > 0 || shown.wait(60000));
+        QVERIFY(sameBits(window.panels().front()->map().values, before));
+    }
+
     void anIdleWindowNoticesAStoppedServer()
     {
         attn::test::ServerProcess server({"--allow", m_models.toStdString()});

@@ -2,6 +2,7 @@
 #include "attnscope/remote/remote_client.h"
 
 #include "attnscope.grpc.pb.h"
+#include "client_id.h"
 #include "wire_convert.h"
 #include "wire_status.h"
 
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -56,14 +58,18 @@ Result<std::string> readClientToken(const std::string& tokenFile)
 }
 
 struct RemoteClient::Impl {
-    ConnectOptions options;
+    ConnectOptions options; ///< options.clientId is set (made here when the caller gave none)
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::Attnscope::Stub> stub;
+    mutable std::mutex goneMutex;
+    std::set<int> gone; ///< models the server said it does not have (NOT_FOUND)
 
     void prepare(grpc::ClientContext& context) const
     {
         if (!options.token.empty())
             context.AddMetadata("authorization", "Bearer " + options.token);
+        // Who this is across reconnects: the server keeps this client's models and requests under it.
+        context.AddMetadata(kClientIdMetadata, options.clientId);
     }
     /// prepare() plus the short-call deadline (ConnectOptions::callSeconds).
     void prepareShort(grpc::ClientContext& context) const
@@ -74,6 +80,15 @@ struct RemoteClient::Impl {
                 + std::chrono::milliseconds(static_cast<int64_t>(options.callSeconds * 1000.0)));
     }
     Status failed(const grpc::Status& status) const { return fromGrpc(status, options.target); }
+    /// failed() for a call about one model: remembers a model the server no longer has.
+    Status failedFor(const grpc::Status& status, int modelId)
+    {
+        if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+            const std::lock_guard<std::mutex> lock(goneMutex);
+            gone.insert(modelId);
+        }
+        return failed(status);
+    }
 
     Result<RemoteModel> modelFromWire(const v1::ModelInfo& info) const
     {
@@ -101,10 +116,25 @@ const std::string& RemoteClient::target() const
     return m->options.target;
 }
 
+const std::string& RemoteClient::clientId() const
+{
+    return m->options.clientId;
+}
+
+bool RemoteClient::serverDropped(int modelId) const
+{
+    const std::lock_guard<std::mutex> lock(m->goneMutex);
+    return m->gone.count(modelId) > 0;
+}
+
 Result<std::unique_ptr<RemoteClient>> RemoteClient::connect(const ConnectOptions& options)
 {
     if (options.target.empty() || options.target.find(':') == std::string::npos)
         return Status::error("--server: expected HOST:PORT, got '" + options.target + "'");
+    if (!options.clientId.empty() && !isValidClientId(options.clientId))
+        return Status::error("client id '" + options.clientId.substr(0, 80) + "': expected "
+            + std::to_string(kClientIdMinLength) + " to " + std::to_string(kClientIdMaxLength)
+            + " letters, digits, '-' or '_'");
     std::shared_ptr<grpc::ChannelCredentials> credentials;
     if (options.tlsCaFile.empty()) {
         credentials = grpc::InsecureChannelCredentials();
@@ -125,6 +155,8 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::connect(const ConnectOptions
     arguments.SetMaxSendMessageSize(64 << 20);
     std::unique_ptr<RemoteClient> client(new RemoteClient());
     client->m->options = options;
+    if (client->m->options.clientId.empty())
+        client->m->options.clientId = makeClientId();
     client->m->channel = grpc::CreateCustomChannel(options.target, credentials, arguments);
     const auto deadline = std::chrono::system_clock::now()
         + std::chrono::milliseconds(static_cast<int64_t>(options.connectSeconds * 1000.0));
@@ -174,7 +206,7 @@ Status RemoteClient::unload(int modelId)
     request.set_model_id(modelId);
     v1::UnloadReply reply;
     if (grpc::Status s = m->stub->Unload(&context, request, &reply); !s.ok())
-        return m->failed(s);
+        return m->failedFor(s, modelId);
     return Status::ok();
 }
 
@@ -190,7 +222,7 @@ Result<RemoteModel> RemoteClient::modelInfo(int modelId, bool waitForHash)
     request.set_wait_for_hash(waitForHash);
     v1::ModelInfo reply;
     if (grpc::Status s = m->stub->GetModelInfo(&context, request, &reply); !s.ok())
-        return m->failed(s);
+        return m->failedFor(s, modelId);
     return m->modelFromWire(reply);
 }
 
@@ -204,7 +236,7 @@ Result<RemoteTokens> RemoteClient::tokenize(int modelId, const std::string& text
     request.set_without_special_tokens(!addSpecialTokens);
     v1::TokenizeReply reply;
     if (grpc::Status s = m->stub->Tokenize(&context, request, &reply); !s.ok())
-        return m->failed(s);
+        return m->failedFor(s, modelId);
     const int n = reply.ids_size();
     if (reply.display_size() != n || reply.span_begin_size() != n || reply.span_end_size() != n)
         return Status::error(StatusCode::Internal, "Tokenize: the server's reply has fields of different lengths");
@@ -352,7 +384,7 @@ Status RemoteClient::analyze(const AnalysisRequest& request, bool float16, const
     else if (outcome.isOk())
         outcome = finish.ok() ? Status::error(StatusCode::Io,
                       "attnscope-server at " + m->options.target + " ended the analysis without a result")
-                              : m->failed(finish);
+                              : m->failedFor(finish, request.modelId);
     if (sink.failed)
         sink.failed(requestId, outcome);
     return outcome;

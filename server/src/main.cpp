@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <future>
 #include <iostream>
 #include <thread>
 
@@ -44,6 +45,10 @@ int main(int argc, char** argv)
     app.add_option("--device-map", options.deviceMap,
         "with --devices: balanced (default) or sequential; or an explicit map: layer ranges 0-15:cuda:0,16-31:cuda:1 "
         "or a JSON file as Hugging Face's device_map");
+    app.add_option("--idle-unload", options.idleUnloadSeconds,
+           "unload a client's models after this many seconds without a call from it (a client that crashed or lost "
+           "its network); the app's heartbeat and any running request keep them; 0: never")
+        ->capture_default_str();
     app.set_version_flag("--version", ATTNSCOPE_VERSION);
     CLI11_PARSE(app, argc, argv);
 
@@ -53,7 +58,7 @@ int main(int argc, char** argv)
         return 2;
     }
 
-    attn::server::Service service(*setup);
+    auto service = std::make_unique<attn::server::Service>(*setup);
     std::shared_ptr<grpc::ServerCredentials> credentials;
     if (setup->tlsCertPem.empty()) {
         credentials = grpc::InsecureServerCredentials();
@@ -67,7 +72,7 @@ int main(int argc, char** argv)
     builder.AddListeningPort(setup->listen, credentials, &port);
     builder.SetMaxSendMessageSize(static_cast<int>(setup->maxMessageBytes));
     builder.SetMaxReceiveMessageSize(static_cast<int>(setup->maxMessageBytes));
-    builder.RegisterService(&service);
+    builder.RegisterService(service.get());
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (!server || port == 0) {
         std::cerr << "attnscope-server: error: cannot listen on " << setup->listen
@@ -86,14 +91,30 @@ int main(int argc, char** argv)
     while (!g_stop)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::cout << "attnscope-server: stopping" << std::endl;
-    // A stop must stop. Shutdown cancels the calls still running after 2 s and then waits for their handlers, and the
-    // engine's destructor waits for its thread; if either outlives 10 s (seen with a desktop client connected), the
-    // process ends anyway: the server writes no files, so nothing can be left half-written.
+    // Calls that wait on the engine (a Load, an Analyze, GetModelInfo waiting for the hash) return now: Shutdown waits
+    // for every call in progress, and the engine finishes a load or a layer only when it finishes it.
+    service->beginShutdown();
+    // Last resort, not expected to act: if the stop still takes 10 s (gRPC's Shutdown itself stuck), the process ends
+    // anyway and says which calls were in progress; the server writes no files, so nothing can be left half-written.
     std::thread([] {
         std::this_thread::sleep_for(std::chrono::seconds(10));
-        std::cerr << "attnscope-server: calls still running 10 s after the stop; exiting without them" << std::endl;
+        std::cerr << "attnscope-server: still stopping 10 s after the stop (calls in progress: "
+                  << attn::server::Service::describeRunningCalls() << "); exiting without them" << std::endl;
         std::_Exit(0);
     }).detach();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server.reset();
+    // The engine stops a cancelled request at its next layer or attention tile, but one layer of a large model on a
+    // CPU (its MLP over thousands of tokens) can take minutes, and a load cannot be interrupted. Nobody needs that
+    // work any more: wait a little for a clean end, then leave without it.
+    auto engineStopped = std::async(std::launch::async, [&service] { service.reset(); });
+    if (engineStopped.wait_for(std::chrono::seconds(3)) != std::future_status::ready) {
+        std::cerr << "attnscope-server: the engine is still inside a layer or a load 3 s after the stop; exiting "
+                     "without waiting for it"
+                  << std::endl;
+        std::cout << "attnscope-server: stopped" << std::endl;
+        std::_Exit(0);
+    }
+    std::cout << "attnscope-server: stopped" << std::endl;
     return 0;
 }

@@ -101,6 +101,11 @@ Result<ServerSetup> prepareServer(const ServerOptions& options)
     if (options.maxMessageMiB < 1 || options.maxMessageMiB > 2047)
         return Status::error("--max-message-mib: between 1 and 2047 (gRPC's limit is 2 GiB)");
     setup.maxMessageBytes = options.maxMessageMiB << 20;
+    // Up to a week: longer is "never" in practice, and 0 says that plainly.
+    if (options.idleUnloadSeconds < 0 || options.idleUnloadSeconds > 7 * 24 * 3600)
+        return Status::error("--idle-unload: between 0 (never) and 604800 seconds (a week), got "
+            + std::to_string(options.idleUnloadSeconds));
+    setup.idleUnloadSeconds = options.idleUnloadSeconds;
     if (!options.devices.empty()) {
         auto devices = parseDeviceList(options.devices);
         if (!devices)

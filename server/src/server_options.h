@@ -21,6 +21,8 @@ struct ServerOptions {
     int64_t maxMessageMiB = 320;
     std::string devices; ///< --devices cuda:0,cuda:1: where models go unless a client names a device
     std::string deviceMap; ///< --device-map balanced|sequential|RANGES|FILE.json (with or instead of --devices)
+    /// --idle-unload: a model whose client has made no call for this long is unloaded; 0 = never.
+    int64_t idleUnloadSeconds = 300;
 };
 
 /// What the server runs with once the options passed the security rules.
@@ -34,6 +36,7 @@ struct ServerSetup {
     std::vector<DeviceSpec> devices;
     DeviceMapStrategy strategy = DeviceMapStrategy::Balanced;
     std::string deviceMapText; ///< an explicit map (parseDeviceMap's text), checked against each model as it loads
+    int64_t idleUnloadSeconds = 300; ///< 0: models stay until their client unloads them
 };
 
 /// True for 127.0.0.1 (any 127/8 address), ::1 and localhost: only this machine can connect.

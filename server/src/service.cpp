@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "service.h"
 
+#include "client_id.h"
 #include "event_queue.h"
 #include "model_listing.h"
 #include "request_checks.h"
@@ -24,10 +25,120 @@ Service::Service(const ServerSetup& setup)
     , m_devices(setup.devices)
     , m_strategy(setup.strategy)
     , m_deviceMapText(setup.deviceMapText)
+    , m_leases(std::chrono::seconds(setup.idleUnloadSeconds))
 {
+    if (m_leases.enabled()) {
+        m_reaper = std::thread([this] {
+            std::unique_lock<std::mutex> lock(m_mutex);
+            // A quarter second's lateness is nothing next to an idle limit of seconds to minutes.
+            while (!m_stopped.wait_for(lock, std::chrono::milliseconds(250), [this] { return m_stopping; })) {
+                lock.unlock();
+                unloadIdleModels();
+                lock.lock();
+            }
+        });
+    }
 }
 
-Service::~Service() = default;
+Service::~Service()
+{
+    beginShutdown();
+    if (m_reaper.joinable())
+        m_reaper.join();
+}
+
+void Service::beginShutdown()
+{
+    {
+        const std::lock_guard<std::mutex> lock(m_mutex);
+        m_stopping = true;
+    }
+    m_stopped.notify_all();
+    m_hashed.notify_all();
+}
+
+bool Service::stopping() const
+{
+    const std::lock_guard<std::mutex> lock(m_mutex);
+    return m_stopping;
+}
+
+namespace {
+
+/// The calls in progress by method, for the stop's last-resort message. Never destroyed: the stop's watchdog thread
+/// may read it while the process exits.
+struct RunningCalls {
+    std::mutex mutex;
+    std::map<std::string, int> byMethod;
+};
+RunningCalls& runningCalls()
+{
+    static RunningCalls* calls = new RunningCalls;
+    return *calls;
+}
+
+/// Counts one call of a method while it runs.
+class RunningCall {
+public:
+    explicit RunningCall(const char* method)
+        : m_method(method)
+    {
+        const std::lock_guard<std::mutex> lock(runningCalls().mutex);
+        ++runningCalls().byMethod[m_method];
+    }
+    ~RunningCall()
+    {
+        const std::lock_guard<std::mutex> lock(runningCalls().mutex);
+        if (--runningCalls().byMethod[m_method] == 0)
+            runningCalls().byMethod.erase(m_method);
+    }
+    RunningCall(const RunningCall&) = delete;
+    RunningCall& operator=(const RunningCall&) = delete;
+
+private:
+    const char* m_method;
+};
+
+std::string duration(int64_t seconds)
+{
+    return seconds >= 120 ? std::to_string(seconds / 60) + " min" : std::to_string(seconds) + " s";
+}
+
+} // namespace
+
+std::string Service::describeRunningCalls()
+{
+    const std::lock_guard<std::mutex> lock(runningCalls().mutex);
+    std::string out;
+    for (const auto& [method, count] : runningCalls().byMethod)
+        out += (out.empty() ? "" : ", ") + method + " x" + std::to_string(count);
+    return out.empty() ? "none" : out;
+}
+
+void Service::unloadIdleModels()
+{
+    for (const LeaseTable::Expired& idle : m_leases.expire()) {
+        {
+            const std::lock_guard<std::mutex> lock(m_mutex);
+            m_models.erase(idle.modelId);
+            m_hashes.erase(idle.modelId);
+        }
+        m_hashed.notify_all(); // a GetModelInfo waiting for its hash stops waiting
+        m_engine.unload(idle.modelId);
+        std::cerr << "attnscope-server: " << idle.owner << " idle for " << idle.idleSeconds << " s; unloaded model "
+                  << idle.modelId << " (" << idle.path << ")" << std::endl;
+    }
+}
+
+grpc::Status Service::modelNotFound(int modelId) const
+{
+    if (const auto idle = m_leases.expired(modelId))
+        return grpc::Status(grpc::StatusCode::NOT_FOUND,
+            "the server unloaded model " + std::to_string(modelId) + " (" + idle->path + ") after "
+                + duration(idle->idleSeconds) + " without contact from its client (its --idle-unload is "
+                + std::to_string(m_leases.idleLimit().count()) + " s)");
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model " + std::to_string(modelId) + " on this server");
+}
 
 grpc::Status Service::refuse(grpc::ServerContext* context, const char* method, const grpc::Status& status) const
 {
@@ -36,19 +147,34 @@ grpc::Status Service::refuse(grpc::ServerContext* context, const char* method, c
     return status;
 }
 
-grpc::Status Service::authorize(grpc::ServerContext* context, const char* method) const
+grpc::Status Service::admit(grpc::ServerContext* context, const char* method, std::string& owner)
 {
-    if (!m_token.required())
-        return grpc::Status::OK;
     const auto& metadata = context->client_metadata();
-    const auto found = metadata.find("authorization");
-    const std::string header
-        = found == metadata.end() ? std::string() : std::string(found->second.data(), found->second.size());
-    if (m_token.accepts(header))
-        return grpc::Status::OK;
-    return refuse(context, method,
-        grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-            header.empty() ? "this server needs a token (authorization: Bearer TOKEN)" : "wrong token"));
+    if (m_token.required()) {
+        const auto found = metadata.find("authorization");
+        const std::string header
+            = found == metadata.end() ? std::string() : std::string(found->second.data(), found->second.size());
+        if (!m_token.accepts(header))
+            return refuse(context, method,
+                grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                    header.empty() ? "this server needs a token (authorization: Bearer TOKEN)" : "wrong token"));
+    }
+    // After the token: only an authorized caller may hold a lease.
+    const auto id = metadata.find(remote::kClientIdMetadata);
+    if (id == metadata.end()) {
+        owner = "peer " + context->peer(); // an older client: its connection is all there is to tell it apart
+    } else {
+        const std::string_view value(id->second.data(), id->second.size());
+        if (!remote::isValidClientId(value))
+            return refuse(context, method,
+                grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                    std::string(remote::kClientIdMetadata) + ": expected " + std::to_string(remote::kClientIdMinLength)
+                        + " to " + std::to_string(remote::kClientIdMaxLength) + " letters, digits, '-' or '_', got "
+                        + std::to_string(value.size()) + " bytes"));
+        owner = "client " + std::string(value);
+    }
+    m_leases.touch(owner);
+    return grpc::Status::OK;
 }
 
 bool Service::findModel(int modelId, ModelState& out) const
@@ -81,7 +207,9 @@ void Service::fillInfo(const ModelState& state, v1::ModelInfo* reply) const
 
 grpc::Status Service::ListModels(grpc::ServerContext* context, const v1::ListModelsRequest*, v1::ListModelsReply* reply)
 {
-    if (grpc::Status s = authorize(context, "ListModels"); !s.ok())
+    const RunningCall running("ListModels");
+    std::string owner;
+    if (grpc::Status s = admit(context, "ListModels", owner); !s.ok())
         return s;
     for (const std::string& root : m_guard.roots())
         reply->add_roots(root);
@@ -96,7 +224,9 @@ grpc::Status Service::ListModels(grpc::ServerContext* context, const v1::ListMod
 
 grpc::Status Service::Load(grpc::ServerContext* context, const v1::LoadRequest* request, v1::ModelInfo* reply)
 {
-    if (grpc::Status s = authorize(context, "Load"); !s.ok())
+    const RunningCall running("Load");
+    std::string owner;
+    if (grpc::Status s = admit(context, "Load", owner); !s.ok())
         return s;
     auto path = m_guard.resolve(request->path());
     if (!path)
@@ -120,10 +250,33 @@ grpc::Status Service::Load(grpc::ServerContext* context, const v1::LoadRequest* 
     }
     options.dtype = *dtype;
 
-    auto outcome = std::make_shared<std::promise<Result<LoadedModel>>>();
+    const LeaseTable::Call call(m_leases, owner); // loading multi-GB weights takes what it takes
+    // The engine's answer, unless this call stops waiting first (the client went away, the server stops): then a model
+    // that arrives after all has no one to use it and is closed at once.
+    struct Outcome {
+        std::mutex mutex;
+        std::condition_variable ready;
+        std::optional<Result<LoadedModel>> result;
+        bool abandoned = false;
+    };
+    auto outcome = std::make_shared<Outcome>();
     LoadSink sink;
-    sink.loaded = [outcome](uint64_t, LoadedModel model) { outcome->set_value(std::move(model)); };
-    sink.failed = [outcome](uint64_t, Status status) { outcome->set_value(std::move(status)); };
+    sink.loaded = [this, outcome](uint64_t, LoadedModel model) {
+        {
+            const std::lock_guard<std::mutex> lock(outcome->mutex);
+            if (!outcome->abandoned) {
+                outcome->result = std::move(model);
+                outcome->ready.notify_all();
+                return;
+            }
+        }
+        m_engine.unload(model.id);
+    };
+    sink.failed = [outcome](uint64_t, Status status) {
+        const std::lock_guard<std::mutex> lock(outcome->mutex);
+        outcome->result = std::move(status);
+        outcome->ready.notify_all();
+    };
     sink.hashed = [this](int modelId, std::string sha256) {
         {
             std::lock_guard<std::mutex> lock(m_mutex);
@@ -132,44 +285,64 @@ grpc::Status Service::Load(grpc::ServerContext* context, const v1::LoadRequest* 
         m_hashed.notify_all();
     };
     m_engine.load(*path, options, std::move(sink));
-    Result<LoadedModel> loaded = outcome->get_future().get();
+    std::optional<Result<LoadedModel>> answer;
+    {
+        std::unique_lock<std::mutex> lock(outcome->mutex);
+        while (!outcome->ready.wait_for(
+            lock, std::chrono::milliseconds(50), [&] { return outcome->result.has_value(); })) {
+            const bool gone = context->IsCancelled();
+            if (gone || stopping()) {
+                outcome->abandoned = true;
+                std::cerr << "attnscope-server: " << owner << " Load of " << *path
+                          << " abandoned: " << (gone ? "the client went away" : "the server is stopping") << std::endl;
+                return gone ? grpc::Status(grpc::StatusCode::CANCELLED, "the client went away")
+                            : grpc::Status(grpc::StatusCode::UNAVAILABLE, "attnscope-server is stopping");
+            }
+        }
+        answer = std::move(outcome->result);
+    }
+    Result<LoadedModel> loaded = std::move(*answer);
     if (!loaded)
         return remote::toGrpc(loaded.status());
 
     ModelState state;
     state.model = std::move(*loaded);
-    state.owner = context->peer();
+    state.owner = owner;
     // The stored tensors' names and shapes for `info` (LoadedModel does not carry them): the headers again.
     if (auto source = openModelSource(*path)) {
         for (const StoredTensor& t : (*source)->stored)
             state.tensors.push_back({t.name, t.dtype, t.shape, 0, 0});
     }
-    std::cerr << "attnscope-server: " << context->peer() << " loaded " << *path << " as model " << state.model.id
-              << " on " << state.model.device << std::endl;
+    std::cerr << "attnscope-server: " << owner << " (" << context->peer() << ") loaded " << *path << " as model "
+              << state.model.id << " on " << state.model.device << std::endl;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_models[state.model.id] = state;
     }
+    m_leases.addModel(state.model.id, owner, *path);
     fillInfo(state, reply);
     return grpc::Status::OK;
 }
 
 grpc::Status Service::Unload(grpc::ServerContext* context, const v1::UnloadRequest* request, v1::UnloadReply*)
 {
-    if (grpc::Status s = authorize(context, "Unload"); !s.ok())
+    const RunningCall running("Unload");
+    std::string owner;
+    if (grpc::Status s = admit(context, "Unload", owner); !s.ok())
         return s;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         const auto model = m_models.find(request->model_id());
         if (model == m_models.end())
-            return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model " + std::to_string(request->model_id()));
-        if (model->second.owner != context->peer())
+            return modelNotFound(request->model_id());
+        if (model->second.owner != owner)
             return refuse(context, "Unload",
                 grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                     "model " + std::to_string(request->model_id()) + " was opened by another client"));
         m_models.erase(model);
         m_hashes.erase(request->model_id());
     }
+    m_leases.forget(request->model_id());
     m_engine.unload(request->model_id());
     return grpc::Status::OK;
 }
@@ -177,15 +350,19 @@ grpc::Status Service::Unload(grpc::ServerContext* context, const v1::UnloadReque
 grpc::Status Service::GetModelInfo(
     grpc::ServerContext* context, const v1::ModelInfoRequest* request, v1::ModelInfo* reply)
 {
-    if (grpc::Status s = authorize(context, "GetModelInfo"); !s.ok())
+    const RunningCall running("GetModelInfo");
+    std::string owner;
+    if (grpc::Status s = admit(context, "GetModelInfo", owner); !s.ok())
         return s;
     ModelState state;
     if (!findModel(request->model_id(), state))
-        return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model " + std::to_string(request->model_id()));
+        return modelNotFound(request->model_id());
     if (request->wait_for_hash()) {
+        const LeaseTable::Call call(m_leases, owner);
         std::unique_lock<std::mutex> lock(m_mutex);
-        // Until hashed, the client gives up, or the model is closed meanwhile.
-        while (!m_hashes.count(request->model_id()) && !context->IsCancelled() && m_models.count(request->model_id()))
+        // Until hashed, the client gives up, the model is closed meanwhile, or the server stops.
+        while (!m_hashes.count(request->model_id()) && !context->IsCancelled() && m_models.count(request->model_id())
+            && !m_stopping)
             m_hashed.wait_for(lock, std::chrono::milliseconds(50));
     }
     fillInfo(state, reply);
@@ -195,11 +372,13 @@ grpc::Status Service::GetModelInfo(
 grpc::Status Service::Tokenize(
     grpc::ServerContext* context, const v1::TokenizeRequest* request, v1::TokenizeReply* reply)
 {
-    if (grpc::Status s = authorize(context, "Tokenize"); !s.ok())
+    const RunningCall running("Tokenize");
+    std::string owner;
+    if (grpc::Status s = admit(context, "Tokenize", owner); !s.ok())
         return s;
     ModelState state;
     if (!findModel(request->model_id(), state) || !state.model.tokenizer)
-        return grpc::Status(grpc::StatusCode::NOT_FOUND, "no model " + std::to_string(request->model_id()));
+        return modelNotFound(request->model_id());
     auto encoded = state.model.tokenizer->encodeChecked(request->text(), !request->without_special_tokens());
     if (!encoded)
         return remote::toGrpc(encoded.status());
@@ -248,7 +427,9 @@ bool Service::writeLayer(
 grpc::Status Service::Analyze(
     grpc::ServerContext* context, const v1::AnalyzeRequest* wire, grpc::ServerWriter<v1::AnalyzeEvent>* writer)
 {
-    if (grpc::Status s = authorize(context, "Analyze"); !s.ok())
+    const RunningCall running("Analyze");
+    std::string owner;
+    if (grpc::Status s = admit(context, "Analyze", owner); !s.ok())
         return s;
     auto parsed = remote::fromWire(*wire);
     if (!parsed)
@@ -256,9 +437,7 @@ grpc::Status Service::Analyze(
     AnalysisRequest request = std::move(*parsed);
     ModelState state;
     if (!findModel(request.modelId, state))
-        return refuse(context, "Analyze",
-            grpc::Status(
-                grpc::StatusCode::NOT_FOUND, "no model " + std::to_string(request.modelId) + " on this server"));
+        return refuse(context, "Analyze", modelNotFound(request.modelId));
     if (request.tokens.empty()) {
         auto encoded = state.model.tokenizer->encodeChecked(request.prompt);
         if (!encoded)
@@ -270,14 +449,15 @@ grpc::Status Service::Analyze(
     if (Status s = checkAnalyzeRequest(request, bytesPerValue, m_maxMessageBytes); !s)
         return refuse(context, "Analyze", remote::toGrpc(s));
 
-    // "Latest wins" within a stream of this connection, not across clients.
+    // "Latest wins" within a stream of this client, not across clients.
+    const LeaseTable::Call call(m_leases, owner); // a long run keeps its client's lease
     const std::string stream = request.stream;
-    request.stream = context->peer() + "#" + stream;
+    request.stream = owner + "#" + stream;
     auto queue = std::make_shared<EventQueue>();
     const uint64_t id = m_engine.submit(std::move(request), EventQueue::sinkFor(queue));
     {
         const std::lock_guard<std::mutex> lock(m_mutex);
-        m_requestOwners[id] = context->peer();
+        m_requestOwners[id] = owner;
     }
     struct Forget { // however the loop below ends, the request no longer has an owner to check
         Service& service;
@@ -289,19 +469,29 @@ grpc::Status Service::Analyze(
         }
     } forget {*this, id};
 
-    bool cancelled = false;
-    bool clientGone = false;
+    // The client went away or cancelled the call, or the server stops: cancel the work and return now, without
+    // waiting for the engine to say it stopped (it does at its next layer or query tile): nobody is left to tell, and
+    // a stop must not wait for a layer of a large model. The abandoned queue lets the engine's last calls through.
+    auto stop = [&](bool serverStopping) {
+        if (serverStopping)
+            std::cerr << "attnscope-server: stopping; cancelling request " << id << " of " << owner << " ("
+                      << context->peer() << ")" << std::endl;
+        else
+            std::cerr << "attnscope-server: " << owner << " (" << context->peer() << ") went away; cancelling request "
+                      << id << std::endl;
+        m_engine.cancel(id);
+        queue->abandon();
+        // A stop is the server going away (UNAVAILABLE: the client reports its server gone), not a cancel.
+        return serverStopping ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "attnscope-server is stopping")
+                              : grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+    };
     const v1::ValueType valueType = wire->value_type();
     for (;;) {
         std::optional<AnalysisEvent> event = queue->pop(std::chrono::milliseconds(20));
-        if (!cancelled && context->IsCancelled()) {
-            // The client went away or cancelled the call: stop the work it asked for.
-            std::cerr << "attnscope-server: " << context->peer() << " went away; cancelling request " << id
-                      << std::endl;
-            m_engine.cancel(id);
-            cancelled = true;
-            clientGone = true;
-        }
+        if (stopping())
+            return stop(true);
+        if (context->IsCancelled())
+            return stop(false);
         if (!event)
             continue;
         v1::AnalyzeEvent out;
@@ -313,11 +503,8 @@ grpc::Status Service::Analyze(
             out.mutable_progress()->set_layers_done(e->layersDone);
             out.mutable_progress()->set_layers_total(e->layersTotal);
         } else if (const auto* e = std::get_if<LayerResult>(&*event)) {
-            if (!clientGone && !writeLayer(*e, valueType, writer)) {
-                m_engine.cancel(id);
-                cancelled = true;
-                clientGone = true;
-            }
+            if (!writeLayer(*e, valueType, writer))
+                return stop(false);
             continue;
         } else if (const auto* e = std::get_if<AnalysisSummary>(&*event)) {
             remote::toWire(*e, out.mutable_summary());
@@ -329,37 +516,34 @@ grpc::Status Service::Analyze(
             failure->set_message(e->status.message());
             last = true;
         }
-        if (!clientGone && !writer->Write(out)) {
-            if (!cancelled)
-                m_engine.cancel(id);
-            cancelled = true;
-            clientGone = true;
-        }
+        if (!writer->Write(out))
+            return last ? grpc::Status(grpc::StatusCode::CANCELLED, "the client went away") : stop(false);
         if (last)
-            break;
+            return grpc::Status::OK;
     }
-    return clientGone ? grpc::Status(grpc::StatusCode::CANCELLED, "the client went away") : grpc::Status::OK;
 }
 
 grpc::Status Service::Cancel(grpc::ServerContext* context, const v1::CancelRequest* request, v1::CancelReply*)
 {
-    if (grpc::Status s = authorize(context, "Cancel"); !s.ok())
+    const RunningCall running("Cancel");
+    std::string owner;
+    if (grpc::Status s = admit(context, "Cancel", owner); !s.ok())
         return s;
     if (request->request_id() != 0) {
         {
             // A request id is a small counter, easy to guess: a client may cancel its own requests only.
             const std::lock_guard<std::mutex> lock(m_mutex);
-            const auto owner = m_requestOwners.find(request->request_id());
-            if (owner == m_requestOwners.end())
+            const auto requestOwner = m_requestOwners.find(request->request_id());
+            if (requestOwner == m_requestOwners.end())
                 return grpc::Status::OK; // already ended: nothing to cancel
-            if (owner->second != context->peer())
+            if (requestOwner->second != owner)
                 return refuse(context, "Cancel",
                     grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "request " + std::to_string(request->request_id()) + " belongs to another client"));
         }
         m_engine.cancel(request->request_id());
     } else
-        m_engine.cancelStream(context->peer() + "#" + (request->stream().empty() ? "run" : request->stream()));
+        m_engine.cancelStream(owner + "#" + (request->stream().empty() ? "run" : request->stream()));
     return grpc::Status::OK;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "attnscope.grpc.pb.h"
+#include "lease_table.h"
 #include "path_guard.h"
 #include "server_options.h"
 #include "token_check.h"
@@ -14,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace attn::server {
@@ -22,11 +24,22 @@ namespace attn::server {
  * @brief attnscope.v1.Attnscope on one AnalysisEngine. gRPC runs each call on its own thread; the engine runs
  * requests one at a time on its thread, and results come back through an EventQueue to the call's thread, which
  * writes them to the client. Every call first checks the token; every refusal is logged to stderr with the peer.
+ *
+ * Each call's owner is its client's id (attnscope-client-id, the same across reconnects) or, for a client that sends
+ * none, its peer address. Only the owner may cancel its requests or unload its models; a model whose owner has made
+ * no call for --idle-unload seconds is unloaded by a reaper thread (LeaseTable).
  */
 class Service final : public v1::Attnscope::Service {
 public:
     explicit Service(const ServerSetup& setup);
     ~Service() override;
+
+    /// The server is stopping: calls that wait (a Load, an Analyze, GetModelInfo waiting for the hash) stop waiting
+    /// and return now instead of when the engine has finished, so grpc::Server::Shutdown does not wait for them.
+    void beginShutdown();
+    /// "Analyze x1, Load x1": the calls in progress (any Service of this process), or "none". Safe from any thread
+    /// at any time, also while the process exits.
+    static std::string describeRunningCalls();
 
     grpc::Status ListModels(
         grpc::ServerContext* context, const v1::ListModelsRequest* request, v1::ListModelsReply* reply) override;
@@ -46,11 +59,17 @@ private:
     struct ModelState {
         LoadedModel model;
         std::vector<TensorInfo> tensors;
-        std::string owner; ///< the peer that loaded it: only it may unload it
+        std::string owner; ///< the client that loaded it: only it may unload it
     };
 
-    /// OK, or UNAUTHENTICATED (logged) when the token is required and the call's does not match.
-    grpc::Status authorize(grpc::ServerContext* context, const char* method) const;
+    /// OK, or UNAUTHENTICATED (logged) when the token is required and the call's does not match, or INVALID_ARGUMENT
+    /// for a malformed client id. On OK, `owner` is the caller's owner key and its lease is renewed.
+    grpc::Status admit(grpc::ServerContext* context, const char* method, std::string& owner);
+    /// NOT_FOUND for a model this server does not have, saying so when the reaper unloaded it.
+    grpc::Status modelNotFound(int modelId) const;
+    /// Unloads the models of owners idle for --idle-unload seconds (the reaper thread's work).
+    void unloadIdleModels();
+    bool stopping() const;
     /// Logs "attnscope-server: PEER METHOD refused: MESSAGE" and returns the status.
     grpc::Status refuse(grpc::ServerContext* context, const char* method, const grpc::Status& status) const;
     bool findModel(int modelId, ModelState& out) const;
@@ -70,6 +89,10 @@ private:
     std::map<int, std::string> m_hashes; ///< by model id, once the engine reports them
     /// The peer that asked for each running request: only it may cancel the request by id.
     std::map<uint64_t, std::string> m_requestOwners;
+    bool m_stopping = false; ///< beginShutdown() was called
+    std::condition_variable m_stopped; ///< wakes the reaper for the stop
+    LeaseTable m_leases;
+    std::thread m_reaper; ///< joined in the destructor, before the engine goes
     /// Last member: destroyed first, so no engine callback runs into the members above once they are gone.
     AnalysisEngine m_engine;
 };

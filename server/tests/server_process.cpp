@@ -111,6 +111,14 @@ void ServerProcess::kill()
     m_pid = -1;
 }
 
+int ServerProcess::terminate(double seconds)
+{
+    if (m_pid <= 0)
+        return m_exitStatus;
+    ::kill(m_pid, SIGTERM);
+    return waitExit(seconds);
+}
+
 int ServerProcess::waitExit(double seconds)
 {
     if (m_pid <= 0)

@@ -25,6 +25,9 @@ public:
     std::string target(const std::string& host = "127.0.0.1") const { return host + ":" + std::to_string(m_port); }
     /// Stops it with SIGKILL (a crash, as far as its clients can tell) and waits for it.
     void kill();
+    /// Sends SIGTERM (a stop, as systemd or Ctrl+C would ask) and waits up to `seconds`; returns its exit status, -1
+    /// when it is still running then (it is left running: the destructor kills it).
+    int terminate(double seconds);
     /// Waits for it to exit on its own (a refused start); returns its exit status, -1 on timeout.
     int waitExit(double seconds);
     /// What it wrote to stderr so far (refusals are logged there).

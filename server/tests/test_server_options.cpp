@@ -117,4 +117,21 @@ TEST_F(ServerOptionsTest, DevicesAndDeviceMapsAreCheckedAtStart)
     EXPECT_NE(missing.message().find("--device-map " + options.deviceMap), std::string::npos) << missing.message();
 }
 
+TEST_F(ServerOptionsTest, IdleUnloadIsCheckedAtStart)
+{
+    auto byDefault = prepareServer(options);
+    ASSERT_TRUE(byDefault) << byDefault.message();
+    EXPECT_EQ(byDefault->idleUnloadSeconds, 300);
+    options.idleUnloadSeconds = 0; // never
+    auto never = prepareServer(options);
+    ASSERT_TRUE(never) << never.message();
+    EXPECT_EQ(never->idleUnloadSeconds, 0);
+    for (const int64_t bad : {int64_t(-1), int64_t(7 * 24 * 3600 + 1)}) {
+        options.idleUnloadSeconds = bad;
+        auto refused = prepareServer(options);
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_NE(refused.message().find("--idle-unload"), std::string::npos) << refused.message();
+    }
+}
+
 } // namespace

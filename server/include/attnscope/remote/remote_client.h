@@ -25,6 +25,11 @@ struct ConnectOptions {
     /// take before it fails with StatusCode::Io, so a server that accepts connections but no longer answers is
     /// noticed (the app); 0: no limit. load() and analyze() are never limited (analyze ends through its CancelToken).
     double callSeconds = 0.0;
+    /// Who this client is to the server across reconnects (sent as attnscope-client-id on every call): the server
+    /// keeps the models it opens and the requests it starts under it, and unloads its models after the server's
+    /// --idle-unload seconds without a call. Empty: connect() makes a random one. 8-64 of [A-Za-z0-9_-]. Not a
+    /// secret and not a credential (the token is).
+    std::string clientId;
 };
 
 /**
@@ -81,6 +86,11 @@ public:
     RemoteClient& operator=(const RemoteClient&) = delete;
 
     const std::string& target() const;
+    /// ConnectOptions::clientId, or the one connect() made.
+    const std::string& clientId() const;
+    /// True once the server answered a call about `modelId` with "no such model" (NOT_FOUND): it unloaded the model
+    /// (after --idle-unload seconds without a call from this client) or never had it. The call's Status says which.
+    bool serverDropped(int modelId) const;
 
     Result<ServerModelList> listModels();
     /// path: absolute on the server, or relative to one of its allowed folders. device "auto" (the server's own
