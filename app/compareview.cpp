@@ -9,6 +9,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QResizeEvent>
 #include <QSignalBlocker>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -102,7 +103,6 @@ CompareView::CompareView(QWidget* parent)
     m_readout->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);
     m_readout->setFixedHeight(m_readout->fontMetrics().lineSpacing() + 6);
     m_table = new QTableWidget(this);
-    m_table->setMaximumHeight(240);
     m_table->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_table->horizontalHeader()->setTextElideMode(Qt::ElideMiddle); // a long name keeps its start and its end
@@ -112,6 +112,7 @@ CompareView::CompareView(QWidget* parent)
     layout->addWidget(m_panelsWidget, 1);
     layout->addWidget(m_readout);
     layout->addWidget(m_table);
+    layout->addStretch(); // takes what the panels and the table leave
     connect(m_kind, qOverload<int>(&QComboBox::currentIndexChanged), this, &CompareView::kindChanged);
     for (QComboBox* box : {m_first, m_second})
         connect(box, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
@@ -180,6 +181,27 @@ void CompareView::selectModels(int first, int second)
     m_second->setCurrentIndex(m_second->findData(second));
     m_settingModels = false;
     Q_EMIT kindChanged();
+}
+
+void CompareView::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    fitPanelsHeight();
+}
+
+void CompareView::fitPanelsHeight()
+{
+    // A panel draws its map near square (heatmappanel_view.cpp) between the token labels: the rotated key labels below
+    // take about the height the query labels beside it take in width, so a square map's panel is its width plus the
+    // title and colour bar above it.
+    constexpr int kTitleAndColourBar = 46;
+    const int count = std::max(1, static_cast<int>(m_panels.size()));
+    const QMargins margins = m_grid->contentsMargins();
+    const int width = m_panelsWidget->width() - margins.left() - margins.right();
+    const int panelWidth = (width - m_grid->horizontalSpacing() * (count - 1)) / count;
+    const int legend = m_legend->isVisibleTo(this) ? m_legend->heightForWidth(width) + m_grid->verticalSpacing() : 0;
+    m_panelsWidget->setMaximumHeight(std::max(m_panelsWidget->minimumSizeHint().height(),
+        margins.top() + margins.bottom() + legend + panelWidth + kTitleAndColourBar));
 }
 
 void CompareView::clearPanels()
@@ -308,6 +330,7 @@ void CompareView::setResults(const CompareOutput& output, const std::map<int, Mo
         note = problems.join(QStringLiteral("; "));
     m_note->setText(note);
     m_note->setVisible(!note.isEmpty());
+    fitPanelsHeight(); // the number of panels decides their width
 
     // Metrics of this head per model, and the change from the first model to the second.
     const int count = static_cast<int>(shown.size());
@@ -340,6 +363,10 @@ void CompareView::setResults(const CompareOutput& output, const std::map<int, Mo
             m_table->setItem(r, count,
                 new QTableWidgetItem(number(shown[1]->metrics.*kRows[r].field - shown[0]->metrics.*kRows[r].field)));
     }
+    // As tall as its rows (a two-line header included), no blank rows below them.
+    m_table->resizeRowsToContents();
+    m_table->setMaximumHeight(m_table->horizontalHeader()->sizeHint().height() + m_table->verticalHeader()->length()
+        + 2 * m_table->frameWidth());
 }
 
 } // namespace attn::app

@@ -48,7 +48,13 @@ Q_SIGNALS:
     /// The user picked another kind or other models: the owner re-runs the comparison.
     void kindChanged();
 
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
 private:
+    /// Caps the panels' height at what their near-square maps use, so the table sits right below them and the spare
+    /// height goes below the table (a tall row of three panels left an empty band between maps and table).
+    void fitPanelsHeight();
     void clearPanels();
     HeatmapPanel* addPanel();
     void onHover(int row, int col);
