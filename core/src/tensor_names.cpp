@@ -125,7 +125,7 @@ const std::vector<TensorEntry>& tensorTable()
 
 const TensorEntry& tensorEntry(TensorId id)
 {
-    return kTable[static_cast<int>(id)];
+    return tensorTable()[static_cast<size_t>(id)];
 }
 
 std::string layerPrefix(int64_t layer)
@@ -150,13 +150,14 @@ std::string tensorName(TensorId id, int64_t layer)
 
 void forEachTensor(const ModelConfig& config, const std::function<void(const TensorEntry&, int64_t layer)>& f)
 {
+    const std::vector<TensorEntry>& table = tensorTable();
     bool layersDone = false;
-    for (const TensorEntry& e : kTable) {
+    for (const TensorEntry& e : table) {
         if (e.part == TensorPart::Layer)
             continue;
         if (e.part != TensorPart::Embeddings && !layersDone) {
             for (int64_t i = 0; i < config.nLayers; ++i)
-                for (const TensorEntry& layer : kTable)
+                for (const TensorEntry& layer : table)
                     if (layer.part == TensorPart::Layer && layer.present(config))
                         f(layer, i);
             layersDone = true;
@@ -185,7 +186,7 @@ const TensorEntry* findTensor(const std::string& name, int64_t* layer)
         index = std::stoll(name.substr(digits, end - digits));
         rest = name.substr(end + 1);
     }
-    for (const TensorEntry& e : kTable)
+    for (const TensorEntry& e : tensorTable())
         if ((e.part == TensorPart::Layer) == (index >= 0) && rest == e.name) {
             if (layer)
                 *layer = index;
