@@ -169,7 +169,7 @@ void forEachTensor(const ModelConfig& config, const std::function<void(const Ten
 
 bool inAttentionBlock(TensorId id)
 {
-    return startsWith(tensorEntry(id).name, "attn.");
+    return startsWith(tensorEntry(id).name, kAttentionBlockPrefix);
 }
 
 const TensorEntry* findTensor(const std::string& name, int64_t* layer)

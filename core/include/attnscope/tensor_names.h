@@ -87,7 +87,10 @@ std::string tensorName(TensorId id);
 std::string layerTensorName(int64_t layer, TensorId id);
 /** @brief The whole name of any tensor: a layer tensor's under "layers.N.", a model-level one's as it is. */
 std::string tensorName(TensorId id, int64_t layer);
-/** @brief Whether the tensor belongs to the attention block (the layer's "attn." tensors). */
+/// Within a layer, the attention block's names start with this ("attn.q_proj.weight"): an importer whose source names
+/// only the block differently (YOCO's "attention.") swaps this part.
+inline constexpr char kAttentionBlockPrefix[] = "attn.";
+/** @brief Whether the tensor belongs to the attention block (its name starts with kAttentionBlockPrefix). */
 bool inAttentionBlock(TensorId id);
 
 /**
