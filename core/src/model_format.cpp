@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "attnscope/model_format.h"
 
+#include "attnscope/tensor_names.h"
+
 #include <map>
 #include <sstream>
 
@@ -24,86 +26,12 @@ std::string shapeToString(const std::vector<int64_t>& shape)
     return out.str();
 }
 
-namespace {
-
-// The attention block of one layer, official names from diff-attention.md 4.1 / cope.md 1.7.
-void appendAttentionTensors(const ModelConfig& c, const std::string& prefix, std::vector<TensorSpec>& out)
-{
-    const int64_t d = c.headDim;
-    const int64_t kvSubHeads = c.isDiff() ? 2 * c.nKvHeads : c.nKvHeads;
-    out.push_back({prefix + "q_proj.weight", {c.qSubHeads() * d, c.dModel}});
-    out.push_back({prefix + "k_proj.weight", {kvSubHeads * d, c.dModel}});
-    out.push_back({prefix + "v_proj.weight", {c.nKvHeads * c.valueHeadDim(), c.dModel}});
-    out.push_back({prefix + "out_proj.weight", {c.dModel, c.nHeads * c.valueHeadDim()}});
-    if (c.arch.qkvBias) {
-        out.push_back({prefix + "q_proj.bias", {c.qSubHeads() * d}});
-        out.push_back({prefix + "k_proj.bias", {kvSubHeads * d}});
-        out.push_back({prefix + "v_proj.bias", {c.nKvHeads * c.valueHeadDim()}});
-    }
-    if (c.arch.outBias)
-        out.push_back({prefix + "out_proj.bias", {c.dModel}});
-    if (c.arch.qkNorm) {
-        out.push_back({prefix + "q_norm.weight", {d}});
-        out.push_back({prefix + "k_norm.weight", {d}});
-    }
-    if (c.isDiff()) {
-        for (const char* name : {"lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"})
-            out.push_back({prefix + name, {d}});
-        if (c.arch.family == "attnscope") // the official module's subln has a weight; DiffLlama's has none
-            out.push_back({prefix + "subln.weight", {2 * d}});
-    }
-    if (c.hasCope()) {
-        out.push_back({prefix + "pos_emb", {1, d, c.cope.npos}});
-        if (c.cope.sepKey) {
-            out.push_back({prefix + "cope_key_proj.weight", {kvSubHeads * d, c.dModel}});
-            out.push_back({prefix + "cope_key_proj.bias", {kvSubHeads * d}});
-        }
-    }
-}
-
-} // namespace
-
 std::vector<TensorSpec> expectedTensors(const ModelConfig& c)
 {
     std::vector<TensorSpec> out;
-    out.push_back({"tok_embeddings.weight", {c.vocabSize, c.dModel}});
-    if (c.position == PositionKind::Learned)
-        out.push_back({"pos_embeddings.weight", {c.maxSeqLen, c.dModel}});
-    const ArchitectureConfig& a = c.arch;
-    const bool layerNorm = a.norm == NormKind::LayerNorm;
-    const bool gated = a.mlp == MlpKind::SwiGlu || a.mlp == MlpKind::GeGluTanh;
-    for (int64_t i = 0; i < c.nLayers; ++i) {
-        const std::string layer = "layers." + std::to_string(i) + ".";
-        out.push_back({layer + "attention_norm.weight", {c.dModel}});
-        if (layerNorm)
-            out.push_back({layer + "attention_norm.bias", {c.dModel}});
-        appendAttentionTensors(c, layer + "attn.", out);
-        if (a.block == BlockLayout::Sandwich)
-            out.push_back({layer + "attention_post_norm.weight", {c.dModel}});
-        out.push_back({layer + "ffn_norm.weight", {c.dModel}});
-        if (layerNorm)
-            out.push_back({layer + "ffn_norm.bias", {c.dModel}});
-        if (a.block == BlockLayout::Sandwich)
-            out.push_back({layer + "ffn_post_norm.weight", {c.dModel}});
-        out.push_back({layer + "feed_forward.w1.weight", {c.ffnHidden, c.dModel}});
-        if (a.mlpBias)
-            out.push_back({layer + "feed_forward.w1.bias", {c.ffnHidden}});
-        out.push_back({layer + "feed_forward.w2.weight", {c.dModel, c.ffnHidden}});
-        if (a.mlpBias)
-            out.push_back({layer + "feed_forward.w2.bias", {c.dModel}});
-        if (gated) {
-            out.push_back({layer + "feed_forward.w3.weight", {c.ffnHidden, c.dModel}});
-            if (a.mlpBias)
-                out.push_back({layer + "feed_forward.w3.bias", {c.ffnHidden}});
-        }
-    }
-    if (a.block != BlockLayout::PostNorm) {
-        out.push_back({"norm.weight", {c.dModel}});
-        if (layerNorm)
-            out.push_back({"norm.bias", {c.dModel}});
-    }
-    if (!c.tieEmbeddings)
-        out.push_back({"output.weight", {c.vocabSize, c.dModel}});
+    forEachTensor(c, [&](const TensorEntry& e, int64_t layer) {
+        out.push_back({tensorName(e.id, layer), e.shape(c)});
+    });
     return out;
 }
 
@@ -117,11 +45,10 @@ int64_t parameterCount(const ModelConfig& config)
 
 int64_t attentionParameterCount(const ModelConfig& config)
 {
-    std::vector<TensorSpec> specs;
-    appendAttentionTensors(config, "", specs);
     int64_t n = 0;
-    for (const auto& t : specs)
-        n += t.numel();
+    for (const TensorEntry& e : tensorTable())
+        if (e.part == TensorPart::Layer && inAttentionBlock(e.id) && e.present(config))
+            n += TensorSpec {e.name, e.shape(config)}.numel();
     return n;
 }
 

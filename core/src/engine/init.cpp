@@ -4,6 +4,7 @@
 #include "attnscope/fileio.h"
 #include "attnscope/model_format.h"
 #include "attnscope/safetensors.h"
+#include "attnscope/tensor_names.h"
 #include "engine/torch_includes.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -15,29 +16,36 @@ namespace attn {
 
 namespace {
 
-bool endsWith(const std::string& s, const std::string& suffix)
+/// The init of one tensor, chosen by what it is (see init.h for the reasons).
+at::Tensor initTensor(TensorId id, const std::vector<int64_t>& shape, const ModelConfig& config, at::Generator& gen)
 {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-/// The init of one tensor, chosen by its name (see init.h for the reasons).
-at::Tensor initTensor(const TensorSpec& spec, const ModelConfig& config, at::Generator& gen)
-{
-    at::Tensor t = at::empty(spec.shape, at::TensorOptions().dtype(at::kFloat));
-    const std::string& name = spec.name;
-    if (endsWith(name, "norm.weight") || endsWith(name, "subln.weight"))
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
+    switch (id) {
+    case TensorId::AttentionNorm:
+    case TensorId::QNorm:
+    case TensorId::KNorm:
+    case TensorId::Subln:
+    case TensorId::AttentionPostNorm:
+    case TensorId::FfnNorm:
+    case TensorId::FfnPostNorm:
+    case TensorId::Norm:
         return t.fill_(1.0);
-    if (name.find("lambda_") != std::string::npos)
+    case TensorId::LambdaQ1:
+    case TensorId::LambdaK1:
+    case TensorId::LambdaQ2:
+    case TensorId::LambdaK2:
         return t.normal_(0.0, 0.1, gen);
-    if (endsWith(name, "pos_emb"))
+    case TensorId::CopePosEmb:
+    case TensorId::TokEmbeddings:
         return t.normal_(0.0, 1.0, gen);
-    if (name == "tok_embeddings.weight")
-        return t.normal_(0.0, 1.0, gen);
-    if (name == "pos_embeddings.weight")
+    case TensorId::PosEmbeddings:
         return t.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(config.dModel)), gen);
+    default:
+        break;
+    }
     // nn.Linear default (kaiming_uniform with a = sqrt(5)) is U(-1/sqrt(in), 1/sqrt(in)); the bias uses the same bound.
     const double fanIn = static_cast<double>(config.dModel);
-    const int64_t in = spec.shape.size() == 2 ? spec.shape[1] : static_cast<int64_t>(fanIn);
+    const int64_t in = shape.size() == 2 ? shape[1] : static_cast<int64_t>(fanIn);
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));
     return t.uniform_(-bound, bound, gen);
 }
@@ -69,12 +77,14 @@ Status initRandomModel(const std::string& dir, const ModelConfig& config, uint64
         at::Generator gen = at::detail::createCPUGenerator(seed);
         std::vector<at::Tensor> tensors;
         std::vector<TensorToWrite> toWrite;
-        const std::vector<TensorSpec> specs = expectedTensors(config);
-        tensors.reserve(specs.size());
-        for (const TensorSpec& spec : specs) {
-            tensors.push_back(initTensor(spec, config, gen).contiguous());
-            const at::Tensor& t = tensors.back();
-            toWrite.push_back({spec.name, DType::F32, spec.shape, t.data_ptr(), static_cast<size_t>(t.nbytes())});
+        std::vector<std::string> names;
+        forEachTensor(config, [&](const TensorEntry& entry, int64_t layer) {
+            names.push_back(tensorName(entry.id, layer));
+            tensors.push_back(initTensor(entry.id, entry.shape(config), config, gen).contiguous());
+        });
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            const at::Tensor& t = tensors[i];
+            toWrite.push_back({names[i], DType::F32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.nbytes())});
         }
         const std::map<std::string, std::string> metadata
             = {{"creator", "attnscope-cli init"}, {"seed", std::to_string(seed)}};

@@ -7,7 +7,6 @@
 #include "engine/weights.h"
 
 #include <algorithm>
-#include <set>
 
 #ifdef ATTNSCOPE_HAVE_CUDART
 #include <cuda_runtime_api.h>
@@ -17,21 +16,12 @@ namespace attn::engine {
 
 namespace {
 
-enum class PartKind { Embeddings, Layer, Norm, Head };
-
-/// Which part an engine tensor belongs to; layer is set for "layers.N.*".
-PartKind partOf(const std::string& name, int64_t& layer)
+/// Which part an engine tensor belongs to (the name table's); layer is set for "layers.N.*". A name outside the table
+/// counts with the embeddings (the loader refuses it by name before anything is placed).
+TensorPart partOf(const std::string& name, int64_t& layer)
 {
-    const std::string prefix = "layers.";
-    if (name.rfind(prefix, 0) == 0) {
-        layer = std::stoll(name.substr(prefix.size(), name.find('.', prefix.size()) - prefix.size()));
-        return PartKind::Layer;
-    }
-    if (name.rfind("norm.", 0) == 0)
-        return PartKind::Norm;
-    if (name.rfind("output.", 0) == 0)
-        return PartKind::Head;
-    return PartKind::Embeddings;
+    const TensorEntry* entry = findTensor(name, &layer);
+    return entry ? entry->part : TensorPart::Embeddings;
 }
 
 /// Elements of the tensor a recipe produces (its shape, or the stored shape after transpose and row ranges).
@@ -56,18 +46,11 @@ int64_t recipeNumel(const TensorRecipe& recipe, const StoredTensor& stored)
     return rows * product(shape, 1);
 }
 
-/// Engine tensor names kept in fp32 whatever the compute dtype (lambda vectors, the CoPE table).
+/// Engine tensors the loader keeps in fp32 whatever the compute dtype (lambda vectors, the CoPE table).
 bool keptFp32(const std::string& name)
 {
-    static const std::set<std::string> fp32 = [] {
-        std::set<std::string> names;
-        for (const auto& field : layerTensorFields())
-            if (field.need == TensorNeed::OptionalFp32)
-                names.insert(field.name);
-        return names;
-    }();
-    const size_t dot = name.find('.', std::string("layers.").size());
-    return name.rfind("layers.", 0) == 0 && dot != std::string::npos && fp32.count(name.substr(dot + 1));
+    const TensorEntry* entry = findTensor(name);
+    return entry && entry->fp32;
 }
 
 /// Free memory of a GPU (the CUDA runtime's figure), -1 where it cannot be asked or for a CPU.
@@ -95,15 +78,15 @@ at::Device Placement::deviceOf(const std::string& name) const
 {
     int64_t layer = -1;
     switch (partOf(name, layer)) {
-    case PartKind::Layer:
+    case TensorPart::Layer:
         return layer >= 0 && layer < static_cast<int64_t>(map.layers.size())
             ? slots[map.layers[static_cast<size_t>(layer)]]
             : first();
-    case PartKind::Norm:
+    case TensorPart::FinalNorm:
         return slots[map.finalNorm];
-    case PartKind::Head:
+    case TensorPart::Head:
         return slots[map.head];
-    case PartKind::Embeddings:
+    case TensorPart::Embeddings:
         break;
     }
     return first();
@@ -150,18 +133,18 @@ ModelFootprint footprintOf(const ModelSource& source, at::ScalarType computeDtyp
         const int64_t bytes = recipeNumel(recipe, *stored) * element;
         int64_t layer = -1;
         switch (partOf(name, layer)) {
-        case PartKind::Layer:
+        case TensorPart::Layer:
             if (layer >= 0 && layer < static_cast<int64_t>(f.layerBytes.size()))
                 f.layerBytes[static_cast<size_t>(layer)] += bytes;
             break;
-        case PartKind::Norm:
+        case TensorPart::FinalNorm:
             f.finalNormBytes += bytes;
             break;
-        case PartKind::Head:
+        case TensorPart::Head:
             if (!f.tiedHead)
                 f.headBytes += bytes;
             break;
-        case PartKind::Embeddings:
+        case TensorPart::Embeddings:
             f.embeddingBytes += bytes;
             break;
         }

@@ -42,22 +42,6 @@ struct Param {
     bool decay = false;
 };
 
-/// The weights' tensors under their file names, in expectedTensors order (the tied output is the
-/// embedding tensor itself, so it is listed once).
-std::map<std::string, at::Tensor*> namedTensors(engine::ModelWeights& w)
-{
-    // The loader's table of names (engine/weights.h): the trainer looks up only what expectedTensors lists.
-    std::map<std::string, at::Tensor*> out;
-    for (const engine::TensorField<engine::ModelWeights>& field : engine::modelTensorFields())
-        out[field.name] = &(w.*field.member);
-    for (size_t i = 0; i < w.layers.size(); ++i) {
-        const std::string p = "layers." + std::to_string(i) + ".";
-        for (const engine::TensorField<engine::LayerWeights>& field : engine::layerTensorFields())
-            out[p + field.name] = &(w.layers[i].*field.member);
-    }
-    return out;
-}
-
 ModelConfig completeConfig(ModelConfig c, const std::vector<std::string>& vocab, bool addBos)
 {
     c.vocabSize = static_cast<int64_t>(vocab.size());
@@ -207,15 +191,18 @@ Status setUp(Run& run)
             return m.status();
         moments = std::move(m.value());
     }
-    auto named = namedTensors(run.weights);
+    // The parameters are the tensors expectedTensors lists, in its order (a tied output is the embedding tensor
+    // itself, so it is listed once).
     for (const TensorSpec& spec : expectedTensors(run.config)) {
+        int64_t layer = -1;
+        const TensorEntry& entry = *findTensor(spec.name, &layer);
         Param p;
         p.name = spec.name;
-        p.value = *named.at(spec.name);
+        p.value = *engine::engineTensor(run.weights, entry.id, layer);
         p.value.set_requires_grad(true);
         // Decoupled weight decay on matrices only: norms, DIFF lambdas and positional tables
         // (CoPE pos_emb, learned positions) are not shrunk towards zero, as in GPT/DIFF practice.
-        p.decay = p.value.dim() == 2 && spec.name.find("pos_emb") == std::string::npos;
+        p.decay = p.value.dim() == 2 && entry.id != TensorId::CopePosEmb && entry.id != TensorId::PosEmbeddings;
         if (moments) {
             const TensorInfo* mi = moments->find("m/" + spec.name);
             const TensorInfo* vi = moments->find("v/" + spec.name);

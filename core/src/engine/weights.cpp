@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "engine/weights.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -35,87 +36,94 @@ at::Tensor readTensor(const SafetensorsFile& file, const TensorInfo& info)
     return raw.to(at::kFloat);
 }
 
-const std::vector<TensorField<ModelWeights>>& modelTensorFields()
+// Every member is a tensor, so the fields below cover a struct exactly when their count times a tensor's size is its
+// size (and the test checks no member is listed twice).
+static_assert(sizeof(ModelTensors) == 5 * sizeof(at::Tensor), "ModelTensors holds tensors only");
+static_assert(sizeof(LayerWeights) == kLayerTensorCount * sizeof(at::Tensor),
+    "every LayerWeights member has one entry in the tensor table (attnscope/tensor_names.h)");
+
+const std::vector<TensorField<ModelTensors>>& modelTensorFields()
 {
-    using N = TensorNeed;
-    static const std::vector<TensorField<ModelWeights>> fields {
-        {"tok_embeddings.weight", &ModelWeights::tokEmbeddings, N::Required},
-        {"pos_embeddings.weight", &ModelWeights::posEmbeddings, N::Optional},
-        {"norm.weight", &ModelWeights::norm, N::Optional},
-        {"norm.bias", &ModelWeights::normBias, N::Optional},
-        {"output.weight", &ModelWeights::output, N::Required},
+    using M = ModelTensors;
+    static const std::vector<TensorField<ModelTensors>> fields {
+        {TensorId::TokEmbeddings, &M::tokEmbeddings},
+        {TensorId::PosEmbeddings, &M::posEmbeddings},
+        {TensorId::Norm, &M::norm},
+        {TensorId::NormBias, &M::normBias},
+        {TensorId::Output, &M::output},
     };
     return fields;
 }
 
 const std::vector<TensorField<LayerWeights>>& layerTensorFields()
 {
-    using N = TensorNeed;
     using L = LayerWeights;
+    using Id = TensorId;
     static const std::vector<TensorField<LayerWeights>> fields {
-        {"attention_norm.weight", &L::attentionNorm, N::Required},
-        {"attention_norm.bias", &L::attentionNormBias, N::Optional},
-        {"attn.q_proj.weight", &L::wq, N::Required},
-        {"attn.k_proj.weight", &L::wk, N::Required},
-        {"attn.v_proj.weight", &L::wv, N::Required},
-        {"attn.out_proj.weight", &L::wo, N::Required},
-        {"attn.q_proj.bias", &L::bq, N::Optional},
-        {"attn.k_proj.bias", &L::bk, N::Optional},
-        {"attn.v_proj.bias", &L::bv, N::Optional},
-        {"attn.out_proj.bias", &L::bo, N::Optional},
-        {"attn.q_norm.weight", &L::qNorm, N::Optional},
-        {"attn.k_norm.weight", &L::kNorm, N::Optional},
-        {"attn.lambda_q1", &L::lambdaQ1, N::OptionalFp32},
-        {"attn.lambda_k1", &L::lambdaK1, N::OptionalFp32},
-        {"attn.lambda_q2", &L::lambdaQ2, N::OptionalFp32},
-        {"attn.lambda_k2", &L::lambdaK2, N::OptionalFp32},
-        {"attn.subln.weight", &L::subln, N::Optional},
-        {"attn.pos_emb", &L::posEmb, N::OptionalFp32},
-        {"attn.cope_key_proj.weight", &L::copeKeyW, N::Optional},
-        {"attn.cope_key_proj.bias", &L::copeKeyB, N::Optional},
-        {"attention_post_norm.weight", &L::attentionPostNorm, N::Optional},
-        {"ffn_norm.weight", &L::ffnNorm, N::Required},
-        {"ffn_norm.bias", &L::ffnNormBias, N::Optional},
-        {"ffn_post_norm.weight", &L::ffnPostNorm, N::Optional},
-        {"feed_forward.w1.weight", &L::w1, N::Required},
-        {"feed_forward.w2.weight", &L::w2, N::Required},
-        {"feed_forward.w3.weight", &L::w3, N::Optional},
-        {"feed_forward.w1.bias", &L::b1, N::Optional},
-        {"feed_forward.w2.bias", &L::b2, N::Optional},
-        {"feed_forward.w3.bias", &L::b3, N::Optional},
+        {Id::AttentionNorm, &L::attentionNorm},
+        {Id::AttentionNormBias, &L::attentionNormBias},
+        {Id::QProj, &L::wq},
+        {Id::KProj, &L::wk},
+        {Id::VProj, &L::wv},
+        {Id::OutProj, &L::wo},
+        {Id::QProjBias, &L::bq},
+        {Id::KProjBias, &L::bk},
+        {Id::VProjBias, &L::bv},
+        {Id::OutProjBias, &L::bo},
+        {Id::QNorm, &L::qNorm},
+        {Id::KNorm, &L::kNorm},
+        {Id::LambdaQ1, &L::lambdaQ1},
+        {Id::LambdaK1, &L::lambdaK1},
+        {Id::LambdaQ2, &L::lambdaQ2},
+        {Id::LambdaK2, &L::lambdaK2},
+        {Id::Subln, &L::subln},
+        {Id::CopePosEmb, &L::posEmb},
+        {Id::CopeKeyProj, &L::copeKeyW},
+        {Id::CopeKeyProjBias, &L::copeKeyB},
+        {Id::AttentionPostNorm, &L::attentionPostNorm},
+        {Id::FfnNorm, &L::ffnNorm},
+        {Id::FfnNormBias, &L::ffnNormBias},
+        {Id::FfnPostNorm, &L::ffnPostNorm},
+        {Id::W1, &L::w1},
+        {Id::W2, &L::w2},
+        {Id::W3, &L::w3},
+        {Id::W1Bias, &L::b1},
+        {Id::W2Bias, &L::b2},
+        {Id::W3Bias, &L::b3},
     };
     return fields;
 }
 
-ModelWeights assembleWeights(
-    const ModelConfig& config, const std::function<at::Tensor(const std::string&, bool fp32)>& getOptional)
+at::Tensor* engineTensor(ModelWeights& weights, TensorId id, int64_t layer)
 {
-    auto opt = [&](const std::string& name) { return getOptional(name, false); };
-    auto get = [&](const std::string& name) {
-        at::Tensor t = getOptional(name, false);
+    if (tensorEntry(id).part != TensorPart::Layer) {
+        for (const TensorField<ModelTensors>& field : modelTensorFields())
+            if (field.id == id)
+                return &(weights.*field.member);
+        return nullptr;
+    }
+    if (layer < 0 || layer >= static_cast<int64_t>(weights.layers.size()))
+        return nullptr;
+    for (const TensorField<LayerWeights>& field : layerTensorFields())
+        if (field.id == id)
+            return &(weights.layers[static_cast<size_t>(layer)].*field.member);
+    return nullptr;
+}
+
+ModelWeights assembleWeights(
+    const ModelConfig& config, const std::function<at::Tensor(const std::string&, bool fp32)>& get)
+{
+    ModelWeights weights;
+    weights.layers.resize(static_cast<size_t>(std::max<int64_t>(config.nLayers, 0)));
+    forEachTensor(config, [&](const TensorEntry& entry, int64_t layer) {
+        const std::string name = tensorName(entry.id, layer);
+        at::Tensor t = get(name, entry.fp32);
         if (!t.defined())
             throw std::runtime_error("tensor " + name + " is missing");
-        return t;
-    };
-    // lambda vectors and the CoPE table stay fp32: the reference computes lambda and CoPE terms in fp32.
-    auto fp32 = [&](const std::string& name) { return getOptional(name, true); };
-
-    auto read = [&](const std::string& name, TensorNeed need) {
-        return need == TensorNeed::Required ? get(name) : need == TensorNeed::OptionalFp32 ? fp32(name) : opt(name);
-    };
-    ModelWeights weights;
-    for (const TensorField<ModelWeights>& field : modelTensorFields())
-        if (!(config.tieEmbeddings && field.member == &ModelWeights::output))
-            weights.*field.member = read(field.name, field.need);
+        *engineTensor(weights, entry.id, layer) = std::move(t);
+    });
     if (config.tieEmbeddings)
         weights.output = weights.tokEmbeddings;
-    for (int64_t i = 0; i < config.nLayers; ++i) {
-        const std::string p = "layers." + std::to_string(i) + ".";
-        LayerWeights layer;
-        for (const TensorField<LayerWeights>& field : layerTensorFields())
-            layer.*field.member = read(p + field.name, field.need);
-        weights.layers.push_back(std::move(layer));
-    }
     return weights;
 }
 

@@ -4,6 +4,7 @@
 #include "attnscope/config.h"
 #include "attnscope/model_source.h"
 #include "attnscope/safetensors.h"
+#include "attnscope/tensor_names.h"
 #include "engine/layer.h"
 #include "engine/torch_includes.h"
 
@@ -13,37 +14,42 @@
 
 namespace attn::engine {
 
-/// A model's tensors on its device. They may be in a dtype other than the compute dtype (a bf16 checkpoint run in
-/// fp32 on the CPU keeps its bf16 weights, memory-mapped): forward() converts one layer at a time.
-struct ModelWeights {
+/// The model-level tensors (their names: attnscope/tensor_names.h): only tensors, so that a table of members can be
+/// checked to cover them all (weights.cpp).
+struct ModelTensors {
     at::Tensor tokEmbeddings; ///< [V, D]
     at::Tensor posEmbeddings; ///< [max_seq_len, D], learned positions only
     at::Tensor norm, normBias; ///< final norm (bias: LayerNorm only)
     at::Tensor output; ///< [V, D]; the embedding table when tied
+};
+
+/// A model's tensors on its device. They may be in a dtype other than the compute dtype (a bf16 checkpoint run in
+/// fp32 on the CPU keeps its bf16 weights, memory-mapped): forward() converts one layer at a time.
+struct ModelWeights : ModelTensors {
     std::vector<LayerWeights> layers;
     at::ScalarType computeDtype = at::kFloat;
     std::vector<std::shared_ptr<const void>> keepAlive; ///< mappings that tensors point into
 };
 
-/// How the loader treats an engine tensor: it must be there, may be absent (the family does not have it), or may be
-/// absent and stays fp32 when present (lambda vectors, the CoPE table: the reference computes those terms in fp32).
-enum class TensorNeed { Required, Optional, OptionalFp32 };
-
-/// One engine tensor: its name (docs/model-format.md's internal names; for layers, after "layers.N."), the member
-/// it fills, and its need. The one table of names the loader and the trainer share.
+/// One engine tensor of the name table (attnscope/tensor_names.h) and the member it fills. Whether the loader needs
+/// it (the config has it), its name and its fp32-ness come from the table entry.
 template <typename Owner> struct TensorField {
-    const char* name;
+    TensorId id;
     at::Tensor Owner::*member;
-    TensorNeed need;
 };
-/// The model-level tensors (embeddings, final norm, output head); output.weight is absent when tied.
-const std::vector<TensorField<ModelWeights>>& modelTensorFields();
-/// A layer's tensors, named after "layers.N.".
+/// The model-level entries (embeddings, final norm, output head), one per member of ModelTensors.
+const std::vector<TensorField<ModelTensors>>& modelTensorFields();
+/// The per-layer entries, one per member of LayerWeights.
 const std::vector<TensorField<LayerWeights>>& layerTensorFields();
 
-/// Builds the engine's tensors by name (docs/model-format.md's internal names). get(name, fp32) returns the named
-/// tensor on the device (fp32 = keep it float32: lambda vectors, CoPE tables) or an undefined tensor when the model
-/// does not have it. Names the config requires and get cannot supply throw.
+/// The member holding a tensor (layer: its index for per-layer entries, ignored for model-level ones), or nullptr
+/// when the id has no member (never, as the field tables cover the table) or the layer does not exist.
+at::Tensor* engineTensor(ModelWeights& weights, TensorId id, int64_t layer);
+
+/// Builds the engine's tensors by name: exactly the tensors expectedTensors(config) lists, in that order. get(name,
+/// fp32) returns the named tensor on the device (fp32 = keep it float32: the table's lambda vectors and CoPE tables)
+/// or an undefined tensor when the source does not have it, which throws naming the tensor. Tensors the config does
+/// not have stay undefined; a tied output is the embedding table.
 ModelWeights assembleWeights(
     const ModelConfig& config, const std::function<at::Tensor(const std::string&, bool fp32)>& get);
 

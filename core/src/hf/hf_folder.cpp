@@ -5,6 +5,7 @@
 #include "attnscope/fileio.h"
 #include "attnscope/hf_tokenizer.h"
 #include "attnscope/model_format.h"
+#include "attnscope/tensor_names.h"
 #include "hf/hf_config.h"
 #include "hf/hf_index.h"
 #include "json_limits.h"
@@ -119,76 +120,102 @@ DiffLlamaRows diffLlamaRows(int64_t heads, int64_t kvHeads, int64_t d)
     return {subHeadRows(q, d), subHeadRows(kv, d), subHeadRows(kv, d)};
 }
 
+// A linear layer's two engine tensors: weight and bias (kept only where the config has a bias: keepNeededRecipes).
+struct LinearIds {
+    TensorId weight, bias;
+};
+
 void addLlamaFamilyRecipes(const hf::HfConfig& hc, ModelSource& source)
 {
+    using Id = TensorId;
     const ModelConfig& c = hc.config;
     auto& r = source.recipes;
     auto plain = [&](const std::string& internal, const std::string& stored) { r[internal] = {stored, false, {}, {}}; };
-    plain("tok_embeddings.weight", "model.embed_tokens.weight");
-    plain("norm.weight", "model.norm.weight");
+    plain(tensorName(Id::TokEmbeddings), "model.embed_tokens.weight");
+    plain(tensorName(Id::Norm), "model.norm.weight");
     if (!c.tieEmbeddings)
-        plain("output.weight", "lm_head.weight");
+        plain(tensorName(Id::Output), "lm_head.weight");
     const bool diff = hc.family == Family::DiffLlama;
     const DiffLlamaRows rows = diff ? diffLlamaRows(c.nHeads, c.nKvHeads, c.headDim) : DiffLlamaRows {};
+    const std::vector<RowRange> allRows;
+    struct Linear {
+        LinearIds ours;
+        const char* hf; ///< without ".weight" / ".bias"
+        const std::vector<RowRange>& rows; ///< DiffLlama's sub-head order; empty = every row as stored
+    };
+    const Linear linears[] = {
+        {{Id::QProj, Id::QProjBias}, "self_attn.q_proj", rows.q},
+        {{Id::KProj, Id::KProjBias}, "self_attn.k_proj", rows.k},
+        {{Id::VProj, Id::VProjBias}, "self_attn.v_proj", rows.v},
+        {{Id::OutProj, Id::OutProjBias}, "self_attn.o_proj", allRows},
+        {{Id::W1, Id::W1Bias}, "mlp.gate_proj", allRows},
+        {{Id::W3, Id::W3Bias}, "mlp.up_proj", allRows},
+        {{Id::W2, Id::W2Bias}, "mlp.down_proj", allRows},
+    };
+    const std::pair<Id, const char*> perLayer[] = {
+        {Id::AttentionNorm, "input_layernorm.weight"},
+        {Id::QNorm, "self_attn.q_norm.weight"},
+        {Id::KNorm, "self_attn.k_norm.weight"},
+        {Id::LambdaQ1, "self_attn.lambda_q1"},
+        {Id::LambdaK1, "self_attn.lambda_k1"},
+        {Id::LambdaQ2, "self_attn.lambda_q2"},
+        {Id::LambdaK2, "self_attn.lambda_k2"},
+    };
+    // Gemma 2's sandwich block names its four norms differently from the pre-norm families' two.
+    const std::vector<std::pair<Id, const char*>> mlpNorms = hc.family == Family::Gemma2
+        ? std::vector<std::pair<Id, const char*>> {{Id::AttentionPostNorm, "post_attention_layernorm.weight"},
+            {Id::FfnNorm, "pre_feedforward_layernorm.weight"}, {Id::FfnPostNorm, "post_feedforward_layernorm.weight"}}
+        : std::vector<std::pair<Id, const char*>> {{Id::FfnNorm, "post_attention_layernorm.weight"}};
     for (int64_t i = 0; i < c.nLayers; ++i) {
-        const std::string in = "layers." + std::to_string(i) + ".";
         const std::string hf = "model.layers." + std::to_string(i) + ".";
-        plain(in + "attention_norm.weight", hf + "input_layernorm.weight");
-        for (const char* part : {"weight", "bias"}) {
-            const std::string p = part;
-            r[in + "attn.q_proj." + p] = {hf + "self_attn.q_proj." + p, false, rows.q, {}};
-            r[in + "attn.k_proj." + p] = {hf + "self_attn.k_proj." + p, false, rows.k, {}};
-            r[in + "attn.v_proj." + p] = {hf + "self_attn.v_proj." + p, false, rows.v, {}};
-            plain(in + "attn.out_proj." + p, hf + "self_attn.o_proj." + p);
-            plain(in + "feed_forward.w1." + p, hf + "mlp.gate_proj." + p);
-            plain(in + "feed_forward.w3." + p, hf + "mlp.up_proj." + p);
-            plain(in + "feed_forward.w2." + p, hf + "mlp.down_proj." + p);
+        for (const Linear& l : linears) {
+            r[layerTensorName(i, l.ours.weight)] = {hf + l.hf + ".weight", false, l.rows, {}};
+            r[layerTensorName(i, l.ours.bias)] = {hf + l.hf + ".bias", false, l.rows, {}};
         }
-        plain(in + "attn.q_norm.weight", hf + "self_attn.q_norm.weight");
-        plain(in + "attn.k_norm.weight", hf + "self_attn.k_norm.weight");
-        for (const char* lambda : {"lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"})
-            plain(in + "attn." + lambda, hf + "self_attn." + lambda);
-        if (hc.family == Family::Gemma2) {
-            plain(in + "attention_post_norm.weight", hf + "post_attention_layernorm.weight");
-            plain(in + "ffn_norm.weight", hf + "pre_feedforward_layernorm.weight");
-            plain(in + "ffn_post_norm.weight", hf + "post_feedforward_layernorm.weight");
-        } else {
-            plain(in + "ffn_norm.weight", hf + "post_attention_layernorm.weight");
-        }
+        for (const auto& [ours, theirs] : perLayer)
+            plain(layerTensorName(i, ours), hf + theirs);
+        for (const auto& [ours, theirs] : mlpNorms)
+            plain(layerTensorName(i, ours), hf + theirs);
     }
 }
 
 // GPT-2: Conv1D weights are stored [in, out] (transposed here) and c_attn holds q | k | v.
 void addGpt2Recipes(const hf::HfConfig& hc, ModelSource& source, const std::string& prefix)
 {
+    using Id = TensorId;
     const ModelConfig& c = hc.config;
     const int64_t dm = c.dModel;
     auto& r = source.recipes;
-    r["tok_embeddings.weight"] = {prefix + "wte.weight", false, {}, {}};
-    r["pos_embeddings.weight"] = {prefix + "wpe.weight", false, {}, {}};
-    r["norm.weight"] = {prefix + "ln_f.weight", false, {}, {}};
-    r["norm.bias"] = {prefix + "ln_f.bias", false, {}, {}};
+    r[tensorName(Id::TokEmbeddings)] = {prefix + "wte.weight", false, {}, {}};
+    r[tensorName(Id::PosEmbeddings)] = {prefix + "wpe.weight", false, {}, {}};
+    r[tensorName(Id::Norm)] = {prefix + "ln_f.weight", false, {}, {}};
+    r[tensorName(Id::NormBias)] = {prefix + "ln_f.bias", false, {}, {}};
     if (!c.tieEmbeddings)
-        r["output.weight"] = {"lm_head.weight", false, {}, {}};
+        r[tensorName(Id::Output)] = {"lm_head.weight", false, {}, {}};
+    const LinearIds qkv[] = {{Id::QProj, Id::QProjBias}, {Id::KProj, Id::KProjBias}, {Id::VProj, Id::VProjBias}};
+    const std::pair<LinearIds, const char*> conv1d[] = {
+        {{Id::OutProj, Id::OutProjBias}, "attn.c_proj"},
+        {{Id::W1, Id::W1Bias}, "mlp.c_fc"},
+        {{Id::W2, Id::W2Bias}, "mlp.c_proj"},
+    };
+    const std::pair<LinearIds, const char*> norms[] = {
+        {{Id::AttentionNorm, Id::AttentionNormBias}, "ln_1"},
+        {{Id::FfnNorm, Id::FfnNormBias}, "ln_2"},
+    };
     for (int64_t i = 0; i < c.nLayers; ++i) {
-        const std::string in = "layers." + std::to_string(i) + ".";
         const std::string hf = prefix + "h." + std::to_string(i) + ".";
-        r[in + "attention_norm.weight"] = {hf + "ln_1.weight", false, {}, {}};
-        r[in + "attention_norm.bias"] = {hf + "ln_1.bias", false, {}, {}};
-        r[in + "ffn_norm.weight"] = {hf + "ln_2.weight", false, {}, {}};
-        r[in + "ffn_norm.bias"] = {hf + "ln_2.bias", false, {}, {}};
-        const char* qkv[] = {"q_proj", "k_proj", "v_proj"};
-        for (int64_t part = 0; part < 3; ++part) {
-            const std::string name = in + "attn." + qkv[part];
-            r[name + ".weight"] = {hf + "attn.c_attn.weight", true, {{part * dm, dm}}, {}};
-            r[name + ".bias"] = {hf + "attn.c_attn.bias", false, {{part * dm, dm}}, {}};
+        for (const auto& [ours, theirs] : norms) {
+            r[layerTensorName(i, ours.weight)] = {hf + theirs + ".weight", false, {}, {}};
+            r[layerTensorName(i, ours.bias)] = {hf + theirs + ".bias", false, {}, {}};
         }
-        r[in + "attn.out_proj.weight"] = {hf + "attn.c_proj.weight", true, {}, {}};
-        r[in + "attn.out_proj.bias"] = {hf + "attn.c_proj.bias", false, {}, {}};
-        r[in + "feed_forward.w1.weight"] = {hf + "mlp.c_fc.weight", true, {}, {}};
-        r[in + "feed_forward.w1.bias"] = {hf + "mlp.c_fc.bias", false, {}, {}};
-        r[in + "feed_forward.w2.weight"] = {hf + "mlp.c_proj.weight", true, {}, {}};
-        r[in + "feed_forward.w2.bias"] = {hf + "mlp.c_proj.bias", false, {}, {}};
+        for (int64_t part = 0; part < 3; ++part) {
+            r[layerTensorName(i, qkv[part].weight)] = {hf + "attn.c_attn.weight", true, {{part * dm, dm}}, {}};
+            r[layerTensorName(i, qkv[part].bias)] = {hf + "attn.c_attn.bias", false, {{part * dm, dm}}, {}};
+        }
+        for (const auto& [ours, theirs] : conv1d) {
+            r[layerTensorName(i, ours.weight)] = {hf + theirs + ".weight", true, {}, {}};
+            r[layerTensorName(i, ours.bias)] = {hf + theirs + ".bias", false, {}, {}};
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 #include "attnscope/config_defaults.h"
 #include "attnscope/model_format.h"
 #include "attnscope/pt_checkpoint.h"
+#include "attnscope/tensor_names.h"
 #include "model_source_formats.h"
 #include "ram/ram_tokenizer.h"
 
@@ -71,31 +72,39 @@ Result<ModelConfig> translateRamConfig(const RamConfig& cfg, int64_t vocab, cons
 
 void addRamRecipes(const ModelConfig& c, ModelSource& source)
 {
+    using Id = TensorId;
     auto& r = source.recipes;
     auto plain = [&](const std::string& internal, const std::string& stored) { r[internal] = {stored, false, {}, {}}; };
-    plain("tok_embeddings.weight", "embed_toks.weight");
+    plain(tensorName(Id::TokEmbeddings), "embed_toks.weight");
     if (c.position == PositionKind::Learned) // stored [1, block_size, hid]
-        r["pos_embeddings.weight"] = {"abs_pos_emb", false, {}, {c.maxSeqLen, c.dModel}};
+        r[tensorName(Id::PosEmbeddings)] = {"abs_pos_emb", false, {}, {c.maxSeqLen, c.dModel}};
     if (!c.tieEmbeddings)
-        plain("output.weight", "out_mod.weight");
-    for (const char* part : {"weight", "bias"}) {
-        const std::string p = part;
-        plain("norm." + p, "out_norm." + p);
-        for (int64_t i = 0; i < c.nLayers; ++i) {
-            const std::string in = "layers." + std::to_string(i) + ".";
-            const std::string pt = "core.layers." + std::to_string(i) + ".";
-            plain(in + "attention_norm." + p, pt + "attn_norm." + p);
-            plain(in + "ffn_norm." + p, pt + "ff_norm." + p);
-            plain(in + "attn.q_proj." + p, pt + "attn.proj_query." + p);
-            plain(in + "attn.k_proj." + p, pt + "attn.proj_key." + p);
-            plain(in + "attn.v_proj." + p, pt + "attn.proj_val." + p);
-            plain(in + "attn.out_proj." + p, pt + "attn.proj_out." + p);
-            plain(in + "attn.cope_key_proj." + p, pt + "attn.proj_key_cope." + p);
-            plain(in + "feed_forward.w1." + p, pt + "ff.fc1." + p);
-            plain(in + "feed_forward.w2." + p, pt + "ff.fc2." + p);
-            if (p == "weight")
-                plain(in + "attn.pos_emb", pt + "attn.attn.pos_emb");
+        plain(tensorName(Id::Output), "out_mod.weight");
+    plain(tensorName(Id::Norm), "out_norm.weight");
+    plain(tensorName(Id::NormBias), "out_norm.bias");
+    // Every module of a layer has a weight and a bias (nn.Linear, nn.LayerNorm); the CoPE table is a bare parameter.
+    struct Module {
+        Id weight, bias;
+        const char* pt; ///< the code's name under core.layers.N., without ".weight" / ".bias"
+    };
+    const Module modules[] = {
+        {Id::AttentionNorm, Id::AttentionNormBias, "attn_norm"},
+        {Id::FfnNorm, Id::FfnNormBias, "ff_norm"},
+        {Id::QProj, Id::QProjBias, "attn.proj_query"},
+        {Id::KProj, Id::KProjBias, "attn.proj_key"},
+        {Id::VProj, Id::VProjBias, "attn.proj_val"},
+        {Id::OutProj, Id::OutProjBias, "attn.proj_out"},
+        {Id::CopeKeyProj, Id::CopeKeyProjBias, "attn.proj_key_cope"},
+        {Id::W1, Id::W1Bias, "ff.fc1"},
+        {Id::W2, Id::W2Bias, "ff.fc2"},
+    };
+    for (int64_t i = 0; i < c.nLayers; ++i) {
+        const std::string pt = "core.layers." + std::to_string(i) + ".";
+        for (const Module& m : modules) {
+            plain(layerTensorName(i, m.weight), pt + m.pt + ".weight");
+            plain(layerTensorName(i, m.bias), pt + m.pt + ".bias");
         }
+        plain(layerTensorName(i, Id::CopePosEmb), pt + "attn.attn.pos_emb");
     }
 }
 

@@ -5,6 +5,7 @@
 #include "attnscope/fileio.h"
 #include "attnscope/model_format.h"
 #include "attnscope/pt_checkpoint.h"
+#include "attnscope/tensor_names.h"
 #include "json_limits.h"
 #include "model_source_formats.h"
 
@@ -50,20 +51,33 @@ Result<WeightsLocation> readLocation(const nlohmann::json& sidecar, const std::s
     return where;
 }
 
-// The engine's name for a stored name (prefix already stripped).
-std::string internalName(std::string name, const std::string& style)
+// YOCO's softmax layers name the attention projections as LLaMA does.
+const std::pair<TensorId, const char*> kYocoProjections[] = {
+    {TensorId::QProj, "wq.weight"},
+    {TensorId::QProjBias, "wq.bias"},
+    {TensorId::KProj, "wk.weight"},
+    {TensorId::KProjBias, "wk.bias"},
+    {TensorId::VProj, "wv.weight"},
+    {TensorId::VProjBias, "wv.bias"},
+    {TensorId::OutProj, "wo.weight"},
+    {TensorId::OutProjBias, "wo.bias"},
+};
+
+// The engine's name for a stored name (prefix already stripped). YOCO's names are ours but for the attention block:
+// "layers.N.attention.X" is ours under the block's own prefix, the softmax projections renamed.
+std::string internalName(const std::string& name, const std::string& style)
 {
     if (style != "yoco")
         return name;
-    static const std::regex attention(R"(^(layers\.\d+\.)attention\.)");
-    name = std::regex_replace(name, attention, "$1attn.");
-    static const std::regex projection(R"(^(layers\.\d+\.attn\.)w([qkvo])\.)");
+    static const std::regex attention(R"(^(layers\.\d+\.)attention\.(.+)$)");
     std::smatch m;
-    if (std::regex_search(name, m, projection)) {
-        const std::string which = m[2].str() == "o" ? "out" : m[2].str();
-        name = m[1].str() + which + "_proj." + m.suffix().str();
-    }
-    return name;
+    if (!std::regex_match(name, m, attention))
+        return name;
+    const std::string layer = m[1].str(), rest = m[2].str();
+    for (const auto& [id, yoco] : kYocoProjections)
+        if (rest == yoco)
+            return layer + tensorName(id);
+    return layer + kAttentionBlockPrefix + rest;
 }
 
 } // namespace
