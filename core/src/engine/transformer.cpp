@@ -72,6 +72,10 @@ at::Tensor block(const at::Tensor& x, const LayerWeights& w, const ModelConfig& 
         return blockNorm(h, weight, bias, a.norm, c.normEps);
     };
     const at::Tensor attention = attend(attentionInput(x, w, c), w, c, ctx, capture);
+    // The attention checked for a cancel per tile; the feed-forward is one long product on a long prompt (a wide
+    // model's at thousands of tokens takes seconds on a CPU), so a cancel that came meanwhile stops here.
+    if (ctx.cancel && ctx.cancel->load())
+        throw Cancelled();
     switch (a.block) {
     case BlockLayout::PreNorm: {
         const at::Tensor h = x + attention;
