@@ -68,6 +68,18 @@ void compareRuns(const RunOutput& local, const RunOutput& remote)
         QVERIFY(sameBits(remote.thumbnails[i].values, local.thumbnails[i].values));
 }
 
+/// File → Reconnect to Server on `target`: model `id` is connected again and shows the same map as `before`.
+void reconnectAndCompare(MainWindow& window, const std::string& target, int id, const std::vector<float>& before)
+{
+    QSignalSpy back(&window, &MainWindow::serverReconnected);
+    QSignalSpy shown(&window, &MainWindow::mapsShown);
+    window.reconnectServer(QString::fromStdString(target));
+    QVERIFY(back.wait(30000));
+    QVERIFY(window.models().at(id).connected);
+    QVERIFY(shown.count() > 0 || shown.wait(60000));
+    QVERIFY(sameBits(window.panels().front()->map().values, before));
+}
+
 } // namespace
 
 class TestRemote : public QObject {
@@ -417,13 +429,7 @@ private Q_SLOTS:
         const int id = window.models().begin()->first;
         attn::test::ServerProcess again({"--listen", target, "--allow", m_models.toStdString()});
         QVERIFY2(again.started(), again.errorLog().c_str());
-        QSignalSpy back(&window, &MainWindow::serverReconnected);
-        QSignalSpy shown(&window, &MainWindow::mapsShown);
-        window.reconnectServer(QString::fromStdString(target));
-        QVERIFY(back.wait(30000));
-        QVERIFY(window.models().at(id).connected);
-        QVERIFY(shown.count() > 0 || shown.wait(60000));
-        QVERIFY(sameBits(window.panels().front()->map().values, before));
+        reconnectAndCompare(window, target, id, before);
     }
 
     void aModelTheServerUnloadedForIdlenessIsSaidOnceAndReconnectReopensIt()
@@ -469,13 +475,7 @@ private Q_SLOTS:
         QCOMPARE(errors.count(), 1);
 
         // File → Reconnect to Server opens it again under the same id.
-        QSignalSpy back(&window, &MainWindow::serverReconnected);
-        QSignalSpy shown(&window, &MainWindow::mapsShown);
-        window.reconnectServer(QString::fromStdString(target));
-        QVERIFY(back.wait(30000));
-        QVERIFY(window.models().at(id).connected);
-        QVERIFY(shown.count() > 0 || shown.wait(60000));
-        QVERIFY(sameBits(window.panels().front()->map().values, before));
+        reconnectAndCompare(window, target, id, before);
     }
 
     void anIdleWindowNoticesAStoppedServer()
