@@ -17,6 +17,7 @@
 #include <QComboBox>
 #include <QDir>
 #include <QFile>
+#include <QHeaderView>
 #include <QImage>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -30,6 +31,7 @@
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTextDocument>
@@ -279,6 +281,18 @@ private Q_SLOTS:
         Q_EMIT compare->panels()[0]->cellHovered(5, 2);
         const QString hover = compare->findChild<QLabel*>(QStringLiteral("compareReadout"))->text();
         QVERIFY2(hover.contains(QStringLiteral("Δ = ")), qPrintable(hover));
+        // At 1280 px the three panels are wider than tall: the table follows right below them (only the read-out line
+        // between), shows every row and no blank rows under them; the spare height is left below the table.
+        QTest::qWait(50); // the layout after the new panels
+        const QWidget* panels = compare->panelsWidget();
+        const QTableWidget* table = compare->metricsTable();
+        const QLabel* readout = compare->findChild<QLabel*>(QStringLiteral("compareReadout"));
+        const int gap = table->geometry().top() - panels->geometry().bottom();
+        QVERIFY2(gap <= readout->height() + 3 * compare->layout()->spacing() + 2, qPrintable(QString::number(gap)));
+        QVERIFY(table->viewport()->height() >= table->verticalHeader()->length());
+        QVERIFY2(table->viewport()->height() <= table->verticalHeader()->length() + 2,
+            qPrintable(
+                QStringLiteral("%1 > %2").arg(table->viewport()->height()).arg(table->verticalHeader()->length())));
 
         const QString path = m_dir.filePath(QStringLiteral("comparison.png"));
         QVERIFY(window.exportViewTo(path, 96));
