@@ -250,9 +250,9 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
         output->seconds = summary.seconds;
         QMetaObject::invokeMethod(
             this,
-            [this, out = *output] {
-                if (out.requestId == m_latestRun)
-                    Q_EMIT runFinished(out);
+            [this, output] { // the shared output, not a copy of its maps (4 MiB for a 1024² overview)
+                if (output->requestId == m_latestRun)
+                    Q_EMIT runFinished(*output);
             },
             Qt::QueuedConnection);
     };
