@@ -10,11 +10,26 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSpinBox>
 
 namespace attn::app {
+
+namespace {
+
+/// A step from a shortcut: QAbstractSpinBox selects its text on every step, which left the layer and head numbers
+/// highlighted while the focus is elsewhere (in the prompt, on a map).
+void stepSpin(QSpinBox* spin, int steps)
+{
+    spin->stepBy(steps);
+    if (!spin->hasFocus())
+        if (auto* edit = spin->findChild<QLineEdit*>())
+            edit->deselect();
+}
+
+} // namespace
 
 QAction* MainWindow::buildMenus()
 {
@@ -79,10 +94,10 @@ QAction* MainWindow::buildMenus()
         QAction* action = runMenu->addAction(name, this, step);
         action->setShortcuts({QKeySequence(Qt::ALT | key), QKeySequence(key)});
     };
-    navigation(tr("Next Layer"), Qt::Key_PageDown, [this] { m_layerSpin->stepUp(); });
-    navigation(tr("Previous Layer"), Qt::Key_PageUp, [this] { m_layerSpin->stepDown(); });
-    navigation(tr("Next Head"), Qt::Key_BracketRight, [this] { m_headSpin->stepUp(); });
-    navigation(tr("Previous Head"), Qt::Key_BracketLeft, [this] { m_headSpin->stepDown(); });
+    navigation(tr("Next Layer"), Qt::Key_PageDown, [this] { stepSpin(m_layerSpin, 1); });
+    navigation(tr("Previous Layer"), Qt::Key_PageUp, [this] { stepSpin(m_layerSpin, -1); });
+    navigation(tr("Next Head"), Qt::Key_BracketRight, [this] { stepSpin(m_headSpin, 1); });
+    navigation(tr("Previous Head"), Qt::Key_BracketLeft, [this] { stepSpin(m_headSpin, -1); });
     QMenu* view = menuBar()->addMenu(tr("&View"));
     QAction* reset = view->addAction(tr("&Reset Zoom"), this, &MainWindow::resetZoom);
     reset->setShortcuts({QKeySequence(Qt::CTRL | Qt::Key_0), QKeySequence(Qt::Key_Home)});
