@@ -28,7 +28,7 @@ run_tsan() {
 run_asan() {
     cmake --preset asan >/dev/null
     cmake --build --preset asan -j "$jobs" --target tst_mapmath tst_heatmappanel tst_overviewgrid tst_mainwindow \
-        tst_exporter tst_session tst_usability tst_runflow attnscope_server_unit_tests attnscope_remote_tests
+        tst_exporter tst_session tst_usability tst_runflow tst_remote attnscope_server_unit_tests attnscope_remote_tests
     ctest --preset asan-app -j 1
 }
 
