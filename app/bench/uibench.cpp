@@ -178,18 +178,33 @@ int main(int argc, char** argv)
         lastEngineMs = output.seconds * 1e3;
         tokens = output.capture.tokens.size();
     });
+    auto nextHead = [&] { head->setValue((head->value() + 1) % (head->maximum() + 1)); };
+    auto nextLayer = [&] { layer->setValue((layer->value() + 1) % (layer->maximum() + 1)); };
+    auto startProbe = [&] {
+        lastTick = 0; // a gap while the probe was off is no stall
+        probe.start(1);
+    };
     for (int i = 0; i < rounds; ++i) {
-        // A new prompt each time (its last character changes): the whole model runs again.
+        // A new prompt each time (its first words left out): the whole model runs again, the probe watching.
         runMs.push_back(timed([&] {
             window.setPrompt(roundPrompt(prompt, i + 1));
             window.runNow();
         }));
+        // The switches are timed with the probe off: its thousand wake-ups a second preempt the engine's BLAS
+        // threads on a 2-core machine (their spin-waits then cost up to 20 ms a switch), which no user has. The same
+        // switches then run again with the probe on, for the stall.
+        probe.stop();
         for (int j = 0; j < 5; ++j) {
-            headMs.push_back(timed([&] { head->setValue((head->value() + 1) % (head->maximum() + 1)); }));
+            headMs.push_back(timed(nextHead));
             engineMs.push_back(lastEngineMs);
         }
         for (int j = 0; j < 3; ++j)
-            layerMs.push_back(timed([&] { layer->setValue((layer->value() + 1) % (layer->maximum() + 1)); }));
+            layerMs.push_back(timed(nextLayer));
+        startProbe();
+        for (int j = 0; j < 5; ++j)
+            timed(nextHead);
+        for (int j = 0; j < 3; ++j)
+            timed(nextLayer);
     }
     std::printf("chars %d, tokens %zu, panels %zu, layers %d, heads %d\n", chars, tokens, window.panels().size(),
         layer->maximum() + 1, head->maximum() + 1);
