@@ -70,6 +70,8 @@ for pt in tests/data/pt/*.pt tests/data/state-dict/*.pt; do
 done
 seed fuzz_session tests/fuzz/seeds/session/*
 [[ -n $seeders ]] && "$bin/fuzz_wire_seeds" "$work/seeds/fuzz_wire"
+# Inputs that once crashed fuzz_wire, replayed first on every run (a regression check under ASan + UBSan).
+[[ -n $seeders ]] && seed fuzz_wire tests/fuzz/seeds/wire/*
 
 # --- dictionaries: JSON tokens plus each format's names ---
 dict_of() {

@@ -308,7 +308,7 @@ Result<AttentionMap> fromWire(const v1::AttentionMap& map)
             std::memcpy(&half, bytes.data() + i * sizeof half, sizeof half);
             out.values[i] = halfToFloat(half);
         }
-    } else {
+    } else if (!bytes.empty()) { // a map of no cells has no buffer: memcpy must not see its null pointer
         std::memcpy(out.values.data(), bytes.data(), bytes.size());
     }
     return out;

@@ -125,6 +125,25 @@ TEST(UntrustedWire, MapsWhoseGeometryCannotIndexTokensAreRefused)
     refuse([](v1::AttentionMap& m) { m.set_head(-2); }, "a negative head");
 }
 
+TEST(UntrustedWire, AMapOfNoCellsIsEmptyNotUndefined)
+{
+    // Found by fuzz_wire: 0 x N cells with no value bytes copied from a null buffer (UBSan); the input is kept in
+    // tests/fuzz/seeds/wire/ so every fuzz run replays it.
+    for (v1::ValueType type : {v1::FLOAT32, v1::FLOAT16}) {
+        v1::AttentionMap map;
+        map.set_kind("A");
+        map.set_rows(0);
+        map.set_cols(3);
+        map.set_row_block(1);
+        map.set_col_block(1);
+        map.set_value_type(type);
+        auto parsed = remote::fromWire(map);
+        ASSERT_TRUE(parsed) << parsed.message();
+        EXPECT_EQ(parsed->rows, 0);
+        EXPECT_TRUE(parsed->values.empty());
+    }
+}
+
 TEST(UntrustedWire, TokensWithoutTheirLabelsAreRefused)
 {
     v1::Started started;
