@@ -298,7 +298,6 @@ int runBench(const BenchArgs& a)
     nlohmann::json out;
     out["attnscope_version"] = ATTNSCOPE_VERSION;
     out["torch"] = torchVersion();
-    out["cpu_threads"] = cpuThreads();
     out["device"] = load->device.toString();
     out["dtype"] = toString(load->dtype);
     out["overview"] = a.overview;
@@ -333,6 +332,7 @@ int runBench(const BenchArgs& a)
         for (auto& row : benchModel(a, **model, name, load->device, flops ? *flops : -1.0))
             out["rows"].push_back(row);
     }
+    out["cpu_threads"] = cpuThreads(); // as the runs had it: loading a model sets it (useAllPhysicalCores)
     if (!a.json.empty())
         if (Status s = writeFileAtomic(a.json, out.dump(2) + "\n"); !s)
             return fail(s.message());

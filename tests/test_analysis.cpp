@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <tuple>
 
 namespace attn {
@@ -164,6 +165,76 @@ TEST_P(AnalyzeTest, OverviewsAndWindowsOfAKeptPromptMatchTheWholePass)
             }
         }
     }
+}
+
+TEST_P(AnalyzeTest, AHeadShownBeforeOrPrefetchedCostsACopyOfItsComputedMaps)
+{
+    const CaptureResult layer1 = reference(1); // before anything is kept: a whole pass of its own
+    const CaptureResult layer2 = reference(2);
+    AnalysisRequest request;
+    request.tokens = tokens;
+    request.kinds = kinds;
+    request.heads = {{2, 3}};
+    request.prefetch = true;
+    Collected got;
+    auto refused = runAnalysis(*model, request, got);
+    ASSERT_FALSE(refused) << "a prefetch never runs the whole model";
+    EXPECT_EQ(refused.status().code(), StatusCode::Refused);
+    EXPECT_NE(refused.message().find("prefetch"), std::string::npos) << refused.message();
+
+    request.prefetch = false;
+    request.heads = {{1, 0}};
+    ASSERT_TRUE(runAnalysis(*model, request, got));
+    const std::vector<AttentionMap> shown = got.maps();
+    ASSERT_EQ(shown.size(), kinds.size());
+
+    request.prefetch = true;
+    request.heads = {{2, 3}, {1, 1}};
+    auto ahead = runAnalysis(*model, request, got);
+    ASSERT_TRUE(ahead) << ahead.message();
+    EXPECT_EQ(ahead->layersComputed, 2);
+    EXPECT_TRUE(got.layers.empty()) << "a prefetch streams nothing back";
+
+    // The head shown first and the prefetched ones: nothing runs, and the maps are those computed.
+    request.prefetch = false;
+    request.heads = {{2, 3}, {1, 0}, {1, 1}};
+    auto cached = runAnalysis(*model, request, got);
+    ASSERT_TRUE(cached) << cached.message();
+    EXPECT_EQ(cached->layersComputed, 0);
+    std::vector<AttentionMap> maps = got.maps();
+    ASSERT_EQ(maps.size(), 3 * kinds.size());
+    for (size_t i = 0; i < kinds.size(); ++i) {
+        const AttentionMap& again = maps[i]; // layer 1 first, its heads in the order asked
+        EXPECT_EQ(again.head, 0);
+        EXPECT_EQ(again.kind, kinds[i]);
+        ASSERT_EQ(again.values.size(), shown[i].values.size());
+        EXPECT_EQ(std::memcmp(again.values.data(), shown[i].values.data(), again.values.size() * sizeof(float)), 0)
+            << "bit for bit (NaN where masked)";
+    }
+    for (const AttentionMap& map : maps) {
+        const bool positional = map.kind == MapKind::P || map.kind == MapKind::P1 || map.kind == MapKind::P2
+            || map.kind == MapKind::B || map.kind == MapKind::B1 || map.kind == MapKind::B2;
+        const CaptureResult& whole = map.layer == 1 ? layer1 : layer2;
+        expectSameMap(map, *whole.find(map.layer, map.head, map.kind), positional ? 1e-4 : 1e-5);
+    }
+
+    // A head not kept beside kept ones: only it runs, and the order asked is kept.
+    request.heads = {{2, 0}, {2, 3}};
+    auto mixed = runAnalysis(*model, request, got);
+    ASSERT_TRUE(mixed) << mixed.message();
+    EXPECT_EQ(mixed->layersComputed, 1);
+    maps = got.maps();
+    ASSERT_EQ(maps.size(), 2 * kinds.size());
+    EXPECT_EQ(maps.front().head, 0);
+    EXPECT_EQ(maps.back().head, 3);
+    for (const AttentionMap& map : maps)
+        expectSameMap(map, *layer2.find(2, map.head, map.kind), 1e-4);
+
+    // Another prompt: nothing kept is served for it.
+    request.tokens.pop_back();
+    auto other = runAnalysis(*model, request, got);
+    ASSERT_TRUE(other) << other.message();
+    EXPECT_EQ(other->layersComputed, config.nLayers);
 }
 
 TEST_P(AnalyzeTest, MetricsSpansAndThumbnailsOfEveryHeadComeFromTheSamePass)

@@ -27,6 +27,8 @@ struct Outcome {
     std::optional<AnalysisSummary> finished;
     std::optional<Status> failed;
     std::function<void()> afterFirstLayer; ///< runs on the engine thread, holding it inside the request
+    std::function<void()> afterFirstProgress; ///< the same at the first progress report (a prefetch streams no layer)
+    bool progressed = false;
 
     AnalysisSink sink()
     {
@@ -36,6 +38,12 @@ struct Outcome {
             update([&] { layers.push_back(layer.layer); });
             if (layers.size() == 1 && afterFirstLayer)
                 afterFirstLayer();
+        };
+        s.progress = [this](uint64_t, int64_t, int64_t) {
+            if (!progressed && afterFirstProgress) {
+                progressed = true;
+                afterFirstProgress();
+            }
         };
         s.finished = [this](AnalysisSummary summary) { update([&] { finished = std::move(summary); }); };
         s.failed = [this](uint64_t, Status status) { update([&] { failed = std::move(status); }); };
@@ -170,6 +178,55 @@ TEST_F(AnalysisEngineTest, ARequestPostedWhileAnotherRunsSupersedesItBetweenLaye
         << "a request superseded while it runs says by which one: " << first.failed->message();
     EXPECT_EQ(first.layers.size(), 1u);
     EXPECT_TRUE(second.finished);
+}
+
+TEST_F(AnalysisEngineTest, APrefetchGivesWayToAnyOtherRequestAndNeverSupersedesOne)
+{
+    AnalysisRequest shown;
+    shown.stream = "run";
+    shown.modelId = modelId;
+    shown.prompt = std::string(250, 'a');
+    shown.kinds = {MapKind::D};
+    shown.heads = {{0, 0}};
+    Outcome pass;
+    engine.submit(shown, pass.sink()); // the whole model once: the prompt is kept
+    ASSERT_TRUE(pass.waitDone());
+    ASSERT_TRUE(pass.finished) << pass.failed->message();
+
+    // A prefetch of every head, caught after its first layer by a request of another stream.
+    AnalysisRequest ahead = shown;
+    ahead.stream = "prefetch";
+    ahead.prefetch = true;
+    ahead.heads.clear();
+    for (int64_t l = 0; l < config.nLayers; ++l)
+        for (int64_t h = 0; h < config.nHeads; ++h)
+            ahead.heads.push_back({l, h});
+    Outcome prefetch, next;
+    std::atomic<uint64_t> nextId {0};
+    prefetch.afterFirstProgress = [&] {
+        AnalysisRequest other = shown;
+        other.heads = {{config.nLayers - 1, 1}};
+        nextId = engine.submit(other, next.sink());
+    };
+    engine.submit(ahead, prefetch.sink());
+    ASSERT_TRUE(prefetch.waitDone());
+    ASSERT_TRUE(next.waitDone());
+    ASSERT_TRUE(prefetch.failed) << "the prefetch ran on past a request of another stream";
+    EXPECT_EQ(prefetch.failed->code(), StatusCode::Cancelled);
+    EXPECT_NE(prefetch.failed->message().find("superseded by request " + std::to_string(nextId.load())),
+        std::string::npos)
+        << prefetch.failed->message();
+    EXPECT_TRUE(prefetch.layers.empty()) << "a prefetch streams no maps";
+    ASSERT_TRUE(next.finished) << next.failed->message();
+    EXPECT_EQ(next.finished->layersComputed, 1);
+
+    // The other way round: a prefetch posted while a request runs waits for it.
+    Outcome running, late;
+    running.afterFirstLayer = [&] { engine.submit(ahead, late.sink()); };
+    engine.submit(batch("run"), running.sink());
+    ASSERT_TRUE(running.waitDone());
+    ASSERT_TRUE(late.waitDone());
+    EXPECT_TRUE(running.finished) << "a prefetch superseded a request: " << running.failed->message();
 }
 
 TEST_F(AnalysisEngineTest, ACancelBeforeTheStartMeansTheRequestNeverStarts)

@@ -76,6 +76,11 @@ struct AnalysisRequest {
     /// Keep the prompt's state for later requests on the same tokens (interactive use); one-shot callers (the CLI,
     /// Model::capture) leave it off and need no memory beyond the pass.
     bool keepPromptState = true;
+    /// Compute ahead of time: the maps of `heads` go into the model's kept prompt state (a later request for them
+    /// costs a copy) and nothing streams back but the summary. Only on the prompt the model keeps (refused
+    /// otherwise: a guess never runs the whole model), and at idle priority: AnalysisEngine cancels it as soon as
+    /// any other request is submitted.
+    bool prefetch = false;
 };
 
 /// One head's span numbers.

@@ -48,6 +48,7 @@ struct LoadSink {
  * Cancellation and "latest wins" are one mechanism: every request carries a CancelToken; submitting a request
  * cancels the token of every older request of the same stream, so one still queued is never run and one running
  * stops within a layer (or a query tile). Each such request still ends with `failed` (StatusCode::Cancelled).
+ * A prefetch (AnalysisRequest::prefetch) is also cancelled by every later request that is not a prefetch.
  */
 class AnalysisEngine {
 public:

@@ -64,7 +64,7 @@ bool cudaAvailable();
 int cudaDeviceCount();
 /** @brief LibTorch version string of the build. */
 std::string torchVersion();
-/** @brief LibTorch's intra-op CPU threads (its default is the number of physical cores), for benchmark reports. */
+/** @brief LibTorch's intra-op CPU threads (the physical cores this process may use, once a model is loaded, unless OMP_NUM_THREADS says otherwise), for benchmark reports. */
 int cpuThreads();
 
 /**

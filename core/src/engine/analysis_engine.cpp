@@ -66,6 +66,7 @@ struct AnalysisEngine::Impl {
         std::string stream;
         CancelToken token;
         uint64_t supersededBy = 0;
+        bool prefetch = false;
     };
     std::map<uint64_t, Live> live; ///< requests queued or running
 
@@ -266,12 +267,14 @@ uint64_t AnalysisEngine::submit(AnalysisRequest request, AnalysisSink sink)
     {
         const std::lock_guard<std::mutex> lock(m->mutex);
         request.id = m->nextId++;
+        // Latest wins within a stream; a prefetch also gives way to any request that is not one (what the user
+        // asked for now comes before what they might ask for next).
         for (auto& [id, entry] : m->live)
-            if (entry.stream == request.stream && !entry.token.cancelled()) {
+            if ((entry.stream == request.stream || (entry.prefetch && !request.prefetch)) && !entry.token.cancelled()) {
                 entry.supersededBy = request.id;
                 entry.token.cancel();
             }
-        m->live[request.id] = Impl::Live {request.stream, CancelToken(), 0};
+        m->live[request.id] = Impl::Live {request.stream, CancelToken(), 0, request.prefetch};
     }
     const uint64_t id = request.id;
     auto shared = std::make_shared<AnalysisSink>(std::move(sink));

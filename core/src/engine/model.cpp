@@ -6,6 +6,7 @@
 #include "attnscope/fileio.h"
 #include "attnscope/model_format.h"
 #include "attnscope/model_source.h"
+#include "engine/cpu_threads.h"
 #include "engine/device.h"
 #include "engine/memory.h"
 #include "engine/model_impl.h"
@@ -143,6 +144,7 @@ Model::~Model() = default;
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& options)
 {
     const std::string what = "cannot load the model " + path;
+    engine::useAllPhysicalCores(); // before this thread's first parallel op: OpenMP keeps the count per thread
     auto source = openModelSource(path);
     if (!source)
         return Status::error(what + ": " + source.message());

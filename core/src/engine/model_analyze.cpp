@@ -138,6 +138,35 @@ void attachStats(const PromptState::LayerStats& stats, const AnalysisRequest& re
         out.thumbnails = stats.thumbnails;
 }
 
+/// The asked heads' maps in request order (by head, then kind): those computed now as they came, the others copied from
+/// the cache. Computed maps are kept in the cache for a later request; a prefetch returns nothing.
+std::vector<AttentionMap> withCachedMaps(std::vector<AttentionMap> computed, const std::vector<int64_t>& asked,
+    int64_t layer, const AnalysisRequest& request, MapCache& cache)
+{
+    if (request.prefetch) {
+        for (const AttentionMap& map : computed)
+            cache.put(map, request.region);
+        return {};
+    }
+    // Cached maps are copied out before the computed ones go in, so that these cannot evict them.
+    std::vector<AttentionMap> out;
+    std::vector<size_t> fresh;
+    for (int64_t head : asked)
+        for (MapKind kind : request.kinds) {
+            auto it = std::find_if(computed.begin(), computed.end(),
+                [&](const AttentionMap& map) { return map.head == head && map.kind == kind; });
+            if (it != computed.end()) {
+                fresh.push_back(out.size());
+                out.push_back(std::move(*it));
+            } else if (const AttentionMap* kept = cache.find(layer, head, kind, request.region)) {
+                out.push_back(*kept);
+            }
+        }
+    for (size_t i : fresh)
+        cache.put(out[i], request.region);
+    return out;
+}
+
 } // namespace
 } // namespace engine
 
@@ -169,6 +198,10 @@ Result<AnalysisSummary> Model::analyze(
         return s;
     engine::PromptState& state = m->prompt;
     const bool reuse = state.tokens == tokens;
+    if (request.prefetch && !reuse)
+        return Status::error(StatusCode::Refused,
+            "a prefetch runs only on the prompt the model keeps; these " + std::to_string(n)
+                + " tokens have not been run (or another prompt ran since)");
     if (!reuse)
         if (Status s = engine::checkFitsOnEveryDevice(c, m->placement, m->dtype, check); !s)
             return s;
@@ -242,6 +275,9 @@ Result<AnalysisSummary> Model::analyze(
                         scores = KeptScores(); // over the budget: this layer's switches project again
                     LayerResult result = newResult(layer);
                     job.finish(result, wantStats ? &newStats[layer] : nullptr);
+                    if (request.keepPromptState)
+                        for (const AttentionMap& map : result.maps)
+                            state.maps.put(map, request.region);
                     if (onLayer)
                         onLayer(std::move(result));
                 }
@@ -265,7 +301,12 @@ Result<AnalysisSummary> Model::analyze(
             const int64_t total = static_cast<int64_t>(std::count_if(
                 layers.begin(), layers.end(), [&](int64_t l) { return computeStats || mapHeads.count(l); }));
             for (int64_t layer : layers) {
-                const std::vector<int64_t> heads = headsAt(layer);
+                // Heads whose maps are cached (shown before, or prefetched) cost a copy; only the others run.
+                const std::vector<int64_t> asked = headsAt(layer);
+                std::vector<int64_t> heads;
+                for (int64_t head : asked)
+                    if (!state.maps.hasAll(layer, head, request.kinds, request.region))
+                        heads.push_back(head);
                 LayerResult result = newResult(layer);
                 const LayerWeights& stored = m->weights.layers[static_cast<size_t>(layer)];
                 const KeptScores& scores = state.scores[static_cast<size_t>(layer)]; // the pass sized it nLayers
@@ -312,9 +353,10 @@ Result<AnalysisSummary> Model::analyze(
                     if (control.onLayer)
                         control.onLayer(computed, total);
                 }
+                result.maps = withCachedMaps(std::move(result.maps), asked, layer, request, state.maps);
                 if (statsKept)
                     attachStats(state.stats.at(layer), request, result);
-                if (onLayer)
+                if (onLayer && !request.prefetch)
                     onLayer(std::move(result));
             }
         }

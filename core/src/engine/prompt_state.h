@@ -3,6 +3,7 @@
 
 #include "attnscope/analysis.h"
 #include "engine/layer.h"
+#include "engine/map_cache.h"
 #include "engine/torch_includes.h"
 
 #include <map>
@@ -13,8 +14,8 @@ namespace attn::engine {
 /**
  * @brief What a model keeps of the last prompt it ran, so that a head or layer switch on the same prompt runs one
  * layer's attention instead of the whole model: the input of every layer (or of every k-th layer when they would
- * not fit the budget; the layers between are run again from the nearest one), the last position's logits, and the
- * per-head numbers and thumbnails of every layer.
+ * not fit the budget; the layers between are run again from the nearest one), the last position's logits, the
+ * per-head numbers and thumbnails of every layer, and the maps computed last.
  */
 struct PromptState {
     std::vector<int64_t> tokens; ///< empty: nothing kept
@@ -32,6 +33,8 @@ struct PromptState {
         std::vector<AttentionMap> thumbnails;
     };
     std::map<int64_t, LayerStats> stats;
+    /// The maps last computed on this prompt (the chosen heads of the pass, switches, prefetches).
+    MapCache maps;
     bool statsHaveMetrics = false;
     SpanSpec statsSpan;
     int64_t statsThumbnailSize = 0;
