@@ -111,6 +111,7 @@ Engine::Engine(QObject* parent)
     qRegisterMetaType<attn::CaptureResult>();
     qRegisterMetaType<attn::app::ServerListing>();
     startRemote();
+    initPrefetch();
 }
 
 Engine::~Engine()
@@ -207,6 +208,9 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
         request.span.noiseEnd = metrics.noiseEnd;
         request.span.queryRows = metrics.queryRows;
     }
+    m_prefetchTimer.stop(); // a planned prefetch would now guess from the head this run replaces
+    m_plannedPrefetch.reset();
+    auto shown = std::make_shared<const AnalysisRequest>(request); // what to prefetch around once it is shown
     auto output = std::make_shared<RunOutput>();
     output->modelId = modelId;
     output->prompt = prompt; // provenance names the text this run tokenized, not the editor's current text
@@ -240,7 +244,7 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
         for (AttentionMap& thumbnail : layer.thumbnails)
             output->thumbnails.push_back(std::move(thumbnail));
     };
-    sink.finished = [this, output](AnalysisSummary summary) {
+    sink.finished = [this, output, shown](AnalysisSummary summary) {
         output->requestId = summary.requestId;
         output->capture.tokens = std::move(summary.tokens);
         output->capture.lambda = std::move(summary.lambda);
@@ -250,9 +254,14 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
         output->seconds = summary.seconds;
         QMetaObject::invokeMethod(
             this,
-            [this, output] { // the shared output, not a copy of its maps (4 MiB for a 1024² overview)
-                if (output->requestId == m_latestRun)
-                    Q_EMIT runFinished(*output);
+            [this, output, shown] { // the shared output, not a copy of its maps (4 MiB for a 1024² overview)
+                if (output->requestId != m_latestRun)
+                    return;
+                Q_EMIT runFinished(*output);
+                if (output->requestId != m_latestRun)
+                    return; // the window started another run from its handler
+                planPrefetch(*shown);
+                m_prefetchTimer.start();
             },
             Qt::QueuedConnection);
     };
@@ -405,6 +414,8 @@ void Engine::cancelBatch()
 
 void Engine::cancel()
 {
+    m_prefetchTimer.stop();
+    m_plannedPrefetch.reset();
     cancelStream("run");
 }
 

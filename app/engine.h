@@ -13,6 +13,7 @@
 #include <QPair>
 #include <QString>
 #include <QStringList>
+#include <QTimer>
 
 #include <map>
 #include <memory>
@@ -202,6 +203,11 @@ private:
     void startRemote(); ///< the connector thread and the heartbeat that notices a server that went away
     void stopRemote();
     bool unloadRemote(int modelId); ///< false: not a remote model
+    // Computing ahead (engine_prefetch.cpp).
+    void initPrefetch();
+    /// After `shown` finished: plan a prefetch of the heads the navigation keys lead to (started by the timer).
+    void planPrefetch(const AnalysisRequest& shown);
+    void startPlannedPrefetch();
 
     std::unique_ptr<AnalysisEngine> m_core;
     std::map<int, ModelConfig> m_configs; ///< of the loaded models, to shape their requests
@@ -215,6 +221,9 @@ private:
     };
     EncodedPrompt m_lastEncoded;
     quint64 m_latestRun = 0;
+    std::optional<AnalysisRequest> m_plannedPrefetch;
+    QTimer m_prefetchTimer;
+    static constexpr int kPrefetchDelayMs = 40;
     quint64 m_latestCompare = 0;
     quint64 m_latestBatch = 0;
     std::shared_ptr<Compare> m_compare; ///< the latest compare's entries as they arrive

@@ -205,6 +205,7 @@ nlohmann::json benchModel(const BenchArgs& a, Model& m, const std::string& name,
                 request.thumbnailSize = 0;
                 int64_t head = 0;
                 headSwitch = timeIt(a, device, [&] {
+                    m.forgetKeptMaps(); // times computing the head, not copying one computed before
                     head = (head + 1) % c.nHeads;
                     request.heads = {{layer, head}};
                     auto shown = m.analyze(request, {});

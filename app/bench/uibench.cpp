@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // attnscope-uibench MODEL_DIR [CHARS [ROUNDS]]: what a user feels, measured headless. Time from Run to pixels on a new
-// prompt (the whole model, with every head's metrics and thumbnails), time to switch heads within the shown layer and
-// to switch layers (the engine keeps the prompt's state), the longest gap between 1 ms UI-timer ticks while runs are
+// prompt (the whole model, with every head's metrics and thumbnails); time to switch heads within the shown layer, to
+// the next head (Next Head: computed ahead while the user looked at the last map) and to a far one (a click in the
+// overview grid: computed on demand), and to the next layer (the engine keeps the prompt's state); the longest gap between 1 ms UI-timer ticks while runs are
 // in flight (a UI stall), and the process's peak resident memory. With ATTNSCOPE_UIBENCH_EVENTS=1 it also lists the
 // longest single event deliveries on the UI thread (receiver class, event type), to say where a stall comes from.
 // The prompt is the model's sample_prompt.txt repeated to CHARS characters (a word-level model's vocabulary knows its
@@ -24,6 +25,9 @@
 #include <vector>
 
 namespace {
+
+constexpr int kSwitches = 9; ///< timed switches of each kind per round
+constexpr int kLookMs = 300; ///< the pause before each switch
 
 double median(std::vector<double> v)
 {
@@ -170,7 +174,7 @@ int main(int argc, char** argv)
         QCoreApplication::processEvents(); // let the queued replots paint before stopping the clock
         return t.nsecsElapsed() / 1e6;
     };
-    std::vector<double> runMs, headMs, layerMs, engineMs;
+    std::vector<double> runMs, headMs, jumpMs, layerMs, engineMs, jumpEngineMs;
     // The engine's own time for each switch (Model::analyze), to tell it from drawing.
     double lastEngineMs = 0;
     size_t tokens = 0;
@@ -180,6 +184,15 @@ int main(int argc, char** argv)
     });
     auto nextHead = [&] { head->setValue((head->value() + 1) % (head->maximum() + 1)); };
     auto nextLayer = [&] { layer->setValue((layer->value() + 1) % (layer->maximum() + 1)); };
+    // A click on a far thumbnail of the overview grid: no navigation key leads there, so nothing was computed ahead.
+    auto jumpHead = [&] { head->setValue((head->value() + (head->maximum() + 1) / 2 + 1) % (head->maximum() + 1)); };
+    // A user looks at a map before the next switch; the engine computes ahead meanwhile (not timed).
+    auto look = [] {
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < kLookMs)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    };
     auto startProbe = [&] {
         lastTick = 0; // a gap while the probe was off is no stall
         probe.start(1);
@@ -194,24 +207,40 @@ int main(int argc, char** argv)
         // threads on a 2-core machine (their spin-waits then cost up to 20 ms a switch), which no user has. The same
         // switches then run again with the probe on, for the stall.
         probe.stop();
-        for (int j = 0; j < 5; ++j) {
+        for (int j = 0; j < kSwitches; ++j) {
+            look();
             headMs.push_back(timed(nextHead));
             engineMs.push_back(lastEngineMs);
         }
-        for (int j = 0; j < 3; ++j)
+        for (int j = 0; j < kSwitches; ++j) {
+            look();
+            jumpMs.push_back(timed(jumpHead));
+            jumpEngineMs.push_back(lastEngineMs);
+        }
+        for (int j = 0; j < 3; ++j) {
+            look();
             layerMs.push_back(timed(nextLayer));
+        }
         startProbe();
-        for (int j = 0; j < 5; ++j)
+        for (int j = 0; j < kSwitches; ++j) {
+            look();
             timed(nextHead);
-        for (int j = 0; j < 3; ++j)
+            look();
+            timed(jumpHead);
+        }
+        for (int j = 0; j < 3; ++j) {
+            look();
             timed(nextLayer);
+        }
     }
     std::printf("chars %d, tokens %zu, panels %zu, layers %d, heads %d\n", chars, tokens, window.panels().size(),
         layer->maximum() + 1, head->maximum() + 1);
     report("run to pixels", runMs);
-    report("switch head", headMs);
-    report("switch layer", layerMs);
-    report("  engine (head)", engineMs);
+    report("next head", headMs);
+    report("  engine", engineMs);
+    report("jump to a head", jumpMs);
+    report("  engine", jumpEngineMs);
+    report("next layer", layerMs);
     std::printf("longest UI stall  %.1f ms (gap between 1 ms timer ticks, runs in flight)\n", worstGap / 1e6);
     std::printf("peak RSS          %.0f MiB\n", peakRssMiB());
     for (const auto& slow : app.slowest) // QEvent::MetaCall (43) is a queued signal, Paint (12), Timer (1)

@@ -133,6 +133,8 @@ public:
         const RunControl& control = {});
     /// Drops the kept prompt state (its memory), e.g. before a model sits idle.
     void forgetPrompt();
+    /// Drops only the maps kept for reuse (shown or prefetched heads), so that a benchmark times computing them.
+    void forgetKeptMaps();
 
     /** @brief Runs the tokens and returns the requested maps (validated against the config). */
     Result<CaptureResult> capture(const CaptureRequest& request, const RunControl& control = {});

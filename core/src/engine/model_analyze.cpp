@@ -175,6 +175,11 @@ void Model::forgetPrompt()
     m->prompt.clear();
 }
 
+void Model::forgetKeptMaps()
+{
+    m->prompt.maps.clear();
+}
+
 Result<AnalysisSummary> Model::analyze(
     const AnalysisRequest& request, const std::function<void(LayerResult)>& onLayer, const RunControl& control)
 {
