@@ -136,7 +136,9 @@ TileScores tileScores(const ScoreInputs& in, const LayerWeights& w, const ModelC
         const at::Tensor keys = at::arange(0, q1, opts).unsqueeze(0);
         masked = masked.logical_or(keys <= queries - c.arch.slidingWindow);
     }
-    out.logits = out.logits.masked_fill(masked, -std::numeric_limits<double>::infinity());
+    // In place: the logits are this function's own tensor (a product, or a new one from the steps above), and a
+    // masked_fill that allocates costs twice as much on a CPU tile.
+    out.logits.masked_fill_(masked, -std::numeric_limits<double>::infinity());
     return out;
 }
 

@@ -138,6 +138,13 @@ void attachStats(const PromptState::LayerStats& stats, const AnalysisRequest& re
         out.thumbnails = stats.thumbnails;
 }
 
+/// Interactive requests keep their maps for a later switch; a batch of every head (export) would only churn the cache
+/// with copies of maps nobody shows.
+bool cachesMaps(const AnalysisRequest& request)
+{
+    return request.keepPromptState && request.everyHeadOfLayers.empty();
+}
+
 /// The asked heads' maps in request order (by head, then kind): those computed now as they came, the others copied from
 /// the cache. Computed maps are kept in the cache for a later request; a prefetch returns nothing.
 std::vector<AttentionMap> withCachedMaps(std::vector<AttentionMap> computed, const std::vector<int64_t>& asked,
@@ -162,8 +169,9 @@ std::vector<AttentionMap> withCachedMaps(std::vector<AttentionMap> computed, con
                 out.push_back(*kept);
             }
         }
-    for (size_t i : fresh)
-        cache.put(out[i], request.region);
+    if (cachesMaps(request))
+        for (size_t i : fresh)
+            cache.put(out[i], request.region);
     return out;
 }
 
@@ -280,7 +288,7 @@ Result<AnalysisSummary> Model::analyze(
                         scores = KeptScores(); // over the budget: this layer's switches project again
                     LayerResult result = newResult(layer);
                     job.finish(result, wantStats ? &newStats[layer] : nullptr);
-                    if (request.keepPromptState)
+                    if (cachesMaps(request))
                         for (const AttentionMap& map : result.maps)
                             state.maps.put(map, request.region);
                     if (onLayer)
