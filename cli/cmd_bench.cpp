@@ -333,7 +333,7 @@ int runBench(const BenchArgs& a)
         for (auto& row : benchModel(a, **model, name, load->device, flops ? *flops : -1.0))
             out["rows"].push_back(row);
     }
-    out["cpu_threads"] = cpuThreads(); // as the runs had it: loading a model sets it (useAllPhysicalCores)
+    out["cpu_threads"] = cpuThreads(); // as the runs had it: loading a model sets it (configureCpuThreads)
     if (!a.json.empty())
         if (Status s = writeFileAtomic(a.json, out.dump(2) + "\n"); !s)
             return fail(s.message());

@@ -7,6 +7,7 @@
 // longest single event deliveries on the UI thread (receiver class, event type), to say where a stall comes from.
 // The prompt is the model's sample_prompt.txt repeated to CHARS characters (a word-level model's vocabulary knows its
 // words), or English text for a model without one. A benchmark, not a test: it prints medians and exits 0.
+#include "attnscope/model.h"
 #include "engine.h"
 #include "heatmappanel.h"
 #include "mainwindow.h"
@@ -132,6 +133,7 @@ int main(int argc, char** argv)
     if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
     TimingApplication app(argc, argv);
+    attn::configureCpuThreads(/*coresKeptFree=*/1); // as the app (main.cpp)
     if (argc < 2) {
         std::fprintf(stderr, "usage: attnscope-uibench MODEL_DIR [CHARS [ROUNDS]]\n");
         return 2;

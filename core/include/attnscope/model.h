@@ -64,8 +64,18 @@ bool cudaAvailable();
 int cudaDeviceCount();
 /** @brief LibTorch version string of the build. */
 std::string torchVersion();
-/** @brief LibTorch's intra-op CPU threads (the physical cores this process may use, once a model is loaded, unless OMP_NUM_THREADS says otherwise), for benchmark reports. */
+/** @brief LibTorch's intra-op CPU threads (see configureCpuThreads), for benchmark reports. */
 int cpuThreads();
+/**
+ * @brief Sets LibTorch's intra-op threads to the physical cores this process may use, less coresKeptFree (at least
+ * one thread), unless the user chose (OMP_NUM_THREADS or MKL_NUM_THREADS). The first call decides; later ones do
+ * nothing (Model::load calls it with 0, so a front end that keeps a core for its UI calls it first).
+ *
+ * Why: LibTorch 1.x starts its pool at hardware_concurrency() / 2 on x86-64, assuming two hardware threads per core.
+ * Without SMT (most cloud VMs, many servers) that leaves half the cores idle in every softmax, mask and pooling op,
+ * while OpenBLAS's matmuls use them all. LibTorch 2.x counts physical cores itself; this gives the same number.
+ */
+void configureCpuThreads(int coresKeptFree = 0);
 
 /**
  * @brief Peak memory in use on a device since the last reset, for benchmarks: the CUDA caching allocator's peak

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "engine/cpu_threads.h"
 
+#include "attnscope/model.h"
+
 #include <ATen/Parallel.h>
 
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -27,6 +30,8 @@ std::string coreOf(int cpu, const std::string& sysfsRoot)
     return "cpu" + std::to_string(cpu);
 }
 
+} // namespace
+
 bool userChoseThreads()
 {
     for (const char* name : {"OMP_NUM_THREADS", "MKL_NUM_THREADS"}) {
@@ -36,8 +41,6 @@ bool userChoseThreads()
     }
     return false;
 }
-
-} // namespace
 
 int physicalCores(const std::set<int>& cpus, const std::string& sysfsRoot)
 {
@@ -65,16 +68,19 @@ std::set<int> allowedCpus()
     return cpus;
 }
 
-void useAllPhysicalCores()
+} // namespace attn::engine
+
+namespace attn {
+
+void configureCpuThreads(int coresKeptFree)
 {
     static std::once_flag once;
-    std::call_once(once, [] {
-        if (userChoseThreads())
+    std::call_once(once, [coresKeptFree] {
+        if (engine::userChoseThreads())
             return;
-        const int cores = physicalCores(allowedCpus(), "/sys/devices/system/cpu");
-        if (cores > at::get_num_threads())
-            at::set_num_threads(cores);
+        const int cores = engine::physicalCores(engine::allowedCpus(), "/sys/devices/system/cpu");
+        at::set_num_threads(std::max(1, cores - std::max(0, coresKeptFree)));
     });
 }
 
-} // namespace attn::engine
+} // namespace attn

@@ -144,7 +144,7 @@ Model::~Model() = default;
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& options)
 {
     const std::string what = "cannot load the model " + path;
-    engine::useAllPhysicalCores(); // before this thread's first parallel op: OpenMP keeps the count per thread
+    configureCpuThreads(0); // before this thread's first parallel op: OpenMP keeps the count per thread
     auto source = openModelSource(path);
     if (!source)
         return Status::error(what + ": " + source.message());
