@@ -208,8 +208,7 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
         request.span.noiseEnd = metrics.noiseEnd;
         request.span.queryRows = metrics.queryRows;
     }
-    m_prefetchTimer.stop(); // a planned prefetch would now guess from the head this run replaces
-    m_plannedPrefetch.reset();
+    dropPlannedPrefetch(); // it would now guess from the head this run replaces
     auto shown = std::make_shared<const AnalysisRequest>(request); // what to prefetch around once it is shown
     auto output = std::make_shared<RunOutput>();
     output->modelId = modelId;
@@ -261,7 +260,6 @@ quint64 Engine::run(int modelId, const QString& prompt, const std::vector<HeadRe
                 if (output->requestId != m_latestRun)
                     return; // the window started another run from its handler
                 planPrefetch(*shown);
-                m_prefetchTimer.start();
             },
             Qt::QueuedConnection);
     };
@@ -414,8 +412,7 @@ void Engine::cancelBatch()
 
 void Engine::cancel()
 {
-    m_prefetchTimer.stop();
-    m_plannedPrefetch.reset();
+    dropPlannedPrefetch();
     cancelStream("run");
 }
 

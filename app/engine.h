@@ -205,8 +205,9 @@ private:
     bool unloadRemote(int modelId); ///< false: not a remote model
     // Computing ahead (engine_prefetch.cpp).
     void initPrefetch();
-    /// After `shown` finished: plan a prefetch of the heads the navigation keys lead to (started by the timer).
+    /// After `shown` finished: plan a prefetch of the heads the navigation keys lead to and start its timer.
     void planPrefetch(const AnalysisRequest& shown);
+    void dropPlannedPrefetch(); ///< a planned prefetch not yet submitted is forgotten
     void startPlannedPrefetch();
 
     std::unique_ptr<AnalysisEngine> m_core;

@@ -21,10 +21,15 @@ std::vector<HeadRef> neighbours(const HeadRef& shown, const ModelConfig& config)
 
 } // namespace
 
-void Engine::planPrefetch(const AnalysisRequest& shown)
+void Engine::dropPlannedPrefetch()
 {
     m_prefetchTimer.stop();
     m_plannedPrefetch.reset();
+}
+
+void Engine::planPrefetch(const AnalysisRequest& shown)
+{
+    dropPlannedPrefetch();
     const auto config = m_configs.find(shown.modelId);
     // In this process only (a server keeps its own state), for a run that showed one head of a known model.
     if (m_remoteModels.count(shown.modelId) || config == m_configs.end() || shown.heads.size() != 1
@@ -38,8 +43,10 @@ void Engine::planPrefetch(const AnalysisRequest& shown)
     ahead.kinds = shown.kinds;
     ahead.region = shown.region;
     ahead.heads = neighbours(shown.heads.front(), config->second);
-    if (!ahead.heads.empty())
-        m_plannedPrefetch = std::move(ahead);
+    if (ahead.heads.empty())
+        return;
+    m_plannedPrefetch = std::move(ahead);
+    m_prefetchTimer.start();
 }
 
 void Engine::startPlannedPrefetch()

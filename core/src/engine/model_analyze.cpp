@@ -288,9 +288,7 @@ Result<AnalysisSummary> Model::analyze(
                         scores = KeptScores(); // over the budget: this layer's switches project again
                     LayerResult result = newResult(layer);
                     job.finish(result, wantStats ? &newStats[layer] : nullptr);
-                    if (cachesMaps(request))
-                        for (const AttentionMap& map : result.maps)
-                            state.maps.put(map, request.region);
+                    result.maps = withCachedMaps(std::move(result.maps), heads, layer, request, state.maps);
                     if (onLayer)
                         onLayer(std::move(result));
                 }
